@@ -1,0 +1,10 @@
+"""Pure numeric data valuation: arrays in, dataclasses out.
+
+Nothing in this package knows about PostgreSQL, HTTP or the CLI; a test fails if
+it imports them.
+"""
+
+from valuation.data import Split, TrainingArrays
+from valuation.result import ValuationResult
+
+__all__ = ["Split", "TrainingArrays", "ValuationResult"]

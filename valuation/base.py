@@ -1,0 +1,50 @@
+"""The contract every valuation method follows (scikit-learn's estimator rules).
+
+`__init__` stores keyword arguments unchanged; `fit` validates them, does the work
+and returns `self`; the outcome is read from `result`. Keeping the constructor
+free of logic is what lets a run be reproduced from the `params` stored with it.
+"""
+
+from __future__ import annotations
+
+import inspect
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Any, ClassVar, Self
+
+from valuation.data import TrainingArrays
+from valuation.result import ValuationResult
+
+ProgressCallback = Callable[[float], None]
+"""Called with the fraction of the work done, in [0, 1]."""
+
+
+class NotFittedError(ValueError):
+    """The method has no result yet: call `fit` first."""
+
+
+class Valuation(ABC):
+    """A data valuation method: `Method(**params).fit(data).result`."""
+
+    method: ClassVar[str]
+
+    _result: ValuationResult | None = None
+
+    @abstractmethod
+    def fit(self, data: TrainingArrays, progress: ProgressCallback | None = None) -> Self:
+        """Value every training row of `data`."""
+
+    @property
+    def result(self) -> ValuationResult:
+        if self._result is None:
+            raise NotFittedError(f"{type(self).__name__} has not been fitted")
+        return self._result
+
+    @classmethod
+    def param_names(cls) -> list[str]:
+        signature = inspect.signature(cls.__init__)
+        return [p for p in signature.parameters if p != "self"]
+
+    def get_params(self) -> dict[str, Any]:
+        """The constructor arguments, as stored in `mendb.runs.params`."""
+        return {name: getattr(self, name) for name in self.param_names()}

@@ -1,0 +1,67 @@
+"""The value object every valuation method returns; it mirrors `mendb.scores`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+
+@dataclass(frozen=True)
+class ValuationResult:
+    """Per-row values of one method on one dataset.
+
+    `stderr` is the standard error of a Monte Carlo estimate (0 for exact methods);
+    `counts` is the number of samples each value averages (1 for exact methods).
+    `diagnostics` carries method-level figures such as convergence or fit quality.
+    """
+
+    row_keys: NDArray[np.object_]
+    values: NDArray[np.float64]
+    stderr: NDArray[np.float64]
+    counts: NDArray[np.int64]
+    method: str
+    params: dict[str, Any]
+    seed: int | None
+    diagnostics: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        n = len(self.row_keys)
+        for name in ("values", "stderr", "counts"):
+            if len(getattr(self, name)) != n:
+                raise ValueError(f"{name} has {len(getattr(self, name))} entries, expected {n}")
+
+    def __len__(self) -> int:
+        return len(self.row_keys)
+
+    def ranks(self) -> NDArray[np.int64]:
+        """Rank 1 is the lowest value, the row most likely to hurt the model."""
+        order = np.argsort(self.values, kind="stable")
+        ranks = np.empty(len(order), dtype=np.int64)
+        ranks[order] = np.arange(1, len(order) + 1)
+        return ranks
+
+    @classmethod
+    def exact(
+        cls,
+        row_keys: NDArray[np.object_],
+        values: NDArray[np.float64],
+        method: str,
+        params: dict[str, Any],
+        seed: int | None = None,
+        diagnostics: dict[str, Any] | None = None,
+    ) -> ValuationResult:
+        """A result with no sampling error."""
+        n = len(values)
+        return cls(
+            row_keys=row_keys,
+            values=np.asarray(values, dtype=np.float64),
+            stderr=np.zeros(n),
+            counts=np.ones(n, dtype=np.int64),
+            method=method,
+            params=params,
+            seed=seed,
+            diagnostics=diagnostics or {},
+        )
