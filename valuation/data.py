@@ -36,8 +36,10 @@ class Split:
 class TrainingArrays:
     """Training, validation and test splits of one dataset, with the column layout.
 
-    `missing` flags the training cells that were null in the table and imputed, so
-    that repairers can tell an imputed value from a real one.
+    `missing` flags the training cells that were null in the table (NaN in `x`
+    until `valuation.preprocess.prepare` imputes them). `feature_kinds` says, per
+    column of `x`, "numeric", "categorical" (a 1-based code into `categories`) or
+    "vector" (one component of a vector column); empty means all numeric.
     """
 
     train: Split
@@ -46,6 +48,8 @@ class TrainingArrays:
     classes: tuple[str, ...]
     feature_names: tuple[str, ...]
     missing: NDArray[np.bool_] | None = field(default=None)
+    feature_kinds: tuple[str, ...] = ()
+    categories: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def n_classes(self) -> int:

@@ -8,10 +8,7 @@ from valuation._validation import InvalidParameterError
 from valuation.base import Valuation
 from valuation.methods.knn_shapley import KNNShapley
 
-METHODS: dict[str, type[Valuation]] = {
-    cls.method: cls
-    for cls in (KNNShapley,)
-}
+METHODS: dict[str, type[Valuation]] = {cls.method: cls for cls in (KNNShapley,)}
 
 
 def make_valuation(method: str, **params: Any) -> Valuation:

@@ -22,7 +22,9 @@ def banzhaf_weight(n: int, s: int) -> float:
     return 1.0 / 2 ** (n - 1)
 
 
-def exact_semivalue(n: int, utility: Utility, weight: Weight = shapley_weight) -> NDArray[np.float64]:
+def exact_semivalue(
+    n: int, utility: Utility, weight: Weight = shapley_weight
+) -> NDArray[np.float64]:
     """sum over S not containing i of weight(n, |S|) * (u(S + i) - u(S))."""
     cache: dict[tuple[int, ...], float] = {}
 

@@ -95,5 +95,9 @@ def test_unknown_parameter_is_named() -> None:
         make_valuation("knn_shapley", kk=3)
     with pytest.raises(ValueError, match="k=0"):
         make_valuation("knn_shapley", k=0).fit(
-            TrainingArrays(*(Split(np.zeros((2, 1)), np.zeros(2, int), np.arange(2).astype(object)),) * 3, ("a",), ("f",))
+            TrainingArrays(
+                *(Split(np.zeros((2, 1)), np.zeros(2, int), np.arange(2).astype(object)),) * 3,
+                ("a",),
+                ("f",),
+            )
         )

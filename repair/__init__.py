@@ -1,0 +1,9 @@
+"""Diagnosis and repair proposals: arrays and values in, `RepairProposal`s out.
+
+Nothing here touches the database; `db/repairs.py` writes proposals to the audit
+table and `db/apply.py` applies accepted ones.
+"""
+
+from repair.proposals import RepairProposal
+
+__all__ = ["RepairProposal"]

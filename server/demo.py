@@ -1,0 +1,176 @@
+"""`mendb demo`: one whole round on a real dataset with known label errors.
+
+scikit-learn's bundled breast-cancer data (569 rows, 30 numeric features) goes into
+`public.demo_train`; 10 % of the training split's labels are flipped with a seeded
+generator, and which rows were flipped goes into `public.demo_flips`, so the demo
+can score its own flags. Then: register, value (exact KNN-Shapley), propose,
+accept the confident proposals, apply in one transaction, retrain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from psycopg import sql
+from sklearn.datasets import load_breast_cancer, load_digits
+
+from db import datasets
+from db.datasets import SplitSpec
+from db.repairs import list_repairs, review
+from server import operations
+from server.context import Mendb
+
+DATASET = "demo"
+TABLE = "demo_train"
+FLIPS = "demo_flips"
+LOADERS = {"breast_cancer": load_breast_cancer, "digits": load_digits}
+
+
+@dataclass(frozen=True)
+class DemoReport:
+    source: str
+    rows: int
+    flipped: int
+    flagged: int
+    correct_flags: int
+    applied: int
+    correct_repairs: int
+    accuracy_clean: float
+    accuracy_noisy: float
+    accuracy_repaired: float
+    url: str
+
+    @property
+    def precision(self) -> float:
+        return self.correct_flags / self.flagged if self.flagged else float("nan")
+
+    @property
+    def recall(self) -> float:
+        return self.correct_flags / self.flipped if self.flipped else float("nan")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "precision": self.precision, "recall": self.recall}
+
+
+def run_demo(
+    app: Mendb,
+    source: str = "breast_cancer",
+    flip_fraction: float = 0.1,
+    seed: int = 0,
+    min_confidence: float = 0.6,
+    k: int = 10,
+    max_rows: int | None = None,
+) -> DemoReport:
+    x, y = LOADERS[source](return_X_y=True)
+    rows = max_rows or len(y)
+    x, y = x[:rows], y[:rows]
+    with app.connection() as conn, conn.transaction():
+        _reset(conn)
+        _load(conn, x, y)
+    with app.connection() as conn:
+        datasets.register(
+            conn,
+            app.engine,
+            DATASET,
+            f"public.{TABLE}",
+            "id",
+            "label",
+            split=SplitSpec(0.2, 0.2, seed),
+        )
+        _, data, _, _ = operations.load(conn, DATASET)
+    accuracy_clean = operations.model_accuracy(app, DATASET, seed)
+    flipped = _flip(app, data.train.keys, data.n_classes, flip_fraction, seed)
+    accuracy_noisy = operations.model_accuracy(app, DATASET, seed)
+
+    operations.value_dataset(app, DATASET, "knn_shapley", {"k": k})
+    proposed = operations.propose_repairs(app, DATASET, max_rows=len(data.train), k=k)
+    with app.connection() as conn:
+        if proposed:
+            review(
+                conn,
+                "accepted",
+                dataset=DATASET,
+                min_confidence=min_confidence,
+                actor=app.settings.actor,
+            )
+        operations.apply(app, DATASET)
+        repairs = list_repairs(conn, dataset=DATASET)
+        truth = dict(
+            conn.execute(
+                sql.SQL("SELECT id::text, true_label::text FROM {}").format(sql.Identifier(FLIPS))
+            ).fetchall()
+        )
+    accuracy_repaired = operations.model_accuracy(app, DATASET, seed)
+    applied = [r for r in repairs if r["status"] == "applied"]
+    return DemoReport(
+        source=source,
+        rows=rows,
+        flipped=len(flipped),
+        flagged=len(repairs),
+        correct_flags=sum(r["row_key"] in truth for r in repairs),
+        applied=len(applied),
+        correct_repairs=sum(truth.get(r["row_key"]) == r["new_value"] for r in applied),
+        accuracy_clean=accuracy_clean,
+        accuracy_noisy=accuracy_noisy,
+        accuracy_repaired=accuracy_repaired,
+        url=app.url,
+    )
+
+
+def _reset(conn: Any) -> None:
+    conn.execute("DELETE FROM mendb.datasets WHERE name = %s", [DATASET])
+    for table in (TABLE, FLIPS):
+        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier("public", table)))
+
+
+def _load(conn: Any, x: np.ndarray[Any, Any], y: np.ndarray[Any, Any]) -> None:
+    names = [f"f{j:02d}" for j in range(x.shape[1])]
+    columns = sql.SQL(", ").join(
+        sql.SQL("{} double precision").format(sql.Identifier(n)) for n in names
+    )
+    conn.execute(
+        sql.SQL("CREATE TABLE {} (id integer PRIMARY KEY, {}, label integer NOT NULL)").format(
+            sql.Identifier("public", TABLE), columns
+        )
+    )
+    conn.execute(
+        sql.SQL(
+            "CREATE TABLE {} (id integer PRIMARY KEY, true_label integer NOT NULL,"
+            " noisy_label integer NOT NULL)"
+        ).format(sql.Identifier("public", FLIPS))
+    )
+    with (
+        conn.cursor() as cur,
+        cur.copy(
+            sql.SQL("COPY {} FROM STDIN (FORMAT BINARY)").format(sql.Identifier("public", TABLE))
+        ) as copy,
+    ):
+        copy.set_types(["int4", *["float8"] * len(names), "int4"])
+        for i, (row, label) in enumerate(zip(x, y, strict=True)):
+            copy.write_row([i, *map(float, row), int(label)])
+
+
+def _flip(app: Mendb, train_keys: Any, n_classes: int, fraction: float, seed: int) -> list[int]:
+    """Flip `fraction` of the training rows' labels to another class, by plain SQL
+    (this is the dirt the demo plants, not a repair), and record the truth."""
+    rng = np.random.default_rng(seed)
+    keys = np.array(sorted(int(k) for k in train_keys))
+    chosen = rng.choice(keys, size=round(fraction * len(keys)), replace=False)
+    shifts = rng.integers(1, n_classes, size=len(chosen))
+    with app.connection() as conn, conn.transaction():
+        conn.execute(
+            sql.SQL(
+                "WITH f AS (SELECT unnest(%s::int[]) AS id, unnest(%s::int[]) AS shift)"
+                " INSERT INTO {flips} SELECT t.id, t.label, (t.label + f.shift) %% %s"
+                " FROM {train} t JOIN f USING (id)"
+            ).format(flips=sql.Identifier("public", FLIPS), train=sql.Identifier("public", TABLE)),
+            [chosen.tolist(), shifts.tolist(), n_classes],
+        )
+        conn.execute(
+            sql.SQL(
+                "UPDATE {train} t SET label = f.noisy_label FROM {flips} f WHERE f.id = t.id"
+            ).format(flips=sql.Identifier("public", FLIPS), train=sql.Identifier("public", TABLE))
+        )
+    return sorted(chosen.tolist())

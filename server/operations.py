@@ -1,0 +1,192 @@
+"""The steps of a round, as the CLI and the service call them:
+read -> value -> propose -> review -> apply -> retrain.
+
+Each step opens its own unit of work; the database functions below it never commit
+on their own.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import psycopg
+
+from db import datasets, runs
+from db.apply import BatchReport, apply_repairs, revert_repairs
+from db.datasets import Dataset
+from db.errors import NoScores
+from db.read import read_dataset
+from db.repairs import insert_proposals, list_repairs
+from db.scores import read_scores, write_scores
+from repair.labels import NeighbourLabelRepairer
+from repair.proposals import RepairContext
+from repair.selection import select_suspects
+from server.context import Mendb
+from valuation.data import TrainingArrays
+from valuation.evaluate import accuracy
+from valuation.methods import make_valuation
+from valuation.preprocess import prepare
+from valuation.result import ValuationResult
+
+Progress = Callable[[float], None]
+_PROGRESS_INTERVAL = 0.5  # seconds between progress writes to mendb.runs
+
+
+@dataclass(frozen=True)
+class ValueOutcome:
+    run_id: int
+    method: str
+    rows: int
+    seconds: float
+    params: dict[str, Any]
+    diagnostics: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+def load(conn: psycopg.Connection[Any], name: str) -> tuple[Dataset, TrainingArrays, str, int]:
+    """The dataset's registration and its prepared arrays, with the read's
+    fingerprint and row count."""
+    dataset = datasets.get(conn, name)
+    read = read_dataset(conn, dataset)
+    return dataset, prepare(read.arrays), read.fingerprint, read.rows_read
+
+
+def value_dataset(
+    app: Mendb,
+    name: str,
+    method: str = "knn_shapley",
+    params: dict[str, Any] | None = None,
+    progress: Progress | None = None,
+) -> ValueOutcome:
+    valuation = make_valuation(method, **(params or {}))
+    started = time.perf_counter()
+    with app.connection() as conn:
+        datasets.get(conn, name)
+        run_id = runs.create(conn, name, "value", method, valuation.get_params())
+        try:
+            _, data, fingerprint, rows_read = load(conn, name)
+            report = _progress_reporter(conn, run_id, progress)
+            result = valuation.fit(data, progress=report).result
+            with conn.transaction():
+                write_scores(conn, run_id, result)
+                runs.set_params(conn, run_id, {**result.params, "seed": result.seed})
+                runs.finish(
+                    conn,
+                    run_id,
+                    diagnostics=_jsonable(result.diagnostics),
+                    metrics={
+                        "train_rows": len(data.train),
+                        "valid_rows": len(data.valid),
+                        "test_rows": len(data.test),
+                        "negative_rows": int((result.values < 0).sum()),
+                        "seconds": round(time.perf_counter() - started, 3),
+                    },
+                    rows_read=rows_read,
+                    fingerprint=fingerprint,
+                )
+        except BaseException as error:
+            runs.fail(conn, run_id, f"{type(error).__name__}: {error}")
+            raise
+    return ValueOutcome(
+        run_id,
+        method,
+        len(result),
+        time.perf_counter() - started,
+        {**result.params, "seed": result.seed},
+        result.diagnostics,
+    )
+
+
+def _progress_reporter(
+    conn: psycopg.Connection[Any], run_id: int, progress: Progress | None
+) -> Progress:
+    last = [0.0]
+
+    def report(fraction: float) -> None:
+        if progress is not None:
+            progress(fraction)
+        now = time.monotonic()
+        if now - last[0] >= _PROGRESS_INTERVAL or fraction >= 1.0:
+            last[0] = now
+            runs.set_progress(conn, run_id, fraction)
+
+    return report
+
+
+def latest_values(
+    conn: psycopg.Connection[Any], name: str, data: TrainingArrays, method: str | None = None
+) -> tuple[int, ValuationResult]:
+    """The latest finished valuation, aligned to the training rows just read; rows
+    valued since removed are dropped, rows added since get no value (0)."""
+    run = runs.latest_value_run(conn, name, method)
+    if run is None:
+        which = f"with method {method!r} " if method else ""
+        raise NoScores(f"dataset {name!r} has no finished valuation {which}yet; run `mendb value`")
+    keys, values = read_scores(conn, run["id"])
+    position = {key: i for i, key in enumerate(keys)}
+    aligned = np.array(
+        [values[position[k]] if k in position else 0.0 for k in data.train.keys], dtype=np.float64
+    )
+    result = ValuationResult.exact(data.train.keys, aligned, run["method"], run["params"])
+    return int(run["id"]), result
+
+
+def propose_repairs(
+    app: Mendb, name: str, max_rows: int = 100, method: str | None = None, k: int = 10
+) -> list[int]:
+    """Label-repair proposals for the lowest-valued rows, written to the audit table.
+
+    Rows that already have an open proposal (proposed or accepted) are skipped, so
+    proposing twice does not duplicate work for the reviewer.
+    """
+    with app.connection() as conn:
+        dataset, data, _, _ = load(conn, name)
+        run_id, values = latest_values(conn, name, data, method)
+        suspects = select_suspects(values, max_rows)
+        open_rows = {
+            r["row_key"]
+            for r in list_repairs(conn, dataset=name, status=["proposed", "accepted"])
+            if r["column_name"] == dataset.label
+        }
+        suspects = np.array(
+            [i for i in suspects if data.train.keys[i] not in open_rows], dtype=np.int64
+        )
+        context = RepairContext(data, values, suspects, dataset.label)
+        proposals = NeighbourLabelRepairer(k=k).propose(context)
+        return insert_proposals(conn, name, run_id, proposals, app.settings.actor)
+
+
+def apply(app: Mendb, name: str) -> BatchReport:
+    with app.connection() as conn:
+        return apply_repairs(conn, datasets.get(conn, name), app.settings.actor)
+
+
+def revert(app: Mendb, name: str, ids: list[int] | None = None) -> BatchReport:
+    with app.connection() as conn:
+        return revert_repairs(conn, datasets.get(conn, name), ids, app.settings.actor)
+
+
+def model_accuracy(app: Mendb, name: str, seed: int = 0) -> float:
+    """Retrain the downstream model on the current training rows; accuracy on the
+    test rows, which valuation never sees."""
+    with app.connection() as conn:
+        _, data, _, _ = load(conn, name)
+    return accuracy(data.train, data.test, seed)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return value

@@ -1,0 +1,34 @@
+"""Settings from the environment, read once at the entry point and passed down."""
+
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_actor() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "mendb"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_ignore_empty=True, extra="ignore")
+
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "MENDB_DATABASE_URL")
+    )
+    """Any PostgreSQL with pgvector; unset means the embedded server under `home`."""
+
+    home: Path = Field(
+        default=Path("~/.local/share/mendb").expanduser(),
+        validation_alias=AliasChoices("MENDB_HOME"),
+    )
+    """Where the embedded server's data directory and work files live."""
+
+    actor: str = Field(default_factory=_default_actor, validation_alias=AliasChoices("MENDB_ACTOR"))
+    """Who is acting, written into the audit trail."""
