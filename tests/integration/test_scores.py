@@ -1,0 +1,76 @@
+"""Scores: written by COPY, read back unchanged, queryable through mendb.row_values."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import psycopg
+import pytest
+
+from db import datasets, runs
+from db.errors import NoScores
+from db.scores import read_scores, write_scores
+from server import operations
+from server.context import Mendb
+from tests.factories import make_table
+from valuation.result import ValuationResult
+
+
+def test_scores_round_trip(app: Mendb, conn: psycopg.Connection[Any]) -> None:
+    make_table(conn)
+    datasets.register(conn, app.engine, "d", "train", "id", "label")
+    run_id = runs.create(conn, "d", "value", "knn_shapley", {})
+    rng = np.random.default_rng(0)
+    keys = np.array(["a", "b\tc", "ünï", "x" * 300, "", "7"], dtype=object)
+    result = ValuationResult(keys, rng.normal(size=6), rng.random(6), np.arange(6), "m", {}, 1)
+    write_scores(conn, run_id, result)
+    got_keys, got_values = read_scores(conn, run_id)
+    order = np.argsort(keys)
+    assert list(got_keys) == sorted(keys)
+    np.testing.assert_array_equal(got_values, result.values[order])
+    stored = conn.execute(
+        "SELECT row_key, stderr, samples, rank FROM mendb.scores WHERE run_id = %s", [run_id]
+    ).fetchall()
+    ranks = dict(zip(keys, result.ranks(), strict=True))
+    for key, stderr, samples, rank in stored:
+        i = list(keys).index(key)
+        assert stderr == result.stderr[i] and samples == result.counts[i] and rank == ranks[key]
+
+
+def test_value_run_is_queryable_in_sql(app: Mendb, conn: psycopg.Connection[Any]) -> None:
+    make_table(conn, n=80)
+    datasets.register(conn, app.engine, "demo", "train", "id", "label",
+                      datasets.parse_feature_spec("a,b,colour"))
+    seen: list[float] = []
+    outcome = operations.value_dataset(app, "demo", "knn_shapley", {"k": 5}, seen.append)
+    assert seen[-1] == 1.0
+    run = runs.get(conn, outcome.run_id)
+    assert run["status"] == "done" and run["params"] == {"k": 5, "seed": None}
+    assert run["rows_read"] == 80 and len(run["fingerprint"]) == 64
+    rows = conn.execute(
+        "select * from mendb.row_values where dataset = 'demo' order by value limit 20"
+    ).fetchall()
+    assert len(rows) == 20
+    values = [r[3] for r in rows]
+    assert values == sorted(values) and rows[0][6] == 1
+    total = conn.execute("SELECT count(*) FROM mendb.row_values WHERE dataset = 'demo'").fetchone()
+    assert total is not None and total[0] == run["metrics"]["train_rows"]
+
+
+def test_latest_run_wins_and_failed_runs_are_recorded(
+    app: Mendb, conn: psycopg.Connection[Any]
+) -> None:
+    make_table(conn)
+    datasets.register(conn, app.engine, "d", "train", "id", "label",
+                      datasets.parse_feature_spec("a,b"))
+    with pytest.raises(NoScores):
+        operations.propose_repairs(app, "d")
+    operations.value_dataset(app, "d", "knn_shapley", {"k": 3})
+    second = operations.value_dataset(app, "d", "knn_shapley", {"k": 7})
+    run_ids = {r[0] for r in conn.execute("SELECT DISTINCT run_id FROM mendb.row_values")}
+    assert run_ids == {second.run_id}
+    with pytest.raises(ValueError, match="k=0"):
+        operations.value_dataset(app, "d", "knn_shapley", {"k": 0})
+    failed = conn.execute("SELECT status, error FROM mendb.runs ORDER BY id DESC LIMIT 1").fetchone()
+    assert failed is not None and failed[0] == "failed" and "k=0" in failed[1]
