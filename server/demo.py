@@ -79,7 +79,7 @@ def run_demo(
             "label",
             split=SplitSpec(0.2, 0.2, seed),
         )
-        _, data, _, _ = operations.load(conn, DATASET)
+        _, data, _ = operations.load(conn, DATASET)
     accuracy_clean = operations.model_accuracy(app, DATASET, seed)
     flipped = _flip(app, data.train.keys, data.n_classes, flip_fraction, seed)
     accuracy_noisy = operations.model_accuracy(app, DATASET, seed)

@@ -19,7 +19,7 @@ from db import datasets, runs
 from db.apply import BatchReport, apply_repairs, revert_repairs
 from db.datasets import Dataset
 from db.errors import NoScores
-from db.read import read_dataset
+from db.read import DatasetRead, read_dataset
 from db.repairs import insert_proposals, list_repairs
 from db.scores import read_scores, write_scores
 from repair.labels import NeighbourLabelRepairer
@@ -44,17 +44,18 @@ class ValueOutcome:
     seconds: float
     params: dict[str, Any]
     diagnostics: dict[str, Any]
+    skipped_columns: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return self.__dict__.copy()
 
 
-def load(conn: psycopg.Connection[Any], name: str) -> tuple[Dataset, TrainingArrays, str, int]:
-    """The dataset's registration and its prepared arrays, with the read's
-    fingerprint and row count."""
+def load(conn: psycopg.Connection[Any], name: str) -> tuple[Dataset, TrainingArrays, DatasetRead]:
+    """The dataset's registration, its prepared arrays, and the read itself
+    (fingerprint, rows read, columns skipped)."""
     dataset = datasets.get(conn, name)
     read = read_dataset(conn, dataset)
-    return dataset, prepare(read.arrays), read.fingerprint, read.rows_read
+    return dataset, prepare(read.arrays), read
 
 
 def value_dataset(
@@ -70,7 +71,7 @@ def value_dataset(
         datasets.get(conn, name)
         run_id = runs.create(conn, name, "value", method, valuation.get_params())
         try:
-            _, data, fingerprint, rows_read = load(conn, name)
+            _, data, read = load(conn, name)
             report = _progress_reporter(conn, run_id, progress)
             result = valuation.fit(data, progress=report).result
             with conn.transaction():
@@ -84,11 +85,12 @@ def value_dataset(
                         "train_rows": len(data.train),
                         "valid_rows": len(data.valid),
                         "test_rows": len(data.test),
+                        "skipped_columns": list(read.skipped_columns),
                         "negative_rows": int((result.values < 0).sum()),
                         "seconds": round(time.perf_counter() - started, 3),
                     },
-                    rows_read=rows_read,
-                    fingerprint=fingerprint,
+                    rows_read=read.rows_read,
+                    fingerprint=read.fingerprint,
                 )
         except BaseException as error:
             runs.fail(conn, run_id, f"{type(error).__name__}: {error}")
@@ -100,6 +102,7 @@ def value_dataset(
         time.perf_counter() - started,
         {**result.params, "seed": result.seed},
         result.diagnostics,
+        read.skipped_columns,
     )
 
 
@@ -146,7 +149,7 @@ def propose_repairs(
     proposing twice does not duplicate work for the reviewer.
     """
     with app.connection() as conn:
-        dataset, data, _, _ = load(conn, name)
+        dataset, data, _ = load(conn, name)
         run_id, values = latest_values(conn, name, data, method)
         suspects = select_suspects(values, max_rows)
         open_rows = {
@@ -176,7 +179,7 @@ def model_accuracy(app: Mendb, name: str, seed: int = 0) -> float:
     """Retrain the downstream model on the current training rows; accuracy on the
     test rows, which valuation never sees."""
     with app.connection() as conn:
-        _, data, _, _ = load(conn, name)
+        _, data, _ = load(conn, name)
     return accuracy(data.train, data.test, seed)
 
 

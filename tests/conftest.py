@@ -58,8 +58,9 @@ def server_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def template_url(server_url: str) -> str:
     with psycopg.connect(server_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-            sql.Identifier(TEMPLATE)))
+        admin.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(TEMPLATE))
+        )
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(TEMPLATE)))
     url = with_database(server_url, TEMPLATE)
     with psycopg.connect(url, autocommit=True) as conn:
@@ -90,8 +91,9 @@ def _database(server_url: str, template: str | None) -> Iterator[str]:
         yield with_database(server_url, name)
     finally:
         with psycopg.connect(server_url, autocommit=True) as admin:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(name)))
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
 
 
 @pytest.fixture

@@ -24,9 +24,12 @@ def make_table(
     colours = np.array(["red", "green", "blue"])[rng.integers(0, 3, n)]
     table = sql.Identifier(schema, name)
     with conn.transaction():
-        conn.execute(sql.SQL(
-            "CREATE TABLE {} (id integer PRIMARY KEY, a double precision, b real,"
-            " colour text, note text, label integer NOT NULL)").format(table))
+        conn.execute(
+            sql.SQL(
+                "CREATE TABLE {} (id integer PRIMARY KEY, a double precision, b real,"
+                " colour text, note text, label integer NOT NULL)"
+            ).format(table)
+        )
         with conn.cursor() as cur, cur.copy(sql.SQL("COPY {} FROM STDIN").format(table)) as copy:
             for i in range(n):
                 note = f"free text number {i} about nothing in particular, said at length"
@@ -36,7 +39,8 @@ def make_table(
 
 def table_md5(conn: psycopg.Connection[Any], name: str = "train") -> str:
     query = sql.SQL("SELECT md5(string_agg(t::text, '|' ORDER BY t.id)) FROM {} AS t").format(
-        sql.Identifier(name))
+        sql.Identifier(name)
+    )
     row = conn.execute(query).fetchone()
     assert row is not None
     return str(row[0])

@@ -54,9 +54,14 @@ def test_apply_then_revert_leaves_the_table_identical(
     assert table_md5(conn) == before
     events = conn.execute(
         "SELECT new_status, changed_by FROM mendb.repair_events WHERE repair_id = %s ORDER BY id",
-        [ids[0]]).fetchall()
-    assert events == [("proposed", "proposer"), ("accepted", "alice"), ("applied", "alice"),
-                      ("reverted", "bob")]
+        [ids[0]],
+    ).fetchall()
+    assert events == [
+        ("proposed", "proposer"),
+        ("accepted", "alice"),
+        ("applied", "alice"),
+        ("reverted", "bob"),
+    ]
 
 
 def test_applying_or_reverting_twice_changes_nothing(
@@ -88,7 +93,9 @@ def test_a_row_changed_after_proposing_goes_stale(
     assert table_md5(conn) == changed
 
 
-def test_revert_by_id_and_refusals(conn: psycopg.Connection[Any], dataset: datasets.Dataset) -> None:
+def test_revert_by_id_and_refusals(
+    conn: psycopg.Connection[Any], dataset: datasets.Dataset
+) -> None:
     ids = propose_flips(conn, [7, 8])
     with pytest.raises(MendbError, match=str(ids[0])):
         revert_repairs(conn, dataset, [ids[0]])
@@ -131,9 +138,11 @@ def test_two_connections_applying_at_once_apply_each_repair_once(
 def test_a_repair_on_a_foreign_column_is_refused(
     conn: psycopg.Connection[Any], dataset: datasets.Dataset
 ) -> None:
-    conn.execute("INSERT INTO mendb.repairs (dataset, row_key, column_name, old_value, new_value,"
-                 " kind, repairer, confidence, status) VALUES ('d', '1', 'id', '1', '999',"
-                 " 'numeric', 'psql', 1, 'accepted')")
+    conn.execute(
+        "INSERT INTO mendb.repairs (dataset, row_key, column_name, old_value, new_value,"
+        " kind, repairer, confidence, status) VALUES ('d', '1', 'id', '1', '999',"
+        " 'numeric', 'psql', 1, 'accepted')"
+    )
     before = table_md5(conn)
     with pytest.raises(MendbError, match="'id'"):
         apply_repairs(conn, dataset)
@@ -142,8 +151,9 @@ def test_a_repair_on_a_foreign_column_is_refused(
 
 def test_propose_flags_flipped_labels(app: Mendb, conn: psycopg.Connection[Any]) -> None:
     labels = make_table(conn, n=200, seed=3)
-    datasets.register(conn, app.engine, "d", "train", "id", "label",
-                      datasets.parse_feature_spec("a,b"))
+    datasets.register(
+        conn, app.engine, "d", "train", "id", "label", datasets.parse_feature_spec("a,b")
+    )
     from db.read import read_dataset
 
     train_keys = read_dataset(conn, datasets.get(conn, "d")).arrays.train.keys

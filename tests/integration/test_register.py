@@ -26,8 +26,14 @@ def test_register_infers_kinds(app: Mendb, conn: psycopg.Connection[Any]) -> Non
     conn.execute("ALTER TABLE train ADD COLUMN emb vector(3), ADD COLUMN flag boolean")
     dataset = datasets.register(conn, app.engine, "d", "public.train", "id", "label")
     kinds = {f.name: f.kind for f in dataset.features}
-    assert kinds == {"a": "numeric", "b": "numeric", "colour": "categorical", "note": "text",
-                     "emb": "vector", "flag": "categorical"}
+    assert kinds == {
+        "a": "numeric",
+        "b": "numeric",
+        "colour": "categorical",
+        "note": "text",
+        "emb": "vector",
+        "flag": "categorical",
+    }
     assert next(f for f in dataset.features if f.name == "emb").dim == 3
     assert datasets.get(conn, "d") == dataset
 
@@ -46,29 +52,47 @@ def test_feature_list_and_kind_override(app: Mendb, conn: psycopg.Connection[Any
         (None, {"key": "nope"}, UnknownColumn, "nope"),
         (None, {"label": "nope"}, UnknownColumn, "nope"),
         (None, {"features": [("a", None), ("zzz", None)]}, UnknownColumn, "zzz"),
-        ("ALTER TABLE train DROP CONSTRAINT train_pkey; ALTER TABLE train ALTER id DROP NOT NULL;"
-         " UPDATE train SET id = NULL WHERE id = 3",
-         {}, InvalidDataset, "null"),
-        ("ALTER TABLE train DROP CONSTRAINT train_pkey; UPDATE train SET id = 1 WHERE id = 2",
-         {}, InvalidDataset, "not unique"),
+        (
+            "ALTER TABLE train DROP CONSTRAINT train_pkey;"
+            " ALTER TABLE train ALTER id DROP NOT NULL; UPDATE train SET id = NULL WHERE id = 3",
+            {},
+            InvalidDataset,
+            "null",
+        ),
+        (
+            "ALTER TABLE train DROP CONSTRAINT train_pkey; UPDATE train SET id = 1 WHERE id = 2",
+            {},
+            InvalidDataset,
+            "not unique",
+        ),
         ("UPDATE train SET label = 1", {}, InvalidDataset, "1 class"),
-        ("ALTER TABLE train ALTER label DROP NOT NULL; UPDATE train SET label = NULL WHERE id = 7",
-         {}, InvalidDataset, "'7'"),
+        (
+            "ALTER TABLE train ALTER label DROP NOT NULL;"
+            " UPDATE train SET label = NULL WHERE id = 7",
+            {},
+            InvalidDataset,
+            "'7'",
+        ),
         ("DELETE FROM train", {}, InvalidDataset, "no rows"),
         (None, {"features": [("label", None)]}, InvalidDataset, "label"),
     ],
 )
 def test_bad_input_is_named_and_nothing_is_written(
-    app: Mendb, conn: psycopg.Connection[Any], setup: str | None, args: dict[str, Any],
-    error: type[Exception], named: str,
+    app: Mendb,
+    conn: psycopg.Connection[Any],
+    setup: str | None,
+    args: dict[str, Any],
+    error: type[Exception],
+    named: str,
 ) -> None:
     make_table(conn)
     if setup:
         conn.execute(setup.encode())
     call = {"table": "public.train", "key": "id", "label": "label", "features": None} | args
     with pytest.raises(error, match=named) as raised:
-        datasets.register(conn, app.engine, "d", call["table"], call["key"], call["label"],
-                          call["features"])
+        datasets.register(
+            conn, app.engine, "d", call["table"], call["key"], call["label"], call["features"]
+        )
     assert isinstance(raised.value, MendbError)
     assert registered(conn) == 0
 
@@ -79,11 +103,19 @@ def test_duplicate_name_and_bad_split(app: Mendb, conn: psycopg.Connection[Any])
     with pytest.raises(DatasetExists):
         datasets.register(conn, app.engine, "d", "train", "id", "label")
     with pytest.raises(MendbError, match="validation-fraction"):
-        datasets.register(conn, app.engine, "e", "train", "id", "label",
-                          split=SplitSpec(validation_fraction=1.5))
-    with pytest.raises(UnknownRelation, match="public.missing"):
-        datasets.register(conn, app.engine, "e", "train", "id", "label",
-                          split=SplitSpec(validation_table="public.missing"))
+        datasets.register(
+            conn, app.engine, "e", "train", "id", "label", split=SplitSpec(validation_fraction=1.5)
+        )
+    with pytest.raises(UnknownRelation, match=r"public\.missing"):
+        datasets.register(
+            conn,
+            app.engine,
+            "e",
+            "train",
+            "id",
+            "label",
+            split=SplitSpec(validation_table="public.missing"),
+        )
     assert registered(conn) == 1
 
 

@@ -40,8 +40,9 @@ def test_scores_round_trip(app: Mendb, conn: psycopg.Connection[Any]) -> None:
 
 def test_value_run_is_queryable_in_sql(app: Mendb, conn: psycopg.Connection[Any]) -> None:
     make_table(conn, n=80)
-    datasets.register(conn, app.engine, "demo", "train", "id", "label",
-                      datasets.parse_feature_spec("a,b,colour"))
+    datasets.register(
+        conn, app.engine, "demo", "train", "id", "label", datasets.parse_feature_spec("a,b,colour")
+    )
     seen: list[float] = []
     outcome = operations.value_dataset(app, "demo", "knn_shapley", {"k": 5}, seen.append)
     assert seen[-1] == 1.0
@@ -62,8 +63,9 @@ def test_latest_run_wins_and_failed_runs_are_recorded(
     app: Mendb, conn: psycopg.Connection[Any]
 ) -> None:
     make_table(conn)
-    datasets.register(conn, app.engine, "d", "train", "id", "label",
-                      datasets.parse_feature_spec("a,b"))
+    datasets.register(
+        conn, app.engine, "d", "train", "id", "label", datasets.parse_feature_spec("a,b")
+    )
     with pytest.raises(NoScores):
         operations.propose_repairs(app, "d")
     operations.value_dataset(app, "d", "knn_shapley", {"k": 3})
@@ -72,5 +74,7 @@ def test_latest_run_wins_and_failed_runs_are_recorded(
     assert run_ids == {second.run_id}
     with pytest.raises(ValueError, match="k=0"):
         operations.value_dataset(app, "d", "knn_shapley", {"k": 0})
-    failed = conn.execute("SELECT status, error FROM mendb.runs ORDER BY id DESC LIMIT 1").fetchone()
+    failed = conn.execute(
+        "SELECT status, error FROM mendb.runs ORDER BY id DESC LIMIT 1"
+    ).fetchone()
     assert failed is not None and failed[0] == "failed" and "k=0" in failed[1]

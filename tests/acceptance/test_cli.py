@@ -1,0 +1,151 @@
+"""The `mendb` command line end to end on a real database, as a user runs it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from click.testing import CliRunner
+
+from server.cli import cli
+from tests.factories import make_table, table_md5
+
+
+@pytest.fixture
+def mendb(dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("DATABASE_URL", dsn)
+    monkeypatch.setenv("MENDB_HOME", str(tmp_path))
+    monkeypatch.setenv("MENDB_ACTOR", "cli-user")
+    runner = CliRunner()
+
+    def run(*args: str, ok: bool = True) -> Any:
+        result = runner.invoke(cli, [*args, "--json"], catch_exceptions=False)
+        if ok:
+            assert result.exit_code == 0, result.output
+            return json.loads(result.stdout)
+        assert result.exit_code == 1, result.output
+        return json.loads(result.stderr)
+
+    return run
+
+
+def test_a_whole_round_from_the_command_line(mendb: Any, conn: psycopg.Connection[Any]) -> None:
+    make_table(conn, n=150, seed=4)
+    before = table_md5(conn)
+    conn.execute("UPDATE train SET label = 1 - label WHERE id IN (0, 1, 2, 3, 4, 5, 6, 7)")
+    noisy = table_md5(conn)
+    registered = mendb(
+        "register",
+        "demo",
+        "--table",
+        "public.train",
+        "--key",
+        "id",
+        "--label",
+        "label",
+        "--features",
+        "a,b,colour",
+    )
+    assert [f["kind"] for f in registered["features"]] == ["numeric", "numeric", "categorical"]
+    assert [d["name"] for d in mendb("datasets")] == ["demo"]
+    run = mendb("value", "demo", "--method", "knn_shapley", "--k", "5")
+    assert run["rows"] > 0 and run["params"]["k"] == 5
+    lowest = mendb("scores", "demo", "--limit", "5")
+    assert [r["rank"] for r in lowest] == [1, 2, 3, 4, 5]
+    proposed = mendb("propose", "demo", "--max-rows", "30", "--k", "5")["proposed"]
+    assert proposed
+    listed = mendb("review", "demo", "--status", "proposed")
+    assert sorted(r["id"] for r in listed) == sorted(proposed)
+    first, *rest = proposed
+    assert mendb("reject", str(first))["rejected"] == [first]
+    accepted = mendb("accept", "--dataset", "demo", "--min-confidence", "0")["accepted"]
+    assert accepted == sorted(rest)
+    applied = mendb("apply", "demo")
+    assert applied["done"] == sorted(rest) and applied["stale"] == []
+    assert mendb("apply", "demo")["done"] == []
+    row = conn.execute("SELECT status_by FROM mendb.repairs WHERE id = %s", [rest[0]]).fetchone()
+    assert row == ("cli-user",)
+    if rest:
+        assert mendb("revert", "demo", "--all")["done"] == sorted(rest, reverse=True)
+    assert table_md5(conn) == noisy != before
+
+
+def test_errors_name_what_is_wrong(mendb: Any, conn: psycopg.Connection[Any]) -> None:
+    make_table(conn)
+    error = mendb(
+        "register", "x", "--table", "public.train", "--key", "id", "--label", "nope", ok=False
+    )
+    assert error["error"] == "UnknownColumn" and error["column"] == "nope"
+    assert error["table"] == "public.train"
+    assert mendb("value", "ghost", ok=False)["error"] == "UnknownDataset"
+    mendb("register", "x", "--table", "train", "--key", "id", "--label", "label")
+    assert "method" in mendb("value", "x", "--method", "astrology", ok=False)["message"]
+    assert mendb("propose", "x", ok=False)["error"] == "NoScores"
+
+
+def test_import_and_export_files(mendb: Any, tmp_path: Path, conn: psycopg.Connection[Any]) -> None:
+    source = tmp_path / "rows.csv"
+    lines = ["name,size,weight,label"] + [
+        f"item{i},{i % 7},{(i * 37) % 11 / 3:.3f},{'big' if i % 7 > 3 else 'small'}"
+        for i in range(40)
+    ]
+    source.write_text("\n".join(lines) + "\n")
+    imported = mendb("import", str(source), "--table", "public.items")
+    assert imported == {"table": "public.items", "rows": 40}
+    types = dict(
+        conn.execute(
+            "SELECT column_name, data_type FROM information_schema.columns"
+            " WHERE table_name = 'items'"
+        ).fetchall()
+    )
+    assert types["row_id"] == "bigint" and types["size"] == "bigint"
+    assert types["weight"] == "double precision" and types["label"] == "text"
+    assert mendb("import", str(source), "--table", "public.items", ok=False)["error"] == "Conflict"
+    mendb(
+        "register",
+        "items",
+        "--table",
+        "public.items",
+        "--key",
+        "row_id",
+        "--label",
+        "label",
+        "--features",
+        "size,weight",
+    )
+    mendb("value", "items", "--k", "3")
+    files = mendb("export", "items", "--to", str(tmp_path / "out.parquet"))["files"]
+    import duckdb
+
+    scores = duckdb.sql(f"SELECT count(*), min(rank) FROM '{files[0]}'").fetchall()[0]
+    assert scores is not None and scores[0] > 0 and scores[1] == 1
+    assert Path(files[1]).name == "out_repairs.parquet" and Path(files[1]).exists()
+
+
+def test_demo_end_to_end_at_a_small_size(mendb: Any) -> None:
+    report = mendb("demo", "--rows", "400", "--seed", "1")
+    assert report["flipped"] > 10
+    assert report["precision"] >= 0.75
+    assert report["accuracy_repaired"] > report["accuracy_noisy"]
+
+
+def test_every_command_has_help() -> None:
+    runner = CliRunner()
+    names = list(cli.commands)
+    for name in names:
+        command = cli.commands[name]
+        assert command.help, name
+        assert runner.invoke(cli, [name, "--help"]).exit_code == 0
+
+
+def test_every_command_is_in_the_readme() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    for name, command in cli.commands.items():
+        if isinstance(command, type(cli)):
+            for sub in command.commands:
+                assert f"mendb {name} {sub}" in readme, f"mendb {name} {sub}"
+        else:
+            assert f"mendb {name}" in readme, f"mendb {name}"
