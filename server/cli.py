@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import shlex
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -516,10 +517,14 @@ def demo(
         ]:
             table.add_row(label, shown)
         Console().print(table)
+        query = (
+            "select id, row_key, old_value, new_value, confidence, status"
+            " from mendb.repairs where dataset = 'demo' order by id"
+        )
+        psql = shlex.quote(str(embedded.psql_binary()))
         click.echo(
-            '\nThe audit trail:\n  psql "' + report.url + '" -c '
-            "'select id, row_key, old_value, new_value, confidence, status"
-            " from mendb.repairs where dataset = ''demo'' order by id'"
+            "\nThe audit trail (or open psql with `mendb db psql`):\n"
+            f"  {psql} {shlex.quote(report.url)} -c {shlex.quote(query)}"
         )
 
     _emit(report.to_dict(), as_json, render)

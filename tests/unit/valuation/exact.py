@@ -22,6 +22,18 @@ def banzhaf_weight(n: int, s: int) -> float:
     return 1.0 / 2 ** (n - 1)
 
 
+def beta_weight(alpha: float, beta: float) -> Weight:
+    """Beta(alpha, beta) Shapley (Kwon & Zou 2022): B(s + beta, n-s-1 + alpha) / B(alpha, beta)."""
+
+    def log_beta(a: float, b: float) -> float:
+        return math.lgamma(a) + math.lgamma(b) - math.lgamma(a + b)
+
+    def weight(n: int, s: int) -> float:
+        return math.exp(log_beta(s + beta, n - s - 1 + alpha) - log_beta(alpha, beta))
+
+    return weight
+
+
 def exact_semivalue(
     n: int, utility: Utility, weight: Weight = shapley_weight
 ) -> NDArray[np.float64]:
