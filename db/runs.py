@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import psycopg
@@ -9,6 +10,15 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from db.errors import NotFound
+
+
+def _dumps(value: Any) -> str:
+    # Parameters may hold objects (an executor, a model): stored by their repr.
+    return json.dumps(value, default=repr)
+
+
+def params_json(params: dict[str, Any]) -> Jsonb:
+    return Jsonb(params, dumps=_dumps)
 
 
 def create(
@@ -24,7 +34,7 @@ def create(
             "INSERT INTO mendb.runs (dataset, kind, method, params, status, started_at)"
             " VALUES (%s, %s, %s, %s, %s, CASE WHEN %s = 'running' THEN now() END)"
             " RETURNING id",
-            [dataset, kind, method, Jsonb(params), status, status],
+            [dataset, kind, method, params_json(params), status, status],
         ).fetchone()
     assert row is not None
     return int(row[0])
@@ -40,7 +50,9 @@ def set_progress(conn: psycopg.Connection[Any], run_id: int, fraction: float) ->
 
 def set_params(conn: psycopg.Connection[Any], run_id: int, params: dict[str, Any]) -> None:
     with conn.transaction():
-        conn.execute("UPDATE mendb.runs SET params = %s WHERE id = %s", [Jsonb(params), run_id])
+        conn.execute(
+            "UPDATE mendb.runs SET params = %s WHERE id = %s", [params_json(params), run_id]
+        )
 
 
 def finish(

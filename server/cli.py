@@ -32,8 +32,11 @@ from db.repairs import list_repairs, review
 from server import operations
 from server.context import Mendb
 from server.demo import LOADERS, run_demo
+from server.operations import jsonable
 from server.settings import Settings
 from valuation._validation import InvalidParameterError
+from valuation.executors import DaskExecutor
+from valuation.methods import METHODS
 
 console = Console(stderr=True)
 
@@ -235,11 +238,18 @@ def _parse_params(items: tuple[str, ...]) -> dict[str, Any]:
 
 @_command(cli)
 @click.argument("name")
-@click.option("--method", default="knn_shapley", show_default=True)
+@click.option(
+    "--method",
+    default="knn_shapley",
+    show_default=True,
+    type=click.Choice([*sorted(METHODS), "consensus"]),
+)
 @click.option("--k", type=int, default=None, help="Neighbours (knn_shapley).")
 @click.option("--seed", type=int, default=None, help="Seed of Monte Carlo methods.")
-@click.option("--max-samples", type=int, default=None)
+@click.option("--max-samples", type=int, default=None, help="Permutations, subsets or bags.")
 @click.option("--max-time", type=float, default=None, help="Seconds.")
+@click.option("--jobs", "n_jobs", type=int, default=None, help="Local worker processes.")
+@click.option("--scheduler", default=None, help="Dask scheduler tcp://HOST:8786.")
 @click.option("--param", "extra", multiple=True, help="Other method parameter NAME=VALUE.")
 def value(
     as_json: bool,
@@ -249,21 +259,45 @@ def value(
     seed: int | None,
     max_samples: int | None,
     max_time: float | None,
+    n_jobs: int | None,
+    scheduler: str | None,
     extra: tuple[str, ...],
 ) -> None:
-    """Value every training row of a dataset."""
-    given = {"k": k, "seed": seed, "max_samples": max_samples, "max_time": max_time}
+    """Value every training row of a dataset (consensus: combine the methods run so far)."""
+    given = {
+        "k": k,
+        "seed": seed,
+        "max_samples": max_samples,
+        "max_time": max_time,
+        "n_jobs": n_jobs,
+    }
     params = {key: v for key, v in given.items() if v is not None} | _parse_params(extra)
+    if method in METHODS and "max_samples" not in METHODS[method].param_names():
+        # Data-OOB's samples are its bags.
+        if "max_samples" in params and "n_estimators" in METHODS[method].param_names():
+            params["n_estimators"] = params.pop("max_samples")
     with _app() as app, _progress(f"{method} on {name}", not as_json) as progress:
-        outcome = operations.value_dataset(app, name, method, params, progress)
-    _emit(
-        outcome.to_dict(),
-        as_json,
-        lambda: click.echo(
+        if method == "consensus":
+            outcome = operations.consensus_dataset(app, name, params.get("methods"))
+        else:
+            scheduler = scheduler or app.settings.dask_scheduler
+            if scheduler and "executor" in METHODS[method].param_names():
+                params["executor"] = DaskExecutor(scheduler)
+            outcome = operations.value_dataset(app, name, method, params, progress)
+
+    def render() -> None:
+        if outcome.skipped_columns:
+            skipped = ", ".join(outcome.skipped_columns)
+            console.print(f"[yellow]note:[/yellow] text columns not used yet: {skipped}")
+        click.echo(
             f"run {outcome.run_id}: {outcome.method} valued {outcome.rows} rows in"
             f" {outcome.seconds:.2f}s; see mendb.row_values"
-        ),
-    )
+        )
+        warning = (outcome.diagnostics.get("mtm") or {}).get("warning")
+        if warning:
+            console.print(f"[yellow]warning:[/yellow] {warning}")
+
+    _emit(jsonable(outcome.to_dict()), as_json, render)
 
 
 @_command(cli)

@@ -26,6 +26,7 @@ from repair.labels import NeighbourLabelRepairer
 from repair.proposals import RepairContext
 from repair.selection import select_suspects
 from server.context import Mendb
+from valuation.consensus import consensus
 from valuation.data import TrainingArrays
 from valuation.evaluate import accuracy
 from valuation.methods import make_valuation
@@ -80,7 +81,7 @@ def value_dataset(
                 runs.finish(
                     conn,
                     run_id,
-                    diagnostics=_jsonable(result.diagnostics),
+                    diagnostics=jsonable(result.diagnostics),
                     metrics={
                         "train_rows": len(data.train),
                         "valid_rows": len(data.valid),
@@ -183,13 +184,59 @@ def model_accuracy(app: Mendb, name: str, seed: int = 0) -> float:
     return accuracy(data.train, data.test, seed)
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
+        return [jsonable(v) for v in value]
     if isinstance(value, np.ndarray):
-        return value.tolist()
+        return [jsonable(v) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None  # JSON has no NaN or infinity
     return value
+
+
+def consensus_dataset(app: Mendb, name: str, methods: list[str] | None = None) -> ValueOutcome:
+    """A 'consensus' run: the mean normalised rank of the latest run of each method
+    (all methods valued so far, or `methods`), with their rank agreement."""
+    started = time.perf_counter()
+    with app.connection() as conn:
+        _, data, read = load(conn, name)
+        found = [
+            row[0]
+            for row in conn.execute(
+                "SELECT DISTINCT method FROM mendb.row_values WHERE dataset = %s"
+                " AND method <> 'consensus' ORDER BY 1",
+                [name],
+            )
+        ]
+        chosen = methods or found
+        missing = sorted(set(chosen) - set(found))
+        if missing or not chosen:
+            raise NoScores(
+                f"dataset {name!r} has no finished valuation with method"
+                f" {(missing or ['any'])[0]!r}; run `mendb value` first"
+            )
+        results = [latest_values(conn, name, data, method)[1] for method in chosen]
+        result = consensus(results)
+        run_id = runs.create(conn, name, "value", "consensus", {"methods": chosen})
+        with conn.transaction():
+            write_scores(conn, run_id, result)
+            runs.finish(
+                conn,
+                run_id,
+                diagnostics=jsonable(result.diagnostics),
+                metrics={"train_rows": len(data.train)},
+                rows_read=read.rows_read,
+                fingerprint=read.fingerprint,
+            )
+    return ValueOutcome(
+        run_id,
+        "consensus",
+        len(result),
+        time.perf_counter() - started,
+        {"methods": chosen},
+        result.diagnostics,
+    )

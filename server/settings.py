@@ -30,5 +30,10 @@ class Settings(BaseSettings):
     )
     """Where the embedded server's data directory and work files live."""
 
+    dask_scheduler: str | None = Field(
+        default=None, validation_alias=AliasChoices("MENDB_DASK_SCHEDULER")
+    )
+    """A Dask scheduler (tcp://HOST:8786) for the sampling methods; unset is local."""
+
     actor: str = Field(default_factory=_default_actor, validation_alias=AliasChoices("MENDB_ACTOR"))
     """Who is acting, written into the audit trail."""

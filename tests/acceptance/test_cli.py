@@ -149,3 +149,26 @@ def test_every_command_is_in_the_readme() -> None:
                 assert f"mendb {name} {sub}" in readme, f"mendb {name} {sub}"
         else:
             assert f"mendb {name}" in readme, f"mendb {name}"
+
+
+def test_sampling_methods_and_consensus(mendb: Any, conn: psycopg.Connection[Any]) -> None:
+    make_table(conn, n=60, seed=8)
+    mendb("register", "d", "--table", "train", "--key", "id", "--label", "label",
+          "--features", "a,b")
+    first = mendb("value", "d", "--method", "tmc_shapley", "--max-samples", "20", "--seed", "3")
+    again = mendb("value", "d", "--method", "tmc_shapley", "--max-samples", "20", "--seed", "3")
+    assert first["params"]["seed"] == 3 and "mtm" in first["diagnostics"]
+    values = conn.execute(
+        "SELECT run_id, array_agg(value ORDER BY row_key) FROM mendb.scores"
+        " WHERE run_id = ANY(%s) GROUP BY run_id", [[first["run_id"], again["run_id"]]]
+    ).fetchall()
+    assert values[0][1] == values[1][1]  # same seed, same values
+    mendb("value", "d", "--method", "data_oob", "--max-samples", "50", "--seed", "1")
+    mendb("value", "d", "--method", "knn_shapley", "--k", "5")
+    combined = mendb("value", "d", "--method", "consensus")
+    assert combined["params"]["methods"] == ["data_oob", "knn_shapley", "tmc_shapley"]
+    assert len(combined["diagnostics"]["spearman"]) == 3
+    stderr = conn.execute(
+        "SELECT max(stderr), max(samples) FROM mendb.scores WHERE run_id = %s",
+        [first["run_id"]]).fetchone()
+    assert stderr is not None and stderr[0] > 0 and stderr[1] > 1

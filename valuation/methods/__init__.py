@@ -6,9 +6,15 @@ from typing import Any
 
 from valuation._validation import InvalidParameterError
 from valuation.base import Valuation
+from valuation.methods.data_oob import DataOOB
 from valuation.methods.knn_shapley import KNNShapley
+from valuation.methods.semivalue import BanzhafMSR, BetaShapley, LeaveOneOut, TMCShapley
+from valuation.methods.ts_shapley import TSShapley
 
-METHODS: dict[str, type[Valuation]] = {cls.method: cls for cls in (KNNShapley,)}
+METHODS: dict[str, type[Valuation]] = {
+    cls.method: cls
+    for cls in (KNNShapley, TMCShapley, BanzhafMSR, BetaShapley, LeaveOneOut, DataOOB, TSShapley)
+}
 
 
 def make_valuation(method: str, **params: Any) -> Valuation:

@@ -1,0 +1,105 @@
+"""What the sampling methods share: seeds, stopping rules, executors, results."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from valuation._validation import InvalidParameterError, check_int, check_real
+from valuation.base import ProgressCallback, Valuation
+from valuation.data import TrainingArrays
+from valuation.engine import Estimate
+from valuation.executors import Executor, LocalExecutor
+from valuation.result import ValuationResult
+from valuation.stopping import (
+    GelmanRubin,
+    MaxSamples,
+    MaxTime,
+    RankStability,
+    StandardErrorBelow,
+    StoppingRule,
+)
+
+
+def resolve_seed(seed: Any) -> int:
+    """The seed given, or a fresh one from the OS entropy (kept to 63 bits)."""
+    if seed is None:
+        return int(np.random.SeedSequence().entropy) % (1 << 63)  # type: ignore[arg-type]
+    return check_int("seed", seed, low=0)
+
+
+class SamplingMethod(Valuation):
+    """A Monte Carlo method; subclasses store these attributes in `__init__`:
+    max_samples, max_time, stderr_below, rank_tolerance, rhat_below, n_chains,
+    block_size, seed, executor, n_jobs (`rank_tolerance` and `rhat_below` optional)."""
+
+    max_samples: int
+    max_time: float | None
+    stderr_below: float | None
+    n_chains: int
+    block_size: int
+    seed: int | None
+    executor: Executor | None
+    n_jobs: int
+
+    def _stopping(self) -> StoppingRule:
+        """max samples | max time | stderr below | rank stability | R-hat below."""
+        rule: StoppingRule = MaxSamples(check_int("max_samples", self.max_samples, low=1))
+        if self.max_time is not None:
+            rule = rule | MaxTime(check_real("max_time", self.max_time, low=0.0))
+        if self.stderr_below is not None:
+            rule = rule | StandardErrorBelow(check_real("stderr_below", self.stderr_below, low=0.0))
+        tolerance = getattr(self, "rank_tolerance", None)
+        if tolerance is not None:
+            rule = rule | RankStability(check_real("rank_tolerance", tolerance, low=0.0, high=1.0))
+        rhat = getattr(self, "rhat_below", None)
+        if rhat is not None:
+            if self.n_chains < 2:
+                raise InvalidParameterError("n_chains", self.n_chains, ">= 2 with rhat_below")
+            rule = rule | GelmanRubin(check_real("rhat_below", rhat, low=1.0))
+        return rule
+
+    def _run_options(self) -> dict[str, Any]:
+        """Validated keyword arguments for `engine.run`."""
+        executor = self.executor
+        if executor is not None and not isinstance(executor, Executor):
+            raise InvalidParameterError("executor", executor, "an Executor or None")
+        return {
+            "n_chains": check_int("n_chains", self.n_chains, low=1),
+            "block_size": check_int("block_size", self.block_size, low=1),
+            "executor": executor or LocalExecutor(check_int("n_jobs", self.n_jobs, low=-1)),
+            "max_samples": check_int("max_samples", self.max_samples, low=1),
+        }
+
+    def _params(self, seed: int | None) -> dict[str, Any]:
+        """Parameters as run: the seed actually used, the executor by name."""
+        params = self.get_params()
+        if "seed" in params:
+            params["seed"] = seed
+        if params.get("executor") is not None:
+            params["executor"] = repr(params["executor"])
+        if params.get("model") is not None:
+            params["model"] = repr(params["model"])
+        return params
+
+    def _make_result(
+        self,
+        data: TrainingArrays,
+        estimate: Estimate,
+        seed: int | None,
+        diagnostics: dict[str, Any],
+        progress: ProgressCallback | None,
+    ) -> ValuationResult:
+        if progress is not None:
+            progress(1.0)
+        return ValuationResult(
+            row_keys=data.train.keys,
+            values=np.asarray(estimate.values, dtype=np.float64),
+            stderr=np.asarray(estimate.stderr, dtype=np.float64),
+            counts=np.asarray(estimate.counts, dtype=np.int64),
+            method=self.method,
+            params=self._params(seed),
+            seed=seed,
+            diagnostics=diagnostics,
+        )

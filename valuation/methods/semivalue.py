@@ -1,0 +1,211 @@
+"""Semivalues by Monte Carlo: TMC-Shapley, Data Banzhaf (MSR), Beta Shapley and
+leave-one-out are one loop (`valuation.engine.run`) with different samplers.
+
+- TMC-Shapley (Ghorbani & Zou, "Data Shapley", ICML 2019): permutations,
+  truncated once u(prefix) is within `truncation` * |u(N)| of u(N).
+- Data Banzhaf (Wang & Jia, "Data Banzhaf", AISTATS 2023): maximum sample reuse,
+  v_i = mean u(S | i in S) - mean u(S | i not in S).
+- Beta Shapley (Kwon & Zou, AISTATS 2022): permutations whose contribution at
+  prefix size s is weighted by n C(n-1, s) B(s + beta, n-s-1 + alpha) / B(alpha, beta);
+  Beta(16, 1) stresses small subsets, Beta(1, 1) is Shapley.
+- Leave-one-out: u(N) - u(N minus i), exact, n + 1 utility evaluations.
+
+u(S) is `valuation.utility.ModelUtility`: a proxy (logistic regression unless
+`model` is given) trained on S and scored by accuracy on the validation rows.
+Diagnostics add the MTM fit (`valuation.diagnostics.mtm_fit`) of the sampled
+utilities.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from functools import partial
+from typing import Any, Self
+
+from valuation._validation import check_real
+from valuation.base import ProgressCallback
+from valuation.data import TrainingArrays
+from valuation.diagnostics import mtm_fit
+from valuation.engine import run
+from valuation.executors import Executor
+from valuation.methods._sampling import SamplingMethod, resolve_seed
+from valuation.samplers import (
+    LOOSampler,
+    MSRSampler,
+    PermutationSampler,
+    Sampler,
+    beta_coefficients,
+)
+from valuation.utility import ModelUtility
+
+
+class _Semivalue(SamplingMethod):
+    """fit: build the utility, run the sampler, add the MTM diagnostic."""
+
+    model: Any
+    _seeded = True  # False: deterministic, the result records no seed
+    _mtm = True
+
+    @abstractmethod
+    def _sampler(self) -> Sampler: ...
+
+    def fit(self, data: TrainingArrays, progress: ProgressCallback | None = None) -> Self:
+        options = self._run_options()
+        stopping = self._stopping()
+        sampler = self._sampler()
+        seed = resolve_seed(self.seed) if self._seeded else 0
+        utility = ModelUtility(
+            data.train.x, data.train.y, data.valid.x, data.valid.y, model=self.model
+        )
+        estimate = run(utility, sampler, len(data.train), stopping, seed=seed,
+                       progress=progress, **options)
+        diagnostics = estimate.diagnostics(options["n_chains"])
+        if self._mtm:
+            diagnostics["mtm"] = mtm_fit(estimate.records, len(data.train), seed)
+        recorded = seed if self._seeded else None
+        self._result = self._make_result(data, estimate, recorded, diagnostics, progress)
+        return self
+
+
+class TMCShapley(_Semivalue):
+    """Truncated Monte Carlo Data Shapley; `max_samples` counts permutations."""
+
+    method = "tmc_shapley"
+
+    def __init__(
+        self,
+        max_samples: int = 500,
+        max_time: float | None = None,
+        stderr_below: float | None = None,
+        rank_tolerance: float | None = None,
+        rhat_below: float | None = None,
+        truncation: float = 0.01,
+        model: Any = None,
+        n_chains: int = 4,
+        block_size: int = 2,
+        seed: int | None = None,
+        executor: Executor | None = None,
+        n_jobs: int = 1,
+    ) -> None:
+        self.max_samples = max_samples
+        self.max_time = max_time
+        self.stderr_below = stderr_below
+        self.rank_tolerance = rank_tolerance
+        self.rhat_below = rhat_below
+        self.truncation = truncation
+        self.model = model
+        self.n_chains = n_chains
+        self.block_size = block_size
+        self.seed = seed
+        self.executor = executor
+        self.n_jobs = n_jobs
+
+    def _sampler(self) -> Sampler:
+        return PermutationSampler(check_real("truncation", self.truncation, low=0.0, high=1.0))
+
+
+class BetaShapley(_Semivalue):
+    """Beta(alpha, beta) Shapley by weighted permutations; `max_samples` counts permutations."""
+
+    method = "beta_shapley"
+
+    def __init__(
+        self,
+        alpha: float = 16.0,
+        beta: float = 1.0,
+        max_samples: int = 500,
+        max_time: float | None = None,
+        stderr_below: float | None = None,
+        rank_tolerance: float | None = None,
+        rhat_below: float | None = None,
+        truncation: float = 0.0,
+        model: Any = None,
+        n_chains: int = 4,
+        block_size: int = 2,
+        seed: int | None = None,
+        executor: Executor | None = None,
+        n_jobs: int = 1,
+    ) -> None:
+        self.alpha = alpha
+        self.beta = beta
+        self.max_samples = max_samples
+        self.max_time = max_time
+        self.stderr_below = stderr_below
+        self.rank_tolerance = rank_tolerance
+        self.rhat_below = rhat_below
+        self.truncation = truncation
+        self.model = model
+        self.n_chains = n_chains
+        self.block_size = block_size
+        self.seed = seed
+        self.executor = executor
+        self.n_jobs = n_jobs
+
+    def _sampler(self) -> Sampler:
+        alpha = check_real("alpha", self.alpha, low=1e-9)
+        beta = check_real("beta", self.beta, low=1e-9)
+        truncation = check_real("truncation", self.truncation, low=0.0, high=1.0)
+        return PermutationSampler(truncation, partial(beta_coefficients, alpha=alpha, beta=beta))
+
+
+class BanzhafMSR(_Semivalue):
+    """Data Banzhaf by maximum sample reuse; `max_samples` counts subsets."""
+
+    method = "banzhaf"
+
+    def __init__(
+        self,
+        max_samples: int = 5000,
+        max_time: float | None = None,
+        stderr_below: float | None = None,
+        rank_tolerance: float | None = None,
+        rhat_below: float | None = None,
+        model: Any = None,
+        n_chains: int = 4,
+        block_size: int = 32,
+        seed: int | None = None,
+        executor: Executor | None = None,
+        n_jobs: int = 1,
+    ) -> None:
+        self.max_samples = max_samples
+        self.max_time = max_time
+        self.stderr_below = stderr_below
+        self.rank_tolerance = rank_tolerance
+        self.rhat_below = rhat_below
+        self.model = model
+        self.n_chains = n_chains
+        self.block_size = block_size
+        self.seed = seed
+        self.executor = executor
+        self.n_jobs = n_jobs
+
+    def _sampler(self) -> Sampler:
+        return MSRSampler()
+
+
+class LeaveOneOut(_Semivalue):
+    """Exact leave-one-out; deterministic, so it has no seed or stopping rule."""
+
+    method = "loo"
+    _seeded = False
+    _mtm = False
+    seed = None
+    max_time = None
+    stderr_below = None
+    n_chains = 1
+    max_samples = 1 << 62
+
+    def __init__(
+        self,
+        model: Any = None,
+        block_size: int = 16,
+        executor: Executor | None = None,
+        n_jobs: int = 1,
+    ) -> None:
+        self.model = model
+        self.block_size = block_size
+        self.executor = executor
+        self.n_jobs = n_jobs
+
+    def _sampler(self) -> Sampler:
+        return LOOSampler()
