@@ -100,3 +100,12 @@ def latest_value_run(
             " AND (%s::text IS NULL OR method = %s) ORDER BY finished_at DESC, id DESC LIMIT 1",
             [dataset, method, method],
         ).fetchone()
+
+
+def add_diagnostics(conn: psycopg.Connection[Any], run_id: int, extra: dict[str, Any]) -> None:
+    """Merge `extra` into the run's diagnostics."""
+    with conn.transaction():
+        conn.execute(
+            "UPDATE mendb.runs SET diagnostics = diagnostics || %s WHERE id = %s",
+            [params_json(extra), run_id],
+        )

@@ -1,0 +1,296 @@
+"""The self-improving loop: value, select, propose, review, apply, retrain — round
+after round, while the model keeps improving.
+
+Each round is a row in `mendb.rounds`. The loop stops when the test gain falls
+below `min_gain`, when no row has a negative value, when the MTM diagnostic says
+the values cannot be trusted for this utility, or after `max_rounds`. A round that
+lowers test accuracy is reverted in one transaction and the loop stops, saying so.
+With the review policy the loop pauses after proposing, and `run_loop` resumes it
+once every proposal of the round has been accepted or rejected (CLI, HTTP, or a
+plain UPDATE in psql).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from db import datasets, rounds, runs
+from db.errors import MendbError
+from db.repairs import list_repairs, review
+from repair.explain import explain_low_value
+from server import operations
+from server.context import Mendb
+from valuation.evaluate import accuracy
+
+Log = Callable[[str], None]
+POLICIES = ("auto", "review")
+
+
+@dataclass(frozen=True)
+class LoopConfig:
+    method: str = "auto"
+    budget: int | None = None
+    max_rounds: int = 5
+    min_gain: float = 0.001
+    policy: str = "auto"
+    min_confidence: float = 0.6
+    seed: int = 0
+    k: int = 10
+
+    def check(self) -> None:
+        if self.policy not in POLICIES:
+            raise MendbError(f"policy {self.policy!r} must be one of {POLICIES}")
+        if self.max_rounds < 1:
+            raise MendbError(f"max-rounds must be at least 1, got {self.max_rounds}")
+        if self.budget is not None and self.budget < 1:
+            raise MendbError(f"budget must be at least 1, got {self.budget}")
+        if not 0 <= self.min_confidence <= 1:
+            raise MendbError(f"min-confidence must be between 0 and 1, got {self.min_confidence}")
+
+
+@dataclass(frozen=True)
+class LoopOutcome:
+    loop_id: int
+    status: str
+    reason: str
+    rounds: list[dict[str, Any]]
+
+
+def choose_method(n_train: int, kinds: set[str]) -> tuple[str, str]:
+    """--method auto: the method for this size and kind of data, and why."""
+    if n_train > 200_000:
+        return "ts_shapley", (
+            f"{n_train:,} training rows: transferred Shapley on sampled subsets scales to"
+            " millions of rows"
+        )
+    if kinds & {"vector", "text"}:
+        return "knn_shapley", (
+            "vector or text features: exact KNN-Shapley in the embedding space is the"
+            " fastest exact method and catches label errors among neighbours"
+        )
+    return "knn_shapley", (
+        f"{n_train:,} tabular rows: exact KNN-Shapley is exact and fast at this size and"
+        " catches label errors; use data_oob when feature values are the suspects"
+    )
+
+
+def run_loop(app: Mendb, name: str, config: LoopConfig, log: Log = print) -> LoopOutcome:
+    """Start a loop on the dataset, or resume the one paused for review."""
+    with app.connection() as conn:
+        datasets.get(conn, name)
+        paused = rounds.paused_loop(conn, name)
+    if paused is not None:
+        log(f"resuming loop {paused['id']} (paused for review)")
+        return _resume(app, name, paused, log)
+    config.check()
+    with app.connection() as conn:
+        loop_id = runs.create(conn, name, "loop", config.method, asdict(config))
+    return _rounds(app, name, loop_id, config, start=1, log=log)
+
+
+def _resume(app: Mendb, name: str, loop: dict[str, Any], log: Log) -> LoopOutcome:
+    config = LoopConfig(**loop["params"])
+    with app.connection() as conn:
+        current = rounds.of_loop(conn, loop["id"])[-1]
+        waiting = list_repairs(conn, dataset=name, ids=current["proposal_ids"], status=["proposed"])
+        if waiting:
+            return _outcome(
+                app,
+                loop["id"],
+                "paused",
+                f"{len(waiting)} proposals of round {current['round']} still await review",
+            )
+        rounds.set_loop_status(conn, loop["id"], "running")
+    stop = _finish_round(app, name, current, config, log)
+    if stop is not None:
+        return _stop(app, loop["id"], stop)
+    return _rounds(app, name, loop["id"], config, start=current["round"] + 1, log=log)
+
+
+def _rounds(
+    app: Mendb, name: str, loop_id: int, config: LoopConfig, start: int, log: Log
+) -> LoopOutcome:
+    try:
+        for number in range(start, config.max_rounds + 1):
+            current, stop = _begin_round(app, name, loop_id, number, config, log)
+            if stop is None and current["status"] == "awaiting_review":
+                with app.connection() as conn:
+                    rounds.set_loop_status(conn, loop_id, "paused")
+                return _outcome(
+                    app,
+                    loop_id,
+                    "paused",
+                    f"round {number}: proposals await review;"
+                    f" accept or reject them, then run `mendb loop {name}` again",
+                )
+            if stop is None:
+                stop = _finish_round(app, name, current, config, log)
+            if stop is not None:
+                return _stop(app, loop_id, stop)
+        return _stop(app, loop_id, f"{config.max_rounds} rounds reached")
+    except BaseException as error:
+        with app.connection() as conn:
+            runs.fail(conn, loop_id, f"{type(error).__name__}: {error}")
+        raise
+
+
+def _utilities(app: Mendb, name: str, seed: int) -> tuple[float, float, int, set[str]]:
+    """Retrain on the current rows: (validation accuracy, test accuracy, training
+    rows, feature kinds)."""
+    with app.connection() as conn:
+        dataset, data, _ = operations.load(conn, name)
+    kinds = {f.kind for f in dataset.features}
+    return (
+        accuracy(data.train, data.valid, seed),
+        accuracy(data.train, data.test, seed),
+        len(data.train),
+        kinds,
+    )
+
+
+def _begin_round(
+    app: Mendb, name: str, loop_id: int, number: int, config: LoopConfig, log: Log
+) -> tuple[dict[str, Any], str | None]:
+    """Measure, value, explain, propose (and accept under the auto policy). Returns
+    the round and a reason to stop, if any."""
+    valid_before, test_before, n_train, kinds = _utilities(app, name, config.seed)
+    method, why = (
+        choose_method(n_train, kinds)
+        if config.method == "auto"
+        else (config.method, "chosen by the user")
+    )
+    with app.connection() as conn:
+        round_id = rounds.start(conn, loop_id, name, number, method)
+        rounds.update(conn, round_id, valid_before=valid_before, test_before=test_before)
+    log(f"round {number}: valuing with {method} ({why}); test accuracy {test_before:.4f}")
+    params = {"k": config.k} if method == "knn_shapley" else {"seed": config.seed}
+    outcome = operations.value_dataset(app, name, method, params)
+    rules = explain(app, name, outcome.run_id)
+    for rule in rules:
+        log(f"  {rule['sentence']}")
+    with app.connection() as conn:
+        run = runs.get(conn, outcome.run_id)
+        negative = int(run["metrics"].get("negative_rows", 0))
+        rounds.update(
+            conn,
+            round_id,
+            value_run_id=outcome.run_id,
+            rows_valued=outcome.rows,
+            negative_rows=negative,
+        )
+    mtm_warning = (outcome.diagnostics.get("mtm") or {}).get("warning")
+    if negative == 0:
+        return _stopped(app, round_id, "no row has a negative value")
+    if mtm_warning:
+        return _stopped(app, round_id, f"values cannot be trusted: {mtm_warning}")
+    budget = config.budget or max(10, n_train // 20)
+    ids = operations.propose_repairs(app, name, max_rows=budget, method=method, k=config.k)
+    accepted: list[int] = []
+    with app.connection() as conn:
+        if ids and config.policy == "auto":
+            accepted = review(
+                conn,
+                "accepted",
+                dataset=name,
+                ids=ids,
+                min_confidence=config.min_confidence,
+                actor=app.settings.actor,
+            )
+        status = "awaiting_review" if ids and config.policy == "review" else "running"
+        rounds.update(
+            conn,
+            round_id,
+            proposal_ids=ids,
+            proposals=len(ids),
+            accepted=len(accepted),
+            status=status,
+        )
+        current = rounds.of_loop(conn, loop_id)[-1]
+    log(f"  {len(ids)} proposals, {len(accepted)} accepted")
+    if not ids:
+        return _stopped(app, round_id, "no repair to propose for the low-valued rows")
+    return current, None
+
+
+def _finish_round(
+    app: Mendb, name: str, current: dict[str, Any], config: LoopConfig, log: Log
+) -> str | None:
+    """Apply the round's accepted proposals, retrain, keep or roll back."""
+    with app.connection() as conn:
+        # Everything accepted for the dataset is applied, as `mendb apply` does: a
+        # reviewer may have accepted repairs of their own beside the round's.
+        accepted = list_repairs(conn, dataset=name, status=["accepted"])
+    report = operations.apply(app, name) if accepted else None
+    applied = report.done if report else []
+    valid_after, test_after, _, _ = _utilities(app, name, config.seed)
+    gain = test_after - current["test_before"]
+    log(
+        f"  applied {len(applied)}; test accuracy {current['test_before']:.4f} ->"
+        f" {test_after:.4f} ({gain:+.4f})"
+    )
+    fields: dict[str, Any] = {
+        "applied": len(applied),
+        "valid_after": valid_after,
+        "test_after": test_after,
+        "status": "done",
+        "finish": True,
+    }
+    with app.connection() as conn:
+        if current["status"] == "awaiting_review":
+            fields["accepted"] = len(accepted)
+        if gain < 0:
+            if applied:
+                operations.revert(app, name, applied)
+            rounds.update(
+                conn,
+                current["id"],
+                decision="rolled_back",
+                reason=f"test accuracy fell by {-gain:.4f}; the round was reverted",
+                **fields,
+            )
+            return f"round {current['round']} lowered test accuracy and was reverted"
+        if gain < config.min_gain:
+            rounds.update(
+                conn,
+                current["id"],
+                decision="stopped",
+                reason=f"test gain {gain:+.4f} is below {config.min_gain}",
+                **fields,
+            )
+            return f"test gain {gain:+.4f} in round {current['round']} is below {config.min_gain}"
+        rounds.update(
+            conn, current["id"], decision="kept", reason=f"test gain {gain:+.4f}", **fields
+        )
+    return None
+
+
+def _stopped(app: Mendb, round_id: int, reason: str) -> tuple[dict[str, Any], str]:
+    with app.connection() as conn:
+        rounds.update(conn, round_id, status="done", decision="stopped", reason=reason, finish=True)
+    return {}, reason
+
+
+def _stop(app: Mendb, loop_id: int, reason: str) -> LoopOutcome:
+    with app.connection() as conn:
+        runs.finish(conn, loop_id, metrics={"reason": reason})
+    return _outcome(app, loop_id, "done", reason)
+
+
+def _outcome(app: Mendb, loop_id: int, status: str, reason: str) -> LoopOutcome:
+    with app.connection() as conn:
+        return LoopOutcome(loop_id, status, reason, rounds.of_loop(conn, loop_id))
+
+
+def explain(app: Mendb, name: str, run_id: int | None = None) -> list[dict[str, Any]]:
+    """Rules for the rows a valuation run values lowest, stored on the run."""
+    with app.connection() as conn:
+        _, data, read = operations.load(conn, name)
+        if run_id is None:
+            run_id, values = operations.latest_values(conn, name, data)
+        else:
+            values = operations.values_of_run(conn, runs.get(conn, run_id), data)
+        rules = [r.to_dict() for r in explain_low_value(read.arrays, values.values)]
+        runs.add_diagnostics(conn, run_id, {"explanation": rules})
+    return rules

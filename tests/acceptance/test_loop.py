@@ -1,0 +1,136 @@
+"""The self-improving loop end to end on a real database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from db import datasets
+from db.errors import MendbError
+from server.context import Mendb
+from server.loop import LoopConfig, choose_method, run_loop
+from server.report import build_report, write_html, write_pngs
+from tests.factories import make_table, table_md5
+
+
+def noisy_dataset(
+    app: Mendb, conn: psycopg.Connection[Any], n: int = 240, flips: int = 24
+) -> list[int]:
+    make_table(conn, n=n, seed=11)
+    datasets.register(
+        conn, app.engine, "d", "train", "id", "label", datasets.parse_feature_spec("a,b,colour")
+    )
+    keys = [
+        r[0]
+        for r in conn.execute(
+            "SELECT id FROM train WHERE mendb.split_unit(0, id::text) >= 0.4 ORDER BY id LIMIT %s",
+            [flips],
+        )
+    ]
+    conn.execute("UPDATE train SET label = 1 - label WHERE id = ANY(%s)", [keys])
+    return keys
+
+
+def test_the_loop_improves_and_records_every_round(
+    app: Mendb, conn: psycopg.Connection[Any]
+) -> None:
+    flipped = noisy_dataset(app, conn)
+    logged: list[str] = []
+    outcome = run_loop(app, "d", LoopConfig(budget=30, max_rounds=3, k=5), logged.append)
+    assert outcome.status == "done" and outcome.rounds
+    first = outcome.rounds[0]
+    assert first["method"] == "knn_shapley" and first["proposals"] > 0
+    assert first["test_after"] >= first["test_before"]
+    assert all(r["decision"] in ("kept", "rolled_back", "stopped") for r in outcome.rounds)
+    applied = conn.execute(
+        "SELECT row_key FROM mendb.repairs WHERE dataset = 'd' AND status = 'applied'"
+    ).fetchall()
+    hits = sum(int(k) in flipped for (k,) in applied)
+    assert applied and hits / len(applied) >= 0.75
+    assert any("rows with" in line for line in logged)  # the explanation is printed
+    loop = conn.execute(
+        "SELECT status, params FROM mendb.runs WHERE id = %s", [outcome.loop_id]
+    ).fetchone()
+    assert loop is not None and loop[0] == "done" and loop[1]["budget"] == 30
+
+
+def test_a_round_that_hurts_is_rolled_back(app: Mendb, conn: psycopg.Connection[Any]) -> None:
+    noisy_dataset(app, conn)
+    config = LoopConfig(budget=20, max_rounds=3, policy="review", k=5)
+    assert run_loop(app, "d", config, lambda _: None).status == "paused"
+    before = table_md5(conn)
+    # A careless reviewer rejects the proposals and accepts, by hand, "repairs" that
+    # relabel every class-1 training row: the round must be undone.
+    conn.execute("UPDATE mendb.repairs SET status = 'rejected' WHERE dataset = 'd'")
+    conn.execute(
+        "INSERT INTO mendb.repairs (dataset, row_key, column_name, old_value, new_value, kind,"
+        " repairer, confidence, status) SELECT 'd', id::text, 'label', '1', '0', 'label',"
+        " 'careless', 1, 'accepted' FROM train WHERE label = 1"
+        " AND mendb.split_unit(0, id::text) >= 0.4"
+    )
+    outcome = run_loop(app, "d", config, lambda _: None)
+    last = outcome.rounds[-1]
+    assert last["decision"] == "rolled_back" and last["test_after"] < last["test_before"]
+    assert outcome.status == "done" and "reverted" in outcome.reason
+    assert table_md5(conn) == before
+    statuses = {
+        r[0]
+        for r in conn.execute(
+            "SELECT DISTINCT status FROM mendb.repairs WHERE repairer = 'careless'"
+        )
+    }
+    assert statuses == {"reverted"}
+
+
+def test_review_policy_pauses_and_resumes(app: Mendb, conn: psycopg.Connection[Any]) -> None:
+    noisy_dataset(app, conn)
+    config = LoopConfig(budget=20, max_rounds=1, policy="review", k=5)
+    paused = run_loop(app, "d", config, lambda _: None)
+    assert paused.status == "paused" and paused.rounds[0]["status"] == "awaiting_review"
+    again = run_loop(app, "d", config, lambda _: None)
+    assert again.status == "paused" and "await review" in again.reason
+    conn.execute(
+        "UPDATE mendb.repairs SET status = 'accepted' WHERE dataset = 'd' AND confidence >= 0.7"
+    )
+    conn.execute(
+        "UPDATE mendb.repairs SET status = 'rejected' WHERE dataset = 'd' AND status = 'proposed'"
+    )
+    done = run_loop(app, "d", config, lambda _: None)
+    assert done.status == "done" and done.loop_id == paused.loop_id
+    assert done.rounds[0]["status"] == "done" and done.rounds[0]["test_after"] is not None
+
+
+def test_bad_settings_are_refused(app: Mendb, conn: psycopg.Connection[Any]) -> None:
+    noisy_dataset(app, conn)
+    with pytest.raises(MendbError, match="policy"):
+        run_loop(app, "d", LoopConfig(policy="yolo"), print)
+    with pytest.raises(MendbError, match="'nope'"):
+        run_loop(app, "nope", LoopConfig(), print)
+
+
+def test_auto_method_says_why() -> None:
+    method, why = choose_method(1_000_000, {"numeric"})
+    assert method == "ts_shapley" and "1,000,000" in why
+    assert choose_method(500, {"vector"})[0] == "knn_shapley"
+
+
+def test_report_is_one_self_contained_page(
+    app: Mendb, conn: psycopg.Connection[Any], tmp_path: Path
+) -> None:
+    noisy_dataset(app, conn)
+    run_loop(app, "d", LoopConfig(budget=20, max_rounds=1, k=5), lambda _: None)
+    report = build_report(app, "d")
+    out = tmp_path / "report.html"
+    write_html(report, out)
+    page = out.read_text()
+    assert page.count("data:image/png;base64,") == 4 and "Point removal" not in page[:0]
+    assert "rows with" in page
+    assert sorted(p.name for p in write_pngs(report, tmp_path / "png")) == [
+        "point_removal.png",
+        "repairs.png",
+        "rounds.png",
+        "values.png",
+    ]
