@@ -15,6 +15,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 from sqlalchemy.engine import Engine
 
+from db import changes
 from db.catalog import ColumnInfo, TableRef, resolve_columns, resolve_table, table_columns
 from db.errors import DatasetExists, InvalidDataset, MendbError, UnknownDataset
 
@@ -31,6 +32,7 @@ class Feature:
     kind: str
     type_name: str
     dim: int | None = None
+    source: str | None = None  # the text column a vector column is the embedding of
 
 
 @dataclass(frozen=True)
@@ -108,7 +110,10 @@ def register(
     label: str,
     features: list[tuple[str, str | None]] | None = None,
     split: SplitSpec | None = None,
+    derived: dict[str, str] | None = None,
 ) -> Dataset:
+    """Check everything, then write the registration. `derived` maps a vector
+    feature to the text column it is the embedding of (`--derived emb=note`)."""
     split = split or SplitSpec()
     split.check()
     if get_optional(conn, name) is not None:
@@ -119,6 +124,7 @@ def register(
     _check_key(conn, ref, key_col)
     _check_label(conn, ref, key_col, label_col)
     resolved = tuple(_feature_of(conn, ref, column, kind) for column, kind in chosen)
+    resolved = _with_sources(engine, ref, resolved, derived or {})
     if split.validation_table is not None:
         valid_ref = resolve_table(engine, split.validation_table)
         resolve_columns(engine, valid_ref, [key, label, *(f.name for f in resolved)])
@@ -140,6 +146,7 @@ def register(
                 Jsonb(asdict(split)),
             ],
         )
+        changes.attach(conn, name, ref, key)
     return dataset
 
 
@@ -179,7 +186,7 @@ def _feature_columns(
                     column=column.name,
                 )
         return list(zip(columns, (kind for _, kind in features), strict=True))
-    chosen = [
+    chosen: list[tuple[ColumnInfo, str | None]] = [
         (column, None)
         for column in table_columns(engine, ref).values()
         if column.name not in (key, label) and column.kind != "other"
@@ -187,6 +194,38 @@ def _feature_columns(
     if not chosen:
         raise InvalidDataset(f"table {ref} has no usable feature columns", table=str(ref))
     return chosen
+
+
+def _with_sources(
+    engine: Engine, ref: TableRef, features: tuple[Feature, ...], derived: dict[str, str]
+) -> tuple[Feature, ...]:
+    kinds = {f.name: f.kind for f in features}
+    for vector, source in derived.items():
+        if kinds.get(vector) != "vector":
+            raise InvalidDataset(
+                f"--derived {vector}={source}: {vector!r} is not a vector feature of {ref}",
+                table=str(ref),
+                column=vector,
+            )
+        (column,) = resolve_columns(engine, ref, [source])
+        if column.kind != "text":
+            raise InvalidDataset(
+                f"--derived {vector}={source}: {source!r} of {ref} is not a text column",
+                table=str(ref),
+                column=source,
+            )
+    return tuple(Feature(f.name, f.kind, f.type_name, f.dim, derived.get(f.name)) for f in features)
+
+
+def parse_derived(items: tuple[str, ...] | list[str]) -> dict[str, str]:
+    """('emb=note',) -> {'emb': 'note'}."""
+    parsed = {}
+    for item in items:
+        vector, sep, source = item.partition("=")
+        if not sep or not vector or not source:
+            raise MendbError(f"--derived {item!r} is not VECTOR_COLUMN=TEXT_COLUMN")
+        parsed[vector.strip()] = source.strip()
+    return parsed
 
 
 def _check_key(conn: psycopg.Connection[Any], ref: TableRef, key: ColumnInfo) -> None:

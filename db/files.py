@@ -115,7 +115,7 @@ def export_results(conn: psycopg.Connection[Any], dataset: str, path: Path) -> l
     return [path, repairs_path]
 
 
-def _arrow(conn: psycopg.Connection[Any], query: sql.Composable, params: list[Any]) -> pa.Table:
+def _arrow(conn: psycopg.Connection[Any], query: sql.SQL, params: list[Any]) -> pa.Table:
     with conn.cursor() as cur:
         cur.execute(query, params)
         names = [d.name for d in cur.description or []]

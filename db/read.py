@@ -7,6 +7,12 @@ row by row in Python. Nulls never become zeros: a null number or category become
 NaN, a null vector is read as zeros plus a flag and then set to NaN; `missing`
 marks them and `valuation.preprocess.prepare` imputes them.
 
+Text columns contribute the embedding cached for their current content in
+`mendb.embeddings` (`db/embeddings.py` fills it first), read in the same binary
+form as a vector column, through a lateral join; a row with a null text, or no
+embedding of its current text, reads as missing. Text columns without a model
+are skipped and listed in `skipped_columns`.
+
 Both COPYs (keys, then values) read one REPEATABLE READ snapshot in key order, so
 they line up row for row, and the fingerprint identifies exactly the rows read.
 """
@@ -14,7 +20,8 @@ they line up row for row, and the fingerprint identifies exactly the rows read.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -33,8 +40,8 @@ _BLOCK = 1 << 22  # bytes parsed at a time
 
 @dataclass(frozen=True)
 class DatasetRead:
-    """The arrays, plus what identifies the read. Free-text columns are not read
-    yet; they are listed in `skipped_columns` so callers can say so."""
+    """The arrays, plus what identifies the read. Free-text columns read without
+    an embedding model are listed in `skipped_columns` so callers can say so."""
 
     arrays: TrainingArrays
     fingerprint: str
@@ -50,22 +57,41 @@ class _TableBlock:
     split_unit: NDArray[np.float64]
 
 
-def read_dataset(conn: psycopg.Connection[Any], dataset: Dataset) -> DatasetRead:
-    usable = tuple(f for f in dataset.features if f.kind != "text")
-    skipped = tuple(f.name for f in dataset.features if f.kind == "text")
+def read_dataset(
+    conn: psycopg.Connection[Any],
+    dataset: Dataset,
+    embeddings: Mapping[str, tuple[str, int]] | None = None,
+) -> DatasetRead:
+    """`embeddings` maps a text column to the (model, dimension) of its cached
+    embeddings; text columns not in it are skipped."""
+    embeddings = embeddings or {}
+    usable = tuple(
+        replace(f, dim=embeddings[f.name][1]) if f.kind == "text" else f
+        for f in dataset.features
+        if f.kind != "text" or f.name in embeddings
+    )
+    skipped = tuple(
+        f.name for f in dataset.features if f.kind == "text" and f.name not in embeddings
+    )
     digest = hashlib.sha256()
     with _snapshot(conn):
+        for table in [dataset.table, *_extra_tables(dataset)]:
+            _check_vector_dims(conn, dataset, table, usable)
         classes = _distinct(conn, dataset, dataset.label)
         categories = {
             f.name: _distinct(conn, dataset, f.name, dataset.table)
             for f in usable
             if f.kind == "categorical"
         }
-        main = _read_table(conn, dataset, dataset.table, usable, classes, categories, digest)
+        models = {name: model for name, (model, _) in embeddings.items()}
+        main = _read_table(
+            conn, dataset, dataset.table, usable, classes, categories, models, digest
+        )
         extra = None
-        if dataset.split.validation_table:
-            extra_ref = TableRef.parse(dataset.split.validation_table)
-            extra = _read_table(conn, dataset, extra_ref, usable, classes, categories, digest)
+        for extra_ref in _extra_tables(dataset):
+            extra = _read_table(
+                conn, dataset, extra_ref, usable, classes, categories, models, digest
+            )
     train, valid, test = _split(dataset, main, extra)
     names, kinds = _feature_layout(usable)
     arrays = TrainingArrays(
@@ -80,6 +106,33 @@ def read_dataset(conn: psycopg.Connection[Any], dataset: Dataset) -> DatasetRead
     )
     rows = len(main.keys) + (len(extra.keys) if extra else 0)
     return DatasetRead(arrays, digest.hexdigest(), rows, skipped)
+
+
+def _extra_tables(dataset: Dataset) -> list[TableRef]:
+    table = dataset.split.validation_table
+    return [TableRef.parse(table)] if table else []
+
+
+def _check_vector_dims(
+    conn: psycopg.Connection[Any], dataset: Dataset, table: TableRef, features: tuple[Feature, ...]
+) -> None:
+    """A vector of another dimension than registered would break the fixed-width
+    parse; name its column and row instead."""
+    for feature in features:
+        if feature.kind != "vector":
+            continue
+        query = sql.SQL(
+            "SELECT {k}::text, vector_dims({c}) FROM {t} WHERE vector_dims({c}) <> %s LIMIT 1"
+        ).format(k=sql.Identifier(dataset.key), c=sql.Identifier(feature.name), t=table.identifier)
+        bad = conn.execute(query, [feature.dim]).fetchone()
+        if bad is not None:
+            raise InvalidDataset(
+                f"vector column {feature.name!r} of {table} has {bad[1]} dimensions in row"
+                f" {bad[0]!r}; the dataset was registered with {feature.dim}",
+                table=str(table),
+                column=feature.name,
+                row=str(bad[0]),
+            )
 
 
 class _snapshot:
@@ -124,20 +177,22 @@ def _read_table(
     features: tuple[Feature, ...],
     classes: tuple[str, ...],
     categories: dict[str, tuple[str, ...]],
+    models: dict[str, str],
     digest: Any,
 ) -> _TableBlock:
     key = sql.Identifier(dataset.key)
     keys = _read_keys(conn, table, key, digest)
     fields, params, dtype = _select_list(dataset, features, classes, categories)
+    joins, join_params = _embedding_joins(dataset, table, features, models)
     # Output columns get aliases of their own so that ORDER BY names the table's
     # key column, never an output column that happens to share its name.
     aliased = [
         sql.SQL("{} AS {}").format(f, sql.Identifier(f"_mendb_{i}")) for i, f in enumerate(fields)
     ]
-    query = sql.SQL("COPY (SELECT {} FROM {} ORDER BY {}) TO STDOUT (FORMAT BINARY)").format(
-        sql.SQL(", ").join(aliased), table.identifier, key
+    query = sql.SQL("COPY (SELECT {} FROM {} {} ORDER BY {}.{}) TO STDOUT (FORMAT BINARY)").format(
+        sql.SQL(", ").join(aliased), table.identifier, joins, table.identifier, key
     )
-    records = _parse_binary(conn, query, params, dtype, len(keys), digest)
+    records = _parse_binary(conn, query, params + join_params, dtype, len(keys), digest)
     split_unit, label_code = records["f0"].astype(np.float64), records["f1"].astype(np.int64) - 1
     if (label_code < 0).any():
         row = keys[int(np.argmax(label_code < 0))]
@@ -149,6 +204,33 @@ def _read_table(
         )
     x = _features_matrix(records, features)
     return _TableBlock(keys, x, label_code, split_unit)
+
+
+def _embedding_joins(
+    dataset: Dataset, table: TableRef, features: tuple[Feature, ...], models: dict[str, str]
+) -> tuple[sql.Composable, list[Any]]:
+    """One lateral join per text feature, bringing its current cached embedding
+    as `_mendb_e{i}.v` (null when there is none for the row's current text)."""
+    joins: list[sql.Composable] = []
+    params: list[Any] = []
+    for i, feature in enumerate(features, start=2):
+        if feature.kind != "text":
+            continue
+        joins.append(
+            sql.SQL(
+                "LEFT JOIN LATERAL (SELECT e.embedding AS v FROM mendb.embeddings e"
+                " WHERE e.dataset = %s AND e.column_name = %s AND e.model = %s"
+                " AND e.table_name = %s AND e.row_key = {t}.{k}::text"
+                " AND e.content_hash = mendb.content_hash({t}.{c}::text)) {alias} ON true"
+            ).format(
+                t=table.identifier,
+                k=sql.Identifier(dataset.key),
+                c=sql.Identifier(feature.name),
+                alias=sql.Identifier(f"_mendb_e{i}"),
+            )
+        )
+        params += [dataset.name, feature.name, models[feature.name], str(table)]
+    return sql.SQL(" ").join(joins), params
 
 
 def _read_keys(
@@ -179,12 +261,14 @@ def _select_list(
         sql.SQL("coalesce(array_position(%s::text[], {}::text), 0)::float8").format(label),
     ]
     params: list[Any] = [dataset.split.seed, list(classes)]
-    layout: list[tuple[str, Any]] = [("count", ">i2")]
+    layout: list[tuple[Any, ...]] = [("count", ">i2")]
     for i in range(2):
         layout += [(f"len{i}", ">i4"), (f"f{i}", ">f8")]
     for i, feature in enumerate(features, start=2):
         column = sql.Identifier(feature.name)
-        if feature.kind == "vector":
+        if feature.kind == "text":
+            column = sql.Identifier(f"_mendb_e{i}", "v")
+        if feature.kind in ("vector", "text"):
             dim = int(feature.dim or 0)
             fields.append(
                 sql.SQL("coalesce({c}, array_fill(0::real, ARRAY[%s])::vector)").format(c=column)
@@ -215,7 +299,7 @@ def _select_list(
 
 def _parse_binary(
     conn: psycopg.Connection[Any],
-    query: sql.Composable,
+    query: sql.Composed,
     params: list[Any],
     dtype: np.dtype[Any],
     n_rows: int,
@@ -260,7 +344,7 @@ def _features_matrix(records: NDArray[Any], features: tuple[Feature, ...]) -> ND
     columns: list[NDArray[np.float64]] = []
     for i, feature in enumerate(features, start=2):
         values = records[f"f{i}"].astype(np.float64)
-        if feature.kind == "vector":
+        if feature.kind in ("vector", "text"):
             values = values.reshape(len(records), -1)
             values[records[f"null{i}"] == 1.0] = np.nan
             columns.extend(values.T)
@@ -273,7 +357,7 @@ def _feature_layout(features: tuple[Feature, ...]) -> tuple[tuple[str, ...], tup
     names: list[str] = []
     kinds: list[str] = []
     for feature in features:
-        if feature.kind == "vector":
+        if feature.kind in ("vector", "text"):
             names += [f"{feature.name}[{j}]" for j in range(int(feature.dim or 0))]
             kinds += ["vector"] * int(feature.dim or 0)
         else:

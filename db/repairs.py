@@ -55,8 +55,9 @@ def insert_proposals(
         with conn.cursor() as cur:
             cur.executemany(
                 "INSERT INTO mendb.repairs (dataset, run_id, row_key, column_name, old_value,"
-                " new_value, kind, repairer, confidence, evidence)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb) RETURNING id",
+                " new_value, kind, repairer, confidence, evidence, verification)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb)"
+                " RETURNING id",
                 [
                     (
                         dataset,
@@ -69,6 +70,7 @@ def insert_proposals(
                         p.repairer,
                         p.confidence,
                         json.dumps(p.evidence),
+                        None if p.verification is None else json.dumps(p.verification),
                     )
                     for p in proposals
                 ],
@@ -124,16 +126,19 @@ def review(
     dataset: str | None = None,
     ids: list[int] | None = None,
     min_confidence: float | None = None,
+    verified_only: bool = False,
     actor: str | None = None,
 ) -> list[int]:
     """Accept or reject proposals, by id or by confidence; returns the ids changed.
+    `verified_only` keeps only proposals whose counterfactual retrain improved the
+    validation utility (verification verdict `improves`).
 
     Only a proposal not yet applied can be reviewed; an id that does not exist or
     is already applied is named in the error, and nothing changes.
     """
     if decision not in ("accepted", "rejected"):
         raise MendbError(f"decision must be 'accepted' or 'rejected', got {decision!r}")
-    if not ids and min_confidence is None:
+    if not ids and min_confidence is None and not verified_only:
         raise MendbError("name the repairs to review: ids, or a minimum confidence")
     reviewable = ["proposed", "accepted", "rejected"]
     with conn.transaction():
@@ -157,6 +162,7 @@ def review(
             " AND (%s::bigint[] IS NULL OR id = ANY(%s))"
             " AND (%s::float8 IS NULL OR confidence >= %s)"
             " AND (%s::bigint[] IS NOT NULL OR status = 'proposed')"
+            " AND (NOT %s OR verification->>'verdict' = 'improves')"
             " RETURNING id",
             [
                 decision,
@@ -169,6 +175,7 @@ def review(
                 min_confidence,
                 min_confidence,
                 ids or None,
+                verified_only,
             ],
         ).fetchall()
     return sorted(int(r[0]) for r in rows)

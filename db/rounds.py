@@ -34,7 +34,9 @@ def update(conn: psycopg.Connection[Any], round_id: int, **fields: Any) -> None:
     unknown = set(fields) - _COLUMNS
     if unknown:
         raise ValueError(f"unknown round columns {sorted(unknown)}")
-    assignments = [sql.SQL("{} = %s").format(sql.Identifier(name)) for name in fields]
+    assignments: list[sql.Composable] = [
+        sql.SQL("{} = %s").format(sql.Identifier(name)) for name in fields
+    ]
     if finish:
         assignments.append(
             sql.SQL(

@@ -23,17 +23,25 @@ from rich.table import Table
 
 from db import datasets as datasets_db
 from db import embedded
+from db import tokens as tokens_db
 from db.catalog import TableRef
 from db.datasets import SplitSpec, parse_feature_spec
 from db.errors import MendbError
 from db.files import export_results, import_file
 from db.migrate import available, migrate
 from db.repairs import list_repairs, review
+from db.tokens import SCOPES
 from server import operations
 from server.context import Mendb
 from server.demo import LOADERS, run_demo
+from server.loop import LoopConfig, run_loop
+from server.loop import explain as explain_run
 from server.operations import jsonable
+from server.report import build_report, write_html, write_pngs
+from server.serve import serve as run_service
 from server.settings import Settings
+from server.worker import WorkerOptions
+from server.worker import main as run_worker
 from valuation._validation import InvalidParameterError
 from valuation.executors import DaskExecutor
 from valuation.methods import METHODS
@@ -172,6 +180,11 @@ def db_stop(as_json: bool) -> None:
 @click.option("--test-fraction", default=0.2, show_default=True, type=float)
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the split.")
 @click.option("--validation-table", default=None, help="SCHEMA.TABLE of validation/test rows.")
+@click.option(
+    "--derived",
+    multiple=True,
+    help="VECTOR_COLUMN=TEXT_COLUMN: the vector is the embedding of the text (repeatable).",
+)
 def register(
     as_json: bool,
     name: str,
@@ -183,12 +196,16 @@ def register(
     test_fraction: float,
     seed: int,
     validation_table: str | None,
+    derived: tuple[str, ...],
 ) -> None:
     """Register a table as a dataset."""
     split = SplitSpec(validation_fraction, test_fraction, seed, validation_table)
     parsed = parse_feature_spec(features) if features else None
+    sources = datasets_db.parse_derived(derived)
     with _app() as app, app.connection() as conn:
-        dataset = datasets_db.register(conn, app.engine, name, table, key, label, parsed, split)
+        dataset = datasets_db.register(
+            conn, app.engine, name, table, key, label, parsed, split, sources
+        )
     _emit(
         dataset.to_dict(),
         as_json,
@@ -272,17 +289,19 @@ def value(
         "n_jobs": n_jobs,
     }
     params = {key: v for key, v in given.items() if v is not None} | _parse_params(extra)
-    if method in METHODS and "max_samples" not in METHODS[method].param_names():
-        # Data-OOB's samples are its bags.
-        if "max_samples" in params and "n_estimators" in METHODS[method].param_names():
-            params["n_estimators"] = params.pop("max_samples")
+    accepted = METHODS[method].param_names() if method in METHODS else []
+    if "max_samples" in params and "max_samples" not in accepted and "n_estimators" in accepted:
+        params["n_estimators"] = params.pop("max_samples")  # Data-OOB's samples are its bags
     with _app() as app, _progress(f"{method} on {name}", not as_json) as progress:
         if method == "consensus":
             outcome = operations.consensus_dataset(app, name, params.get("methods"))
         else:
             scheduler = scheduler or app.settings.dask_scheduler
-            if scheduler and "executor" in METHODS[method].param_names():
+            if scheduler and "executor" in accepted:
                 params["executor"] = DaskExecutor(scheduler)
+            if "workdir" in accepted and "workdir" not in params:
+                # Projected gradients stream to disk here, not to the system temp.
+                params["workdir"] = str(app.settings.home / "work")
             outcome = operations.value_dataset(app, name, method, params, progress)
 
     def render() -> None:
@@ -332,10 +351,20 @@ def scores(as_json: bool, name: str, method: str | None, limit: int) -> None:
 @click.option("--max-rows", default=100, show_default=True, help="At most this many rows.")
 @click.option("--method", default=None, help="Use this method's values (default: the latest).")
 @click.option("--k", default=10, show_default=True, help="Neighbours in the label vote.")
-def propose(as_json: bool, name: str, max_rows: int, method: str | None, k: int) -> None:
-    """Propose repairs for the lowest-valued rows (value < 0)."""
-    with _app() as app:
-        ids = operations.propose_repairs(app, name, max_rows, method, k)
+@click.option(
+    "--verify/--no-verify",
+    default=True,
+    show_default=True,
+    help="Check each proposal by a counterfactual retrain.",
+)
+def propose(
+    as_json: bool, name: str, max_rows: int, method: str | None, k: int, verify: bool
+) -> None:
+    """Diagnose the lowest-valued rows (value < 0) and propose verified repairs."""
+    with _app() as app, _progress(f"embedding {name}", not as_json) as progress:
+        ids = operations.propose_repairs(
+            app, name, max_rows, method, k, verify=verify, progress=progress
+        )
     _emit(
         {"proposed": ids},
         as_json,
@@ -361,6 +390,27 @@ def _repairs_table(rows: list[dict[str, Any]]) -> None:
     Console().print(table)
 
 
+@_command(cli)
+@click.argument("name")
+def embed(as_json: bool, name: str) -> None:
+    """Embed a dataset's text columns into mendb.embeddings (new or changed rows only)."""
+    with _app() as app, _progress(f"embedding {name}", not as_json) as progress:
+        reports = operations.embed(app, name, progress)
+    found = [r.__dict__ for r in reports]
+    _emit(
+        found,
+        as_json,
+        lambda: click.echo(
+            "\n".join(
+                f"{r['column']}: {r['embedded']} embedded, {r['unchanged']} unchanged,"
+                f" {r['removed']} removed, {r['null_rows']} null"
+                for r in found
+            )
+            or "no text columns"
+        ),
+    )
+
+
 @_command(cli, "review")
 @click.argument("name")
 @click.option("--status", "statuses", multiple=True, help="Only these statuses (repeatable).")
@@ -379,6 +429,7 @@ def _decide(
     dataset: str | None,
     min_confidence: float | None,
     as_json: bool,
+    verified_only: bool = False,
 ) -> None:
     with _app() as app, app.connection() as conn:
         if dataset:
@@ -389,6 +440,7 @@ def _decide(
             dataset=dataset,
             ids=list(ids) or None,
             min_confidence=min_confidence,
+            verified_only=verified_only,
             actor=app.settings.actor,
         )
     _emit({decision: changed}, as_json, lambda: click.echo(f"{len(changed)} repairs {decision}"))
@@ -403,11 +455,20 @@ def _decide(
     default=None,
     help="Accept every proposal with at least this confidence.",
 )
+@click.option(
+    "--verified-only",
+    is_flag=True,
+    help="Only proposals whose counterfactual retrain improved validation utility.",
+)
 def accept(
-    as_json: bool, ids: tuple[int, ...], dataset: str | None, min_confidence: float | None
+    as_json: bool,
+    ids: tuple[int, ...],
+    dataset: str | None,
+    min_confidence: float | None,
+    verified_only: bool,
 ) -> None:
-    """Accept proposals, by id or by confidence."""
-    _decide("accepted", ids, dataset, min_confidence, as_json)
+    """Accept proposals, by id, by confidence, or by verification."""
+    _decide("accepted", ids, dataset, min_confidence, as_json, verified_only)
 
 
 @_command(cli)
@@ -521,6 +582,12 @@ def main() -> None:
     help="Accept proposals at least this confident.",
 )
 @click.option("--rows", "max_rows", type=int, default=None, help="Use only the first N rows.")
+@click.option(
+    "--text",
+    "text_demo",
+    is_flag=True,
+    help="Amazon food reviews: label flips, typos and corrupted vectors.",
+)
 def demo(
     as_json: bool,
     source: str,
@@ -528,8 +595,12 @@ def demo(
     seed: int,
     min_confidence: float,
     max_rows: int | None,
+    text_demo: bool,
 ) -> None:
-    """Plant label errors in a real dataset, find them, mend them, retrain."""
+    """Plant errors in a real dataset, find them, mend them, retrain."""
+    if text_demo:
+        _text_demo(as_json, max_rows or 800, seed)
+        return
     with _app() as app:
         report = run_demo(app, source, flip_fraction, seed, min_confidence, max_rows=max_rows)
 
@@ -562,3 +633,227 @@ def demo(
         )
 
     _emit(report.to_dict(), as_json, render)
+
+
+def _text_demo(as_json: bool, rows: int, seed: int) -> None:
+    from server.demo_text import run_text_demo
+
+    with _app() as app:
+        report = run_text_demo(app, rows, seed)
+
+    def render() -> None:
+        table = Table(title=f"mendb demo --text: {report.rows} Amazon food reviews")
+        for column in ("error", "planted", "proposed", "found", "correct", "verified"):
+            table.add_column(column, justify="left" if column == "error" else "right")
+        for kind, r in report.kinds.items():
+            table.add_row(kind, *map(str, (r.injected, r.proposed, r.found, r.correct, r.verified)))
+        Console().print(table)
+        click.echo(
+            f"applied {report.applied} verified repairs; test accuracy"
+            f" {report.accuracy_noisy:.4f} -> {report.accuracy_repaired:.4f}"
+        )
+
+    _emit(report.to_dict(), as_json, render)
+
+
+# --- the loop --------------------------------------------------------------
+
+
+@_command(cli)
+@click.argument("name")
+@click.option(
+    "--method", default="auto", show_default=True, type=click.Choice(["auto", *sorted(METHODS)])
+)
+@click.option(
+    "--budget",
+    type=int,
+    default=None,
+    help="Rows to propose repairs for, per round (default: 5 % of training rows).",
+)
+@click.option("--max-rounds", default=5, show_default=True)
+@click.option(
+    "--min-gain",
+    default=0.001,
+    show_default=True,
+    help="Stop when test accuracy gains less than this in a round.",
+)
+@click.option(
+    "--policy",
+    type=click.Choice(["auto", "review"]),
+    default="auto",
+    show_default=True,
+    help="auto: accept confident proposals; review: pause for a person.",
+)
+@click.option("--min-confidence", default=0.6, show_default=True)
+@click.option("--seed", default=0, show_default=True)
+def loop(
+    as_json: bool,
+    name: str,
+    method: str,
+    budget: int | None,
+    max_rounds: int,
+    min_gain: float,
+    policy: str,
+    min_confidence: float,
+    seed: int,
+) -> None:
+    """Value, propose, apply and retrain, round after round (resumes a paused loop)."""
+    config = LoopConfig(method, budget, max_rounds, min_gain, policy, min_confidence, seed)
+    log = (lambda message: None) if as_json else console.print
+    with _app() as app:
+        outcome = run_loop(app, name, config, log)
+
+    def render() -> None:
+        table = Table(
+            "round",
+            "method",
+            "proposals",
+            "accepted",
+            "applied",
+            "test before",
+            "test after",
+            "decision",
+        )
+        for r in outcome.rounds:
+            table.add_row(
+                str(r["round"]),
+                r["method"],
+                str(r["proposals"]),
+                str(r["accepted"]),
+                str(r["applied"]),
+                _fmt(r["test_before"]),
+                _fmt(r["test_after"]),
+                str(r["decision"] or r["status"]),
+            )
+        Console().print(table)
+        click.echo(f"loop {outcome.loop_id} {outcome.status}: {outcome.reason}")
+
+    _emit(jsonable(outcome.__dict__), as_json, render)
+
+
+def _fmt(value: float | None) -> str:
+    return "" if value is None else f"{value:.4f}"
+
+
+@_command(cli)
+@click.argument("name")
+@click.option("--run", "run_id", type=int, default=None, help="Run id (default: the latest).")
+def explain(as_json: bool, name: str, run_id: int | None) -> None:
+    """Say in words which kinds of rows have low value."""
+    with _app() as app:
+        rules = explain_run(app, name, run_id)
+    _emit(
+        rules,
+        as_json,
+        lambda: click.echo(
+            "\n".join(r["sentence"] for r in rules) or "no group of rows stands out"
+        ),
+    )
+
+
+@_command(cli)
+@click.argument("name")
+@click.option(
+    "--out", "out", type=click.Path(path_type=Path), default=Path("report.html"), show_default=True
+)
+@click.option(
+    "--png",
+    "png_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Also write each figure as a PNG into this folder.",
+)
+def report(as_json: bool, name: str, out: Path, png_dir: Path | None) -> None:
+    """Write an HTML report: values, point-removal curves, rounds, repairs."""
+    with _app() as app:
+        built = build_report(app, name)
+    write_html(built, out)
+    written = [str(out)] + [str(p) for p in (write_pngs(built, png_dir) if png_dir else [])]
+    _emit({"files": written}, as_json, lambda: click.echo("wrote " + ", ".join(written)))
+
+
+# --- the service -----------------------------------------------------------
+
+
+def _worker_flags(func: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed([
+        click.option("--lease", default=30.0, show_default=True, help="Job lease, seconds."),
+        click.option("--watch", is_flag=True, help="Revalue datasets whose rows changed."),
+        click.option(
+            "--watch-threshold", default=50, show_default=True, help="Changed rows to revalue at."
+        ),
+    ]):  # fmt: skip
+        func = option(func)
+    return func
+
+
+def _worker_options(lease: float, watch: bool, watch_threshold: int) -> WorkerOptions:
+    return WorkerOptions(lease_seconds=lease, watch=watch, watch_threshold=watch_threshold)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(0, 64),
+    help="Worker processes beside the API (0: API only).",
+)
+@_worker_flags
+@_handle_errors
+def serve(
+    host: str, port: int, workers: int, lease: float, watch: bool, watch_threshold: int
+) -> None:
+    """Run the HTTP API (OpenAPI at /docs) and worker processes for queued runs."""
+    options = _worker_options(lease, watch, watch_threshold)
+    run_service(Settings(), host, port, workers, options)
+
+
+@cli.command()
+@_worker_flags
+@_handle_errors
+def worker(lease: float, watch: bool, watch_threshold: int) -> None:
+    """Run one worker process without the HTTP API (to add workers elsewhere)."""
+    run_worker(Settings(), _worker_options(lease, watch, watch_threshold))
+
+
+@cli.group()
+def token() -> None:
+    """API tokens: create (the token is shown once), list, revoke."""
+
+
+@_command(token, "create")
+@click.option("--name", required=True, help="Who uses it; written into the audit trail.")
+@click.option("--scope", type=click.Choice(SCOPES), default="read", show_default=True)
+def token_create(as_json: bool, name: str, scope: str) -> None:
+    """Create a token and print it once; only its hash is stored."""
+    with _app() as app, app.connection() as conn:
+        created, secret = tokens_db.create(conn, name, scope)
+    _emit({**created.to_dict(), "token": secret}, as_json, lambda: click.echo(secret))
+
+
+@_command(token, "list")
+@click.option("--all", "include_revoked", is_flag=True, help="Revoked tokens too.")
+def token_list(as_json: bool, include_revoked: bool) -> None:
+    """List tokens (names and scopes; the tokens themselves are not stored)."""
+    with _app() as app, app.connection() as conn:
+        found = [t.to_dict() for t in tokens_db.list_all(conn, include_revoked)]
+
+    def render() -> None:
+        table = Table("name", "scope", "created", "revoked")
+        for t in found:
+            table.add_row(t["name"], t["scope"], str(t["created_at"]), str(t["revoked_at"] or ""))
+        Console().print(table)
+
+    _emit(found, as_json, render)
+
+
+@_command(token, "revoke")
+@click.argument("name")
+def token_revoke(as_json: bool, name: str) -> None:
+    """Revoke a token by name."""
+    with _app() as app, app.connection() as conn:
+        revoked = tokens_db.revoke(conn, name)
+    _emit(revoked.to_dict(), as_json, lambda: click.echo(f"revoked {name}"))

@@ -30,7 +30,7 @@ class Mendb:
         url = settings.database_url or embedded.start(settings.home)
         with psycopg.connect(libpq_url(url), autocommit=True) as conn:
             migrate(conn)
-        return cls(settings, libpq_url(url), create_engine(url, pool_size=4))
+        return cls(settings, libpq_url(url), create_engine(url, pool_size=settings.pool_size))
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection[Any]]:

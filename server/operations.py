@@ -15,16 +15,17 @@ from typing import Any
 import numpy as np
 import psycopg
 
-from db import datasets, runs
+from db import datasets, jobs, runs
 from db.apply import BatchReport, apply_repairs, revert_repairs
 from db.datasets import Dataset
+from db.embeddings import SyncReport
 from db.errors import NoScores
 from db.read import DatasetRead, read_dataset
-from db.repairs import insert_proposals, list_repairs
 from db.scores import read_scores, write_scores
-from repair.labels import NeighbourLabelRepairer
-from repair.proposals import RepairContext
-from repair.selection import select_suspects
+from repair.embedder import DEFAULT_MODEL
+from repair.embedder import encoder as load_encoder
+from repair.proposals import Repairer
+from server import propose as proposing
 from server.context import Mendb
 from valuation.consensus import consensus
 from valuation.data import TrainingArrays
@@ -51,12 +52,23 @@ class ValueOutcome:
         return self.__dict__.copy()
 
 
-def load(conn: psycopg.Connection[Any], name: str) -> tuple[Dataset, TrainingArrays, DatasetRead]:
+def load(
+    conn: psycopg.Connection[Any], name: str, model: str = DEFAULT_MODEL
+) -> tuple[Dataset, TrainingArrays, DatasetRead]:
     """The dataset's registration, its prepared arrays, and the read itself
-    (fingerprint, rows read, columns skipped)."""
+    (fingerprint, rows read, columns skipped). Text columns contribute their
+    cached embeddings (see `embed`); without any, they are skipped."""
     dataset = datasets.get(conn, name)
-    read = read_dataset(conn, dataset)
+    read = read_dataset(conn, dataset, proposing.cached_models(conn, dataset, model))
     return dataset, prepare(read.arrays), read
+
+
+def embed(app: Mendb, name: str, progress: Progress | None = None) -> list[SyncReport]:
+    """Embed the dataset's text columns (only new or changed rows)."""
+    with app.connection() as conn:
+        dataset = datasets.get(conn, name)
+        encoder = load_encoder(app.settings.embedding_model)
+        return proposing.embed(conn, dataset, encoder, progress)
 
 
 def value_dataset(
@@ -66,39 +78,55 @@ def value_dataset(
     params: dict[str, Any] | None = None,
     progress: Progress | None = None,
 ) -> ValueOutcome:
+    """Value a dataset now, in this process (the command line's path)."""
     valuation = make_valuation(method, **(params or {}))
-    started = time.perf_counter()
     with app.connection() as conn:
         datasets.get(conn, name)
         run_id = runs.create(conn, name, "value", method, valuation.get_params())
-        try:
-            _, data, read = load(conn, name)
-            report = _progress_reporter(conn, run_id, progress)
-            result = valuation.fit(data, progress=report).result
-            with conn.transaction():
-                write_scores(conn, run_id, result)
-                runs.set_params(conn, run_id, {**result.params, "seed": result.seed})
-                runs.finish(
-                    conn,
-                    run_id,
-                    diagnostics=jsonable(result.diagnostics),
-                    metrics={
-                        "train_rows": len(data.train),
-                        "valid_rows": len(data.valid),
-                        "test_rows": len(data.test),
-                        "skipped_columns": list(read.skipped_columns),
-                        "negative_rows": int((result.values < 0).sum()),
-                        "seconds": round(time.perf_counter() - started, 3),
-                    },
-                    rows_read=read.rows_read,
-                    fingerprint=read.fingerprint,
-                )
-        except BaseException as error:
+    try:
+        return execute_value_run(app, run_id, progress)
+    except BaseException as error:
+        with app.connection() as conn:
             runs.fail(conn, run_id, f"{type(error).__name__}: {error}")
-            raise
+        raise
+
+
+def execute_value_run(
+    app: Mendb, run_id: int, progress: Progress | None = None, worker_id: str | None = None
+) -> ValueOutcome:
+    """Carry out a valuation run that exists and is running (created by the command
+    line, or claimed from the queue by `worker_id`). The scores and the run's end
+    are written in one transaction that first checks the run is still this
+    caller's and not cancelled; on error the caller records the failure."""
+    started = time.perf_counter()
+    with app.connection() as conn:
+        run = runs.get(conn, run_id)
+        valuation = make_valuation(run["method"], **run["params"])
+        _, data, read = load(conn, run["dataset"])
+        report = _progress_reporter(conn, run_id, progress)
+        result = valuation.fit(data, progress=report).result
+        with conn.transaction():
+            jobs.hold(conn, run_id, worker_id)
+            write_scores(conn, run_id, result)
+            runs.set_params(conn, run_id, {**result.params, "seed": result.seed})
+            runs.finish(
+                conn,
+                run_id,
+                diagnostics=jsonable(result.diagnostics),
+                metrics={
+                    "train_rows": len(data.train),
+                    "valid_rows": len(data.valid),
+                    "test_rows": len(data.test),
+                    "skipped_columns": list(read.skipped_columns),
+                    "negative_rows": int((result.values < 0).sum()),
+                    "seconds": round(time.perf_counter() - started, 3),
+                },
+                rows_read=read.rows_read,
+                fingerprint=read.fingerprint,
+            )
     return ValueOutcome(
         run_id,
-        method,
+        run["method"],
         len(result),
         time.perf_counter() - started,
         {**result.params, "seed": result.seed},
@@ -128,42 +156,62 @@ def latest_values(
 ) -> tuple[int, ValuationResult]:
     """The latest finished valuation, aligned to the training rows just read; rows
     valued since removed are dropped, rows added since get no value (0)."""
+    run = latest_value_run(conn, name, method)
+    return int(run["id"]), values_of_run(conn, run, data)
+
+
+def latest_value_run(
+    conn: psycopg.Connection[Any], name: str, method: str | None = None
+) -> dict[str, Any]:
     run = runs.latest_value_run(conn, name, method)
     if run is None:
         which = f"with method {method!r} " if method else ""
         raise NoScores(f"dataset {name!r} has no finished valuation {which}yet; run `mendb value`")
+    return run
+
+
+def values_of_run(
+    conn: psycopg.Connection[Any], run: dict[str, Any], data: TrainingArrays
+) -> ValuationResult:
+    """One run's scores aligned to the training rows just read (0 for rows the run
+    did not value)."""
     keys, values = read_scores(conn, run["id"])
     position = {key: i for i, key in enumerate(keys)}
     aligned = np.array(
         [values[position[k]] if k in position else 0.0 for k in data.train.keys], dtype=np.float64
     )
-    result = ValuationResult.exact(data.train.keys, aligned, run["method"], run["params"])
-    return int(run["id"]), result
+    return ValuationResult.exact(data.train.keys, aligned, run["method"], run["params"])
 
 
 def propose_repairs(
-    app: Mendb, name: str, max_rows: int = 100, method: str | None = None, k: int = 10
+    app: Mendb,
+    name: str,
+    max_rows: int = 100,
+    method: str | None = None,
+    k: int = 10,
+    repairers: list[Repairer] | None = None,
+    verify: bool = True,
+    progress: Progress | None = None,
 ) -> list[int]:
-    """Label-repair proposals for the lowest-valued rows, written to the audit table.
-
-    Rows that already have an open proposal (proposed or accepted) are skipped, so
-    proposing twice does not duplicate work for the reviewer.
-    """
+    """Diagnose the lowest-valued rows, propose a repair for each by the expert of
+    its kind, verify each by a counterfactual retrain, write them to the audit
+    table. Rows that already have an open (proposed or accepted) repair are
+    skipped, so proposing twice does not duplicate work for the reviewer."""
     with app.connection() as conn:
-        dataset, data, _ = load(conn, name)
-        run_id, values = latest_values(conn, name, data, method)
-        suspects = select_suspects(values, max_rows)
-        open_rows = {
-            r["row_key"]
-            for r in list_repairs(conn, dataset=name, status=["proposed", "accepted"])
-            if r["column_name"] == dataset.label
-        }
-        suspects = np.array(
-            [i for i in suspects if data.train.keys[i] not in open_rows], dtype=np.int64
+        datasets.get(conn, name)
+        latest_value_run(conn, name, method)  # fail early, before loading an encoder
+        return proposing.propose(
+            conn,
+            name,
+            lambda data: latest_values(conn, name, data, method),
+            max_rows=max_rows,
+            k=k,
+            model=app.settings.embedding_model,
+            repairers=repairers,
+            verify=verify,
+            actor=app.settings.actor,
+            progress=progress,
         )
-        context = RepairContext(data, values, suspects, dataset.label)
-        proposals = NeighbourLabelRepairer(k=k).propose(context)
-        return insert_proposals(conn, name, run_id, proposals, app.settings.actor)
 
 
 def apply(app: Mendb, name: str) -> BatchReport:

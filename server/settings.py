@@ -37,3 +37,12 @@ class Settings(BaseSettings):
 
     actor: str = Field(default_factory=_default_actor, validation_alias=AliasChoices("MENDB_ACTOR"))
     """Who is acting, written into the audit trail."""
+
+    pool_size: int = Field(default=4, ge=1, validation_alias=AliasChoices("MENDB_POOL_SIZE"))
+    """Connections the pool keeps open (the service may open as many again at peaks)."""
+
+    embedding_model: str = Field(
+        default="all-MiniLM-L6-v2", validation_alias=AliasChoices("MENDB_EMBEDDING_MODEL")
+    )
+    """The sentence-transformers model text columns are embedded with (a name or a
+    path on disk; loaded offline)."""

@@ -29,9 +29,10 @@ def check_real(
 ) -> float:
     if isinstance(value, bool) or not isinstance(value, Real):
         raise InvalidParameterError(name, value, "a number")
-    if (low is not None and value < low) or (high is not None and value > high):
+    number = float(value)
+    if (low is not None and number < low) or (high is not None and number > high):
         raise InvalidParameterError(name, value, _range(low, high))
-    return float(value)
+    return number
 
 
 def _range(low: float | None, high: float | None) -> str:

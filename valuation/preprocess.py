@@ -20,7 +20,10 @@ def prepare(data: TrainingArrays) -> TrainingArrays:
     kinds = data.feature_kinds or ("numeric",) * data.train.x.shape[1]
     missing = np.isnan(data.train.x)
     fill = _column_medians(data.train.x)
-    blocks_train, blocks_valid, blocks_test, names = [], [], [], []
+    blocks_train: list[NDArray[np.float64]] = []
+    blocks_valid: list[NDArray[np.float64]] = []
+    blocks_test: list[NDArray[np.float64]] = []
+    names: list[str] = []
     for j, (name, kind) in enumerate(zip(data.feature_names, kinds, strict=True)):
         columns = [_impute(s.x[:, j], fill[j]) for s in (data.train, data.valid, data.test)]
         if kind == "categorical":

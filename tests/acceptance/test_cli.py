@@ -82,7 +82,9 @@ def test_errors_name_what_is_wrong(mendb: Any, conn: psycopg.Connection[Any]) ->
     assert error["table"] == "public.train"
     assert mendb("value", "ghost", ok=False)["error"] == "UnknownDataset"
     mendb("register", "x", "--table", "train", "--key", "id", "--label", "label")
-    assert "method" in mendb("value", "x", "--method", "astrology", ok=False)["message"]
+    usage = CliRunner().invoke(cli, ["value", "x", "--method", "astrology"])
+    assert usage.exit_code == 2 and "astrology" in usage.output  # click names the bad choice
+    assert "k=0" in mendb("value", "x", "--k", "0", ok=False)["message"]
     assert mendb("propose", "x", ok=False)["error"] == "NoScores"
 
 
@@ -153,14 +155,16 @@ def test_every_command_is_in_the_readme() -> None:
 
 def test_sampling_methods_and_consensus(mendb: Any, conn: psycopg.Connection[Any]) -> None:
     make_table(conn, n=60, seed=8)
-    mendb("register", "d", "--table", "train", "--key", "id", "--label", "label",
-          "--features", "a,b")
+    mendb(
+        "register", "d", "--table", "train", "--key", "id", "--label", "label", "--features", "a,b"
+    )
     first = mendb("value", "d", "--method", "tmc_shapley", "--max-samples", "20", "--seed", "3")
     again = mendb("value", "d", "--method", "tmc_shapley", "--max-samples", "20", "--seed", "3")
     assert first["params"]["seed"] == 3 and "mtm" in first["diagnostics"]
     values = conn.execute(
         "SELECT run_id, array_agg(value ORDER BY row_key) FROM mendb.scores"
-        " WHERE run_id = ANY(%s) GROUP BY run_id", [[first["run_id"], again["run_id"]]]
+        " WHERE run_id = ANY(%s) GROUP BY run_id",
+        [[first["run_id"], again["run_id"]]],
     ).fetchall()
     assert values[0][1] == values[1][1]  # same seed, same values
     mendb("value", "d", "--method", "data_oob", "--max-samples", "50", "--seed", "1")
@@ -169,6 +173,23 @@ def test_sampling_methods_and_consensus(mendb: Any, conn: psycopg.Connection[Any
     assert combined["params"]["methods"] == ["data_oob", "knn_shapley", "tmc_shapley"]
     assert len(combined["diagnostics"]["spearman"]) == 3
     stderr = conn.execute(
-        "SELECT max(stderr), max(samples) FROM mendb.scores WHERE run_id = %s",
-        [first["run_id"]]).fetchone()
+        "SELECT max(stderr), max(samples) FROM mendb.scores WHERE run_id = %s", [first["run_id"]]
+    ).fetchone()
     assert stderr is not None and stderr[0] > 0 and stderr[1] > 1
+
+
+@pytest.mark.parametrize("method", ["influence_sgd", "influence_adam"])
+def test_gradient_influence_end_to_end(
+    mendb: Any, conn: psycopg.Connection[Any], method: str, tmp_path: Path
+) -> None:
+    make_table(conn, n=80, seed=9)
+    mendb("register", "d", "--table", "train", "--key", "id", "--label", "label",
+          "--features", "a,b,colour")
+    run = mendb("value", "d", "--method", method, "--seed", "5", "--param", "epochs=2",
+                "--param", "d_proj=64")
+    assert run["params"]["seed"] == 5 and run["params"]["d_proj"] == 64
+    assert run["params"]["workdir"] == str(tmp_path / "work")
+    count = conn.execute("SELECT count(*), count(DISTINCT value) FROM mendb.row_values"
+                         " WHERE method = %s", [method]).fetchone()
+    assert count is not None and count[0] == run["rows"] and count[1] > 1
+    assert not any((tmp_path / "work").glob("**/*.npy"))  # scratch gradients removed

@@ -7,14 +7,23 @@ from typing import Any
 from valuation._validation import InvalidParameterError
 from valuation.base import Valuation
 from valuation.methods.data_oob import DataOOB
+from valuation.methods.influence import InfluenceAdam, InfluenceSGD
 from valuation.methods.knn_shapley import KNNShapley
 from valuation.methods.semivalue import BanzhafMSR, BetaShapley, LeaveOneOut, TMCShapley
 from valuation.methods.ts_shapley import TSShapley
 
-METHODS: dict[str, type[Valuation]] = {
-    cls.method: cls
-    for cls in (KNNShapley, TMCShapley, BanzhafMSR, BetaShapley, LeaveOneOut, DataOOB, TSShapley)
-}
+_ALL: tuple[type[Valuation], ...] = (
+    KNNShapley,
+    TMCShapley,
+    BanzhafMSR,
+    BetaShapley,
+    LeaveOneOut,
+    DataOOB,
+    TSShapley,
+    InfluenceSGD,
+    InfluenceAdam,
+)
+METHODS: dict[str, type[Valuation]] = {cls.method: cls for cls in _ALL}
 
 
 def make_valuation(method: str, **params: Any) -> Valuation:

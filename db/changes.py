@@ -1,0 +1,93 @@
+"""Continuous mode: the keys of rows changed in a registered table.
+
+A row-level trigger on the dataset's table records each inserted, updated or
+deleted key in `mendb.row_changes` (one row per key, the latest change), and
+`mendb.row_values` shows a score as stale when its row changed after the run that
+computed it started.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+
+from db import jobs
+from db.catalog import TableRef
+
+
+def trigger_name(dataset: str) -> sql.Identifier:
+    return sql.Identifier(f"mendb_changes_{dataset}")
+
+
+def attach(conn: psycopg.Connection[Any], dataset: str, table: TableRef, key: str) -> None:
+    """Attach (or re-attach) the change trigger to the dataset's table. The table and
+    key have been checked against the catalog by the caller."""
+    with conn.transaction():
+        conn.execute(
+            sql.SQL(
+                "CREATE OR REPLACE TRIGGER {name} AFTER INSERT OR UPDATE OR DELETE ON {table}"
+                " FOR EACH ROW EXECUTE FUNCTION mendb.record_row_change({dataset}, {key})"
+            ).format(
+                name=trigger_name(dataset),
+                table=table.identifier,
+                dataset=sql.Literal(dataset),
+                key=sql.Literal(key),
+            )
+        )
+
+
+def attach_all(conn: psycopg.Connection[Any]) -> list[str]:
+    """Attach the trigger to every registered dataset whose table still exists
+    (datasets registered before continuous mode existed); returns their names."""
+    rows = conn.execute(
+        "SELECT name, table_schema, table_name, key_column FROM mendb.datasets"
+        " WHERE to_regclass(format('%I.%I', table_schema, table_name)) IS NOT NULL ORDER BY name"
+    ).fetchall()
+    for name, schema, table, key in rows:
+        attach(conn, name, TableRef(schema, table), key)
+    return [row[0] for row in rows]
+
+
+def stale_counts(conn: psycopg.Connection[Any], method: str) -> list[dict[str, Any]]:
+    """Per dataset with a finished valuation of `method`: how many rows changed since
+    that run started, whether a valuation is already queued or running, and the
+    latest run's parameters."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(
+            "SELECT r.dataset, r.id AS run_id, r.params,"
+            " (SELECT count(*) FROM mendb.row_changes c WHERE c.dataset = r.dataset"
+            "   AND c.changed_at >= coalesce(r.started_at, r.finished_at)) AS changed,"
+            " EXISTS (SELECT 1 FROM mendb.runs q WHERE q.dataset = r.dataset"
+            "   AND q.kind = 'value' AND q.status IN ('queued', 'running')) AS pending"
+            " FROM (SELECT DISTINCT ON (dataset) * FROM mendb.runs"
+            "  WHERE kind = 'value' AND status = 'done' AND method = %s"
+            "  ORDER BY dataset, finished_at DESC, id DESC) AS r ORDER BY r.dataset",
+            [method],
+        ).fetchall()
+
+
+_WATCH_LOCK = 0x6D656E6477  # "mendw": one watcher at a time decides
+
+
+def request_revaluations(
+    conn: psycopg.Connection[Any],
+    method: str,
+    threshold: int,
+    params_of: Callable[[dict[str, Any]], dict[str, Any]],
+    actor: str,
+) -> list[int]:
+    """Queue a valuation with `method` for every dataset where at least `threshold`
+    rows changed since its latest one and none is queued or running; `params_of`
+    turns the latest run's parameters into the new run's. Returns the new run ids."""
+    queued: list[int] = []
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", [_WATCH_LOCK])
+        for row in stale_counts(conn, method):
+            if row["changed"] >= threshold and not row["pending"]:
+                params = {**params_of(row["params"]), "method": method}
+                queued.append(jobs.request(conn, "value", row["dataset"], params, actor))
+    return queued

@@ -1,0 +1,218 @@
+"""`mendb.runs` as a job queue.
+
+A job is a run with status 'queued'. A worker claims the oldest one with
+`FOR UPDATE SKIP LOCKED` and holds a lease on it, which it renews while it works;
+a job whose lease ran out (its worker died) is queued again, up to `max_attempts`
+times. Inserting or re-queueing a job notifies the channel `mendb_jobs`, which the
+workers LISTEN on. Finishing a job first takes the run's row lock and checks that
+this worker still holds it, so a job is finished exactly once.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from db.errors import Conflict, MendbError, NotFound, UnknownDataset
+from db.repairs import set_actor
+
+CHANNEL = "mendb_jobs"
+KINDS = ("value", "propose", "apply", "revert")
+Lease = Literal["held", "cancel", "lost"]
+
+
+class Cancelled(MendbError):
+    """The job was cancelled."""
+
+    status_code = 409
+
+
+class LeaseLost(MendbError):
+    """This worker no longer holds the job's lease; another worker may run it."""
+
+    status_code = 409
+
+
+def request(
+    conn: psycopg.Connection[Any],
+    kind: str,
+    dataset: str,
+    params: dict[str, Any],
+    actor: str | None = None,
+) -> int:
+    """Queue a job through `mendb.request`, as a psql user would; returns its id."""
+    try:
+        with conn.transaction():
+            set_actor(conn, actor)
+            row = conn.execute(
+                "SELECT mendb.request(%s, %s, %s)", [kind, dataset, Jsonb(params)]
+            ).fetchone()
+    except psycopg.errors.NoDataFound as error:
+        raise UnknownDataset(_message(error), table="mendb.datasets", row=dataset) from error
+    except psycopg.errors.InvalidParameterValue as error:
+        raise MendbError(_message(error), table="mendb.runs", column="kind") from error
+    assert row is not None
+    return int(row[0])
+
+
+def listen(conn: psycopg.Connection[Any]) -> None:
+    """Receive a notification on this (autocommit) connection for each new job."""
+    conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(CHANNEL)))
+
+
+def _message(error: psycopg.Error) -> str:
+    return error.diag.message_primary or str(error)
+
+
+def claim(
+    conn: psycopg.Connection[Any], worker_id: str, lease_seconds: float
+) -> dict[str, Any] | None:
+    """Take the oldest queued job, or None when there is none."""
+    with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(
+            "UPDATE mendb.runs SET status = 'running', worker_id = %s, attempts = attempts + 1,"
+            " lease_expires_at = clock_timestamp() + make_interval(secs => %s),"
+            " started_at = clock_timestamp(), progress = 0, error = NULL"
+            " WHERE id = (SELECT id FROM mendb.runs WHERE status = 'queued'"
+            "  ORDER BY id FOR UPDATE SKIP LOCKED LIMIT 1)"
+            " RETURNING *",
+            [worker_id, lease_seconds],
+        ).fetchone()
+
+
+def renew(
+    conn: psycopg.Connection[Any], run_id: int, worker_id: str, lease_seconds: float
+) -> Lease:
+    """Extend the lease; says whether it is still held and whether to cancel."""
+    with conn.transaction():
+        row = conn.execute(
+            "UPDATE mendb.runs SET lease_expires_at = clock_timestamp()"
+            " + make_interval(secs => %s)"
+            " WHERE id = %s AND worker_id = %s AND status = 'running' RETURNING cancel_requested",
+            [lease_seconds, run_id, worker_id],
+        ).fetchone()
+    if row is None:
+        return "lost"
+    return "cancel" if row[0] else "held"
+
+
+def hold(conn: psycopg.Connection[Any], run_id: int, worker_id: str | None) -> None:
+    """Lock the run for the rest of the caller's transaction and check that this
+    worker (None: the command line, which holds no lease) may still finish it."""
+    row = conn.execute(
+        "SELECT status, worker_id, cancel_requested FROM mendb.runs WHERE id = %s FOR UPDATE",
+        [run_id],
+    ).fetchone()
+    if row is None:
+        raise NotFound(f"no run with id {run_id}", table="mendb.runs", row=str(run_id))
+    status, holder, cancel = row
+    if status != "running" or (worker_id is not None and holder != worker_id):
+        raise LeaseLost(f"run {run_id} is no longer held by this worker", row=str(run_id))
+    if cancel:
+        raise Cancelled(f"run {run_id} was cancelled", row=str(run_id))
+
+
+def finish(
+    conn: psycopg.Connection[Any], run_id: int, worker_id: str, metrics: dict[str, Any]
+) -> None:
+    with conn.transaction():
+        hold(conn, run_id, worker_id)
+        conn.execute(
+            "UPDATE mendb.runs SET status = 'done', progress = 1, metrics = %s,"
+            " finished_at = clock_timestamp(), lease_expires_at = NULL WHERE id = %s",
+            [Jsonb(metrics), run_id],
+        )
+
+
+def end(
+    conn: psycopg.Connection[Any],
+    run_id: int,
+    worker_id: str,
+    status: Literal["failed", "cancelled"],
+    error: str | None = None,
+) -> bool:
+    """Mark the job failed or cancelled, if this worker still holds it."""
+    with conn.transaction():
+        row = conn.execute(
+            "UPDATE mendb.runs SET status = %s, error = %s, finished_at = clock_timestamp(),"
+            " lease_expires_at = NULL WHERE id = %s AND worker_id = %s AND status = 'running'"
+            " RETURNING id",
+            [status, error, run_id, worker_id],
+        ).fetchone()
+    return row is not None
+
+
+def requeue_expired(conn: psycopg.Connection[Any], max_attempts: int) -> list[int]:
+    """Queue again the running jobs whose lease ran out; fail those that have used
+    up their attempts. Returns the ids queued again."""
+    with conn.transaction():
+        conn.execute(
+            "UPDATE mendb.runs SET status = 'failed', finished_at = clock_timestamp(),"
+            " error = format('the worker was lost %%s times (lease expired)', attempts)"
+            " WHERE status = 'running' AND lease_expires_at < clock_timestamp()"
+            " AND attempts >= %s",
+            [max_attempts],
+        )
+        rows = conn.execute(
+            "UPDATE mendb.runs SET status = 'queued', worker_id = NULL, lease_expires_at = NULL"
+            " WHERE id IN (SELECT id FROM mendb.runs WHERE status = 'running'"
+            "  AND lease_expires_at < clock_timestamp() FOR UPDATE SKIP LOCKED)"
+            " RETURNING id"
+        ).fetchall()
+    return sorted(int(r[0]) for r in rows)
+
+
+def cancel(conn: psycopg.Connection[Any], run_id: int) -> dict[str, Any]:
+    """Cancel a queued job at once, or ask the worker of a running one to stop."""
+    with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(
+            "UPDATE mendb.runs SET cancel_requested = true,"
+            " status = CASE WHEN status = 'queued' THEN 'cancelled' ELSE status END,"
+            " finished_at = CASE WHEN status = 'queued' THEN clock_timestamp()"
+            "  ELSE finished_at END"
+            " WHERE id = %s RETURNING status",
+            [run_id],
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"no run with id {run_id}", table="mendb.runs", row=str(run_id))
+        if row["status"] in ("done", "failed"):
+            raise Conflict(
+                f"run {run_id} is already {row['status']}", table="mendb.runs", row=str(run_id)
+            )
+    return row
+
+
+_STATUS = (
+    "SELECT r.*, extract(epoch FROM s.eta)::float8 AS eta_seconds"
+    " FROM mendb.runs r JOIN mendb.jobs_status s USING (id)"
+)
+
+
+def status(conn: psycopg.Connection[Any], run_id: int) -> dict[str, Any]:
+    """The run with `eta_seconds`: elapsed / progress * (1 - progress) while running."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(_STATUS + " WHERE r.id = %s", [run_id]).fetchone()
+    if row is None:
+        raise NotFound(f"no run with id {run_id}", table="mendb.runs", row=str(run_id))
+    return row
+
+
+def list_runs(
+    conn: psycopg.Connection[Any],
+    dataset: str | None,
+    statuses: list[str] | None,
+    limit: int,
+    offset: int,
+) -> list[dict[str, Any]]:
+    """Runs, newest first."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(
+            _STATUS + " WHERE (%s::text IS NULL OR r.dataset = %s)"
+            " AND (%s::text[] IS NULL OR r.status = ANY(%s))"
+            " ORDER BY r.id DESC LIMIT %s OFFSET %s",
+            [dataset, dataset, statuses, statuses, limit, offset],
+        ).fetchall()

@@ -1,0 +1,227 @@
+"""Why does a low-valued row hurt? One diagnosis per suspect, from evidence:
+
+- missing value: a numeric cell is null;
+- numeric outlier: a robust z-score (median / MAD of the trusted rows) beyond
+  `z_global` on the column, or beyond `z_class` against the rows of its own label
+  while each of its (at least two) other numeric columns is within `z_typical`
+  (a label error looks unusual on many columns at once, a corrupted cell on one);
+- corrupted vector: null, all zeros, far (cosine) from the re-embedding of the text
+  it derives from, or far from the trusted rows (robust z of the distance to its
+  nearest trusted rows against theirs; any label, since a flipped label sits close
+  to the other class while a corrupted vector sits close to none);
+- noisy text: a share of words that neither the trusted rows' vocabulary nor the
+  bundled dictionary knows;
+- label error: its label disagrees with its trusted neighbours' vote and with a
+  classifier trained on trusted rows (1 - their mean support of its label).
+
+Hard evidence (a null, a broken vector, an extreme number) wins; then noisy text,
+a cell unusual for its label, and last a label error. Rows with no evidence get no
+diagnosis, and so no proposal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from repair.evidence import nearest, trusted_or_all
+from repair.proposals import Column, Diagnosis, RepairContext
+from repair.repairers.label import label_support
+from repair.text import Vocabulary
+
+_MAD_SCALE = 1.4826
+HARD = ("missing", "vector", "numeric_global")
+SOFT = ("text", "numeric_class", "label")
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    z_global: float = 6.0
+    z_class: float = 4.0
+    z_typical: float = 2.0  # the other numeric columns must all be within this
+    min_columns: int = 3  # "one column only" needs at least this many columns
+    vector_distance: float = 0.2  # cosine distance from the re-embedding
+    vector_z: float = 4.0
+    oov_share: float = 0.08
+    oov_min: int = 2
+    label: float = 0.5
+
+
+def diagnose(
+    context: RepairContext, thresholds: Thresholds | None = None, k: int = 10
+) -> tuple[Diagnosis, ...]:
+    limits = thresholds or Thresholds()
+    rows = np.asarray(context.suspects, dtype=np.int64)
+    found: dict[int, list[tuple[str, Diagnosis]]] = {int(i): [] for i in rows}
+    numeric = [c for c in context.columns if c.kind == "numeric"]
+    for column in context.columns:
+        for tag, diagnosis in _column_findings(context, column, rows, limits, k):
+            found[diagnosis.index].append((tag, diagnosis))
+    support = label_support(context, rows, k)
+    label_scores = 1.0 - support.combined[np.arange(len(rows)), context.data.train.y[rows]]
+    chosen = []
+    for position, index in enumerate(rows):
+        score = float(label_scores[position])
+        pick = _choose(found[int(index)], len(numeric), limits)
+        if pick is None and score >= limits.label:
+            pick = Diagnosis(int(index), "label", context.label_column, score)
+        if pick is not None:
+            evidence = {**pick.evidence, "label_disagreement": round(score, 4)}
+            chosen.append(Diagnosis(pick.index, pick.kind, pick.column, pick.score, evidence))
+    return tuple(chosen)
+
+
+def _choose(
+    findings: list[tuple[str, Diagnosis]], n_numeric: int, limits: Thresholds
+) -> Diagnosis | None:
+    hard = [d for tag, d in findings if tag in HARD]
+    if hard:
+        return max(hard, key=lambda d: d.score)
+    text = [d for tag, d in findings if tag == "text"]
+    if text:
+        return max(text, key=lambda d: d.score)
+    unusual = [d for tag, d in findings if tag == "numeric_class"]
+    mild = [d for tag, d in findings if tag == "numeric_mild"]
+    if len(unusual) == 1 and not mild and n_numeric >= limits.min_columns:
+        return unusual[0]
+    return None
+
+
+def _column_findings(
+    context: RepairContext, column: Column, rows: NDArray[np.int64], limits: Thresholds, k: int
+) -> list[tuple[str, Diagnosis]]:
+    if column.kind == "numeric":
+        return _numeric(context, column, rows, limits)
+    if column.kind == "vector":
+        return _vector(context, column, rows, limits, k)
+    if column.kind == "text":
+        return _text(context, column, rows, limits)
+    return []
+
+
+def robust_z(values: NDArray[np.float64], reference: NDArray[np.float64]) -> NDArray[np.float64]:
+    reference = reference[np.isfinite(reference)]
+    if len(reference) == 0:
+        return np.zeros(len(values))
+    centre = np.median(reference)
+    scale = _MAD_SCALE * np.median(np.abs(reference - centre))
+    if scale == 0:
+        scale = float(np.std(reference)) or 1.0
+    return np.abs(values - centre) / scale
+
+
+def _numeric(
+    context: RepairContext, column: Column, rows: NDArray[np.int64], limits: Thresholds
+) -> list[tuple[str, Diagnosis]]:
+    values, y = column.values, context.data.train.y
+    trusted = trusted_or_all(context.trusted(), context.suspects)
+    out: list[tuple[str, Diagnosis]] = []
+    for index in rows:
+        value = values[index]
+        if np.isnan(value):
+            out.append(("missing", Diagnosis(int(index), "missing", column.name, 1.0)))
+            continue
+        z = float(robust_z(np.array([value]), values[trusted])[0])
+        same = trusted[y[trusted] == y[index]]
+        z_label = float(robust_z(np.array([value]), values[same])[0]) if len(same) > 2 else 0.0
+        evidence = {"z": round(z, 3), "z_within_label": round(z_label, 3)}
+        if z > limits.z_global:
+            score = min(1.0, z / (2 * limits.z_global))
+            diagnosis = Diagnosis(int(index), "numeric", column.name, score, evidence)
+            out.append(("numeric_global", diagnosis))
+        elif z_label > limits.z_class:
+            score = min(1.0, z_label / (2 * limits.z_class))
+            diagnosis = Diagnosis(int(index), "numeric", column.name, score, evidence)
+            out.append(("numeric_class", diagnosis))
+        elif z_label > limits.z_typical:
+            out.append(("numeric_mild", Diagnosis(int(index), "numeric", column.name, 0.0)))
+    return out
+
+
+def _vector(
+    context: RepairContext, column: Column, rows: NDArray[np.int64], limits: Thresholds, k: int
+) -> list[tuple[str, Diagnosis]]:
+    values = column.values
+    out: list[tuple[str, Diagnosis]] = []
+    broken = np.isnan(values[rows]).any(axis=1) | ~np.any(values[rows] != 0, axis=1)
+    for index, bad in zip(rows, broken, strict=True):
+        if bad:
+            problem = "null" if np.isnan(values[index]).any() else "all zeros"
+            evidence = {"problem": problem}
+            out.append(("vector", Diagnosis(int(index), "vector", column.name, 1.0, evidence)))
+    healthy = rows[~broken]
+    distances = _vector_distances(context, column, healthy, k, limits)
+    if distances is None:
+        return out
+    measure, scores, limit = distances
+    for index, distance, score in zip(healthy, measure, scores, strict=True):
+        if score > limit:
+            evidence = {"problem": "far", "distance": round(float(distance), 4)}
+            strength = min(1.0, score / 2 / limit)
+            out.append(("vector", Diagnosis(int(index), "vector", column.name, strength, evidence)))
+    return out
+
+
+def _vector_distances(
+    context: RepairContext,
+    column: Column,
+    rows: NDArray[np.int64],
+    k: int,
+    limits: Thresholds,
+) -> tuple[NDArray[np.float64], NDArray[np.float64], float] | None:
+    """(distance, score, limit) per row: cosine distance from the re-embedded
+    source text when there is one, else the robust z of the neighbour distance."""
+    if len(rows) == 0:
+        return None
+    values = column.values
+    encoder = context.encoder
+    if column.source and encoder is not None and encoder.dim == values.shape[1]:
+        texts = context.column(column.source).values[rows]
+        present = np.array([t is not None for t in texts])
+        fresh = np.zeros((len(rows), values.shape[1]))
+        if present.any():
+            fresh[present] = encoder.encode([str(t) for t in texts[present]])
+        distance = np.where(present, 1.0 - _cosine(values[rows], fresh), 0.0)
+        return distance, distance, limits.vector_distance
+    own = _neighbour_distance(context, values, rows, k)
+    trusted = trusted_or_all(context.trusted(), context.suspects)
+    reference = _neighbour_distance(context, values, trusted, k)
+    return own, robust_z(own, reference), limits.vector_z
+
+
+def _neighbour_distance(
+    context: RepairContext, values: NDArray[np.float64], rows: NDArray[np.int64], k: int
+) -> NDArray[np.float64]:
+    """Mean Euclidean distance to the k nearest trusted rows, of any label: a
+    flipped label sits close to the other class, a corrupted vector close to none."""
+    pool = trusted_or_all(context.trusted(), context.suspects)
+    pool = pool[np.isfinite(values[pool]).all(axis=1)]
+    if len(pool) < 2:
+        return np.zeros(len(rows))
+    distances, found = nearest(values[rows], values[pool], min(k + 1, len(pool)))
+    distances = np.where(pool[found] == rows[:, None], np.nan, distances)[:, :k]
+    return np.nanmean(distances, axis=1)
+
+
+def _cosine(a: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np.float64]:
+    norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
+    return (a * b).sum(axis=1) / np.where(norms > 0, norms, 1.0)
+
+
+def _text(
+    context: RepairContext, column: Column, rows: NDArray[np.int64], limits: Thresholds
+) -> list[tuple[str, Diagnosis]]:
+    vocabulary = Vocabulary.from_texts(column.values[context.trusted()])
+    out: list[tuple[str, Diagnosis]] = []
+    for index in rows:
+        text = column.values[index]
+        if text is None:
+            continue
+        share, unknown = vocabulary.oov_share(str(text))
+        if len(unknown) >= limits.oov_min and share >= limits.oov_share:
+            evidence = {"oov_share": round(share, 4), "unknown_words": unknown[:20]}
+            score = min(1.0, share / (2 * limits.oov_share))
+            out.append(("text", Diagnosis(int(index), "text", column.name, score, evidence)))
+    return out

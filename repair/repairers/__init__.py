@@ -1,0 +1,30 @@
+"""The experts, one per kind of error, behind `repair.proposals.Repairer`.
+
+Each reads the suspects diagnosed with its kind from the context and proposes
+new values; swap one out, or add another (an HTTP endpoint, a larger model), by
+passing a different list to `server.operations.propose_repairs`.
+"""
+
+from repair.proposals import Repairer
+from repair.repairers.label import LabelRepairer, NeighbourLabelRepairer
+from repair.repairers.numeric import NeighbourNumericRepairer
+from repair.repairers.text import SpellingRepairer
+from repair.repairers.vector import VectorRepairer
+
+__all__ = [
+    "LabelRepairer",
+    "NeighbourLabelRepairer",
+    "NeighbourNumericRepairer",
+    "SpellingRepairer",
+    "VectorRepairer",
+    "default_repairers",
+]
+
+
+def default_repairers(k: int = 10) -> list[Repairer]:
+    return [
+        LabelRepairer(k),
+        NeighbourNumericRepairer(k),
+        VectorRepairer(k),
+        SpellingRepairer(),
+    ]

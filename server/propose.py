@@ -1,0 +1,167 @@
+"""The propose step: embed text columns, read, diagnose each low-valued row, let
+the repairer for its kind propose, verify every proposal by a counterfactual
+retrain, and write them to the audit table.
+
+Only rows valued below zero are looked at, never a row that helps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import psycopg
+from psycopg import sql
+
+from db import datasets
+from db.datasets import Dataset
+from db.embeddings import SyncReport, read_texts, sync_text_column
+from db.neighbours import PgvectorNeighbours
+from db.read import DatasetRead, read_dataset
+from db.repairs import insert_proposals, list_repairs
+from repair.diagnose import diagnose
+from repair.embedder import encoder as load_encoder
+from repair.proposals import Column, RepairContext, Repairer, RepairProposal, TextEncoder
+from repair.repairers import default_repairers
+from repair.selection import select_suspects
+from repair.verify import Verifier
+from valuation.data import TrainingArrays
+from valuation.preprocess import prepare
+
+Progress = Callable[[float], None]
+
+
+def text_columns(dataset: Dataset) -> list[str]:
+    """Text features, and the text columns vector features derive from."""
+    names = [f.name for f in dataset.features if f.kind == "text"]
+    return names + [f.source for f in dataset.features if f.source and f.source not in names]
+
+
+def embed(
+    conn: psycopg.Connection[Any], dataset: Dataset, encoder: Any, progress: Progress | None
+) -> list[SyncReport]:
+    """Bring the cached embeddings of the text features up to date."""
+    return [
+        sync_text_column(conn, dataset, f.name, encoder.name, encoder.encode, progress)
+        for f in dataset.features
+        if f.kind == "text"
+    ]
+
+
+def cached_models(
+    conn: psycopg.Connection[Any], dataset: Dataset, model: str
+) -> dict[str, tuple[str, int]]:
+    """Text features with cached embeddings of `model`: column -> (model, dims)."""
+    rows = conn.execute(
+        "SELECT column_name, max(dims) FROM mendb.embeddings WHERE dataset = %s"
+        " AND model = %s AND table_name = %s GROUP BY column_name",
+        [dataset.name, model, str(dataset.table)],
+    ).fetchall()
+    text = {f.name for f in dataset.features if f.kind == "text"}
+    return {column: (model, int(dims)) for column, dims in rows if column in text}
+
+
+def propose(
+    conn: psycopg.Connection[Any],
+    name: str,
+    values_of: Callable[[TrainingArrays], tuple[int, Any]],
+    *,
+    max_rows: int = 100,
+    k: int = 10,
+    model: str,
+    repairers: Sequence[Repairer] | None = None,
+    verify: bool = True,
+    actor: str | None = None,
+    progress: Progress | None = None,
+) -> list[int]:
+    dataset = datasets.get(conn, name)
+    encoder = load_encoder(model) if text_columns(dataset) else None
+    if encoder is not None:
+        embed(conn, dataset, encoder, progress)
+    read = read_dataset(conn, dataset, cached_models(conn, dataset, model))
+    data = prepare(read.arrays)
+    run_id, values = values_of(data)
+    suspects = _without_open(conn, name, data, select_suspects(values, max_rows))
+    context = RepairContext(
+        data,
+        values,
+        suspects,
+        dataset.label,
+        columns=_columns(conn, dataset, read),
+        neighbours=_neighbours(conn, dataset, data, encoder),
+        encoder=encoder,
+    )
+    context = replace(context, diagnoses=diagnose(context, k=k))
+    proposals = [p for r in repairers or default_repairers(k) for p in r.propose(context)]
+    proposals = _with_current_values(conn, dataset, proposals)
+    if verify and proposals:
+        proposals = Verifier(read.arrays, dataset.label, encoder).verify(proposals)
+    return insert_proposals(conn, name, run_id, proposals, actor)
+
+
+def _without_open(
+    conn: psycopg.Connection[Any], name: str, data: TrainingArrays, suspects: np.ndarray
+) -> np.ndarray:
+    """Rows with an open (proposed or accepted) repair are not proposed again."""
+    open_rows = {
+        r["row_key"] for r in list_repairs(conn, dataset=name, status=["proposed", "accepted"])
+    }
+    keep = [i for i in suspects if str(data.train.keys[i]) not in open_rows]
+    return np.array(keep, dtype=np.int64)
+
+
+def _columns(
+    conn: psycopg.Connection[Any], dataset: Dataset, read: DatasetRead
+) -> tuple[Column, ...]:
+    raw = read.arrays
+    names = raw.feature_names
+    columns: list[Column] = []
+    for feature in dataset.features:
+        if feature.kind == "numeric":
+            values = raw.train.x[:, names.index(feature.name)]
+            columns.append(Column(feature.name, "numeric", values, feature.type_name))
+        elif feature.kind == "vector":
+            picked = [j for j, n in enumerate(names) if n.startswith(f"{feature.name}[")]
+            columns.append(
+                Column(feature.name, "vector", raw.train.x[:, picked], feature.type_name,
+                       feature.source)
+            )  # fmt: skip
+    for text in text_columns(dataset):
+        by_key = {key: value for key, value, _ in read_texts(conn, dataset, text, dataset.table)}
+        values = np.array([by_key.get(str(k)) for k in raw.train.keys], dtype=object)
+        columns.append(Column(text, "text", values, "text"))
+    return tuple(columns)
+
+
+def _neighbours(
+    conn: psycopg.Connection[Any],
+    dataset: Dataset,
+    data: TrainingArrays,
+    encoder: TextEncoder | None,
+) -> PgvectorNeighbours | None:
+    text = [f.name for f in dataset.features if f.kind == "text"]
+    if not text or encoder is None:
+        return None
+    return PgvectorNeighbours(
+        conn, dataset.name, text[0], encoder.name, str(dataset.table), encoder.dim, data.train.keys
+    )
+
+
+def _with_current_values(
+    conn: psycopg.Connection[Any], dataset: Dataset, proposals: list[RepairProposal]
+) -> list[RepairProposal]:
+    """Old values exactly as PostgreSQL prints them (what apply compares), and no
+    proposal that would change nothing."""
+    out = []
+    for column in sorted({p.column for p in proposals}):
+        keys = [p.row_key for p in proposals if p.column == column]
+        query = sql.SQL("SELECT {k}::text, {c}::text FROM {t} WHERE {k}::text = ANY(%s)").format(
+            k=sql.Identifier(dataset.key), c=sql.Identifier(column), t=dataset.table.identifier
+        )
+        current = dict(conn.execute(query, [keys]).fetchall())
+        for p in proposals:
+            if p.column == column and current.get(p.row_key) != p.new_value:
+                out.append(replace(p, old_value=current.get(p.row_key)))
+    return out

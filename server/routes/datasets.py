@@ -1,0 +1,39 @@
+"""Datasets: register a table, list them, get one."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from db import datasets
+from db.datasets import SplitSpec
+from server.deps import Admin, AppDep, ConnDep, Reader
+from server.schemas import DatasetCreate, DatasetPublic
+
+router = APIRouter(prefix="/datasets", tags=["datasets"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def register_dataset(
+    body: DatasetCreate, app: AppDep, conn: ConnDep, _token: Admin
+) -> DatasetPublic:
+    """Register a table as a dataset; every check runs before anything is written."""
+    split = SplitSpec(
+        body.validation_fraction, body.test_fraction, body.seed, body.validation_table
+    )
+    features: list[tuple[str, str | None]] | None = (
+        [(f.name, f.kind) for f in body.features] if body.features else None
+    )
+    dataset = datasets.register(
+        conn, app.engine, body.name, body.table, body.key, body.label, features, split
+    )
+    return DatasetPublic(**dataset.to_dict())
+
+
+@router.get("")
+def list_datasets(conn: ConnDep, _token: Reader) -> list[DatasetPublic]:
+    return [DatasetPublic(**d.to_dict()) for d in datasets.list_all(conn)]
+
+
+@router.get("/{name}")
+def get_dataset(name: str, conn: ConnDep, _token: Reader) -> DatasetPublic:
+    return DatasetPublic(**datasets.get(conn, name).to_dict())

@@ -1,0 +1,61 @@
+"""Runs: queue a job (202 and its id), follow it, cancel it. The worker does the
+work; a request only writes the queued row."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query, Response, status
+
+from db import datasets, jobs
+from server.deps import ConnDep, Reader, Reviewer
+from server.schemas import RunCreate, RunPublic
+from valuation.methods import make_valuation
+
+router = APIRouter(prefix="/runs", tags=["runs"])
+RunId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+Status = Literal["queued", "running", "done", "failed", "cancelled"]
+
+
+@router.post("", status_code=status.HTTP_202_ACCEPTED)
+def create_run(body: RunCreate, conn: ConnDep, token: Reviewer, response: Response) -> RunPublic:
+    """Queue a valuation (`kind` value: `method` and its `params`), a proposal round
+    or an apply; the response carries the run's id, and its URL in Location."""
+    datasets.get(conn, body.dataset)
+    params = dict(body.params)
+    if body.kind == "value":
+        method = body.method or "knn_shapley"
+        make_valuation(method, **params)  # refuse unknown methods and parameters now
+        params["method"] = method
+    elif body.method is not None:
+        params["method"] = body.method
+    run_id = jobs.request(conn, body.kind, body.dataset, params, actor=token.name)
+    response.headers["Location"] = f"/runs/{run_id}"
+    return RunPublic(**jobs.status(conn, run_id))
+
+
+@router.get("")
+def list_runs(
+    conn: ConnDep,
+    _token: Reader,
+    dataset: str | None = None,
+    status: Annotated[list[Status] | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    offset: Annotated[int, Query(ge=0, le=2**31)] = 0,
+) -> list[RunPublic]:
+    """Runs, newest first."""
+    rows = jobs.list_runs(conn, dataset, list(status) if status else None, limit, offset)
+    return [RunPublic(**row) for row in rows]
+
+
+@router.get("/{run_id}")
+def get_run(run_id: RunId, conn: ConnDep, _token: Reader) -> RunPublic:
+    """Status, progress (0..1), an estimate of the seconds left, metrics, diagnostics."""
+    return RunPublic(**jobs.status(conn, run_id))
+
+
+@router.post("/{run_id}/cancel", status_code=status.HTTP_202_ACCEPTED)
+def cancel_run(run_id: RunId, conn: ConnDep, _token: Reviewer) -> RunPublic:
+    """Cancel a queued run at once; a running one stops at its next progress report."""
+    jobs.cancel(conn, run_id)
+    return RunPublic(**jobs.status(conn, run_id))

@@ -1,0 +1,139 @@
+"""Request and response models of the HTTP API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, Field
+
+BigId = Annotated[int, Field(ge=1, le=2**63 - 1)]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+T = TypeVar("T")
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    database: bool
+
+
+class ErrorBody(BaseModel):
+    error: str
+    message: str
+    table: str | None = None
+    column: str | None = None
+    row: str | None = None
+
+
+class FeatureSpec(BaseModel):
+    name: Name
+    kind: Literal["numeric", "categorical", "vector", "text"] | None = None
+
+
+class DatasetCreate(BaseModel):
+    name: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,62}$")]
+    table: Name
+    key: Name
+    label: Name
+    features: list[FeatureSpec] | None = None
+    validation_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.2
+    test_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.2
+    seed: Annotated[int, Field(ge=-(2**31), le=2**31 - 1)] = 0
+    validation_table: Name | None = None
+
+
+class DatasetPublic(BaseModel):
+    name: str
+    table: str
+    key: str
+    label: str
+    features: list[dict[str, Any]]
+    split: dict[str, Any]
+    task: str
+
+
+class RunCreate(BaseModel):
+    dataset: Name
+    kind: Literal["value", "propose", "apply"] = "value"
+    method: Name | None = Field(default=None, description="Valuation method (kind 'value').")
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class RunPublic(BaseModel):
+    id: int
+    dataset: str
+    kind: str
+    method: str | None
+    params: dict[str, Any]
+    status: str
+    progress: float
+    eta_seconds: float | None
+    metrics: dict[str, Any]
+    diagnostics: dict[str, Any]
+    error: str | None
+    attempts: int
+    cancel_requested: bool
+    requested_by: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class ScorePublic(BaseModel):
+    row_key: str
+    method: str
+    value: float
+    stderr: float
+    samples: int
+    rank: int
+    run_id: int
+    computed_at: datetime | None
+    stale: bool
+
+
+class RepairPublic(BaseModel):
+    id: int
+    dataset: str
+    run_id: int | None
+    row_key: str
+    column_name: str
+    old_value: str | None
+    new_value: str | None
+    kind: str
+    repairer: str
+    confidence: float
+    evidence: dict[str, Any]
+    status: str
+    status_at: datetime
+    status_by: str
+    applied_txid: int | None
+    reverted_txid: int | None
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    limit: int
+    offset: int
+    next_offset: int | None
+
+
+class ReviewRequest(BaseModel):
+    """Name the repairs: by id, or every proposal of `dataset` at `min_confidence`."""
+
+    ids: Annotated[list[BigId], Field(max_length=10_000)] | None = None
+    dataset: Name | None = None
+    min_confidence: Annotated[float, Field(ge=0, le=1)] | None = None
+
+
+class Reviewed(BaseModel):
+    changed: list[int]
+
+
+class RevertRequest(BaseModel):
+    ids: Annotated[list[BigId], Field(min_length=1, max_length=10_000)] | None = None
+    all: bool = False
+
+
+class BatchPublic(BaseModel):
+    done: list[int]
+    stale: list[int]
