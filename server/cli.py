@@ -296,12 +296,8 @@ def value(
         if method == "consensus":
             outcome = operations.consensus_dataset(app, name, params.get("methods"))
         else:
-            scheduler = scheduler or app.settings.dask_scheduler
             if scheduler and "executor" in accepted:
                 params["executor"] = DaskExecutor(scheduler)
-            if "workdir" in accepted and "workdir" not in params:
-                # Projected gradients stream to disk here, not to the system temp.
-                params["workdir"] = str(app.settings.home / "work")
             outcome = operations.value_dataset(app, name, method, params, progress)
 
     def render() -> None:

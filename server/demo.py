@@ -4,7 +4,8 @@ scikit-learn's bundled breast-cancer data (569 rows, 30 numeric features) goes i
 `public.demo_train`; 10 % of the training split's labels are flipped with a seeded
 generator, and which rows were flipped goes into `public.demo_flips`, so the demo
 can score its own flags. Then: register, value (exact KNN-Shapley), propose,
-accept the confident proposals, apply in one transaction, retrain.
+accept the proposals that are confident and that a counterfactual retrain says
+improve the model, apply them in one transaction, retrain.
 """
 
 from __future__ import annotations
@@ -93,6 +94,7 @@ def run_demo(
                 "accepted",
                 dataset=DATASET,
                 min_confidence=min_confidence,
+                verified_only=True,
                 actor=app.settings.actor,
             )
         operations.apply(app, DATASET)

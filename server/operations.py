@@ -27,10 +27,12 @@ from repair.embedder import encoder as load_encoder
 from repair.proposals import Repairer
 from server import propose as proposing
 from server.context import Mendb
+from valuation.base import Valuation
 from valuation.consensus import consensus
 from valuation.data import TrainingArrays
 from valuation.evaluate import accuracy
-from valuation.methods import make_valuation
+from valuation.executors import DaskExecutor
+from valuation.methods import METHODS, make_valuation
 from valuation.preprocess import prepare
 from valuation.result import ValuationResult
 
@@ -79,12 +81,12 @@ def value_dataset(
     progress: Progress | None = None,
 ) -> ValueOutcome:
     """Value a dataset now, in this process (the command line's path)."""
-    valuation = make_valuation(method, **(params or {}))
+    valuation = make_valuation(method, **with_settings(app, method, params or {}))
     with app.connection() as conn:
         datasets.get(conn, name)
         run_id = runs.create(conn, name, "value", method, valuation.get_params())
     try:
-        return execute_value_run(app, run_id, progress)
+        return execute_value_run(app, run_id, progress, valuation=valuation)
     except BaseException as error:
         with app.connection() as conn:
             runs.fail(conn, run_id, f"{type(error).__name__}: {error}")
@@ -92,17 +94,27 @@ def value_dataset(
 
 
 def execute_value_run(
-    app: Mendb, run_id: int, progress: Progress | None = None, worker_id: str | None = None
+    app: Mendb,
+    run_id: int,
+    progress: Progress | None = None,
+    worker_id: str | None = None,
+    valuation: Valuation | None = None,
 ) -> ValueOutcome:
     """Carry out a valuation run that exists and is running (created by the command
     line, or claimed from the queue by `worker_id`). The scores and the run's end
     are written in one transaction that first checks the run is still this
-    caller's and not cancelled; on error the caller records the failure."""
+    caller's and not cancelled; on error the caller records the failure.
+
+    Text columns are embedded first (only new or changed rows), so that they take
+    part in the valuation."""
     started = time.perf_counter()
     with app.connection() as conn:
         run = runs.get(conn, run_id)
-        valuation = make_valuation(run["method"], **run["params"])
-        _, data, read = load(conn, run["dataset"])
+        valuation = valuation or _valuation_from_params(app, run["method"], run["params"])
+        dataset = datasets.get(conn, run["dataset"])
+        if any(f.kind == "text" for f in dataset.features):
+            proposing.embed(conn, dataset, load_encoder(app.settings.embedding_model), None)
+        _, data, read = load(conn, run["dataset"], app.settings.embedding_model)
         report = _progress_reporter(conn, run_id, progress)
         result = valuation.fit(data, progress=report).result
         with conn.transaction():
@@ -133,6 +145,25 @@ def execute_value_run(
         result.diagnostics,
         read.skipped_columns,
     )
+
+
+def _valuation_from_params(app: Mendb, method: str, params: dict[str, Any]) -> Valuation:
+    """A method rebuilt from a queued run's JSON parameters (objects are stored by
+    their repr, so where to run and where to spill come from the settings again)."""
+    given = {k: v for k, v in params.items() if k not in ("executor", "workdir")}
+    return make_valuation(method, **with_settings(app, method, given))
+
+
+def with_settings(app: Mendb, method: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The parameters, plus what the settings say for those not given: the Dask
+    scheduler to run on, and the folder under MENDB_HOME where gradients spill."""
+    accepted = METHODS[method].param_names() if method in METHODS else []
+    extra: dict[str, Any] = {}
+    if "executor" in accepted and app.settings.dask_scheduler:
+        extra["executor"] = DaskExecutor(app.settings.dask_scheduler)
+    if "workdir" in accepted:
+        extra["workdir"] = str(app.settings.home / "work")
+    return extra | params
 
 
 def _progress_reporter(
