@@ -75,7 +75,7 @@ def latest_loop(conn: psycopg.Connection[Any], dataset: str) -> dict[str, Any] |
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(
             "SELECT * FROM mendb.runs WHERE dataset = %s AND kind = 'loop'"
-            " ORDER BY id DESC LIMIT 1",
+            " AND NOT diagnostics ? 'resumes_loop' ORDER BY id DESC LIMIT 1",
             [dataset],
         ).fetchone()
 

@@ -54,7 +54,7 @@ def trusted_or_all(trusted: NDArray[np.bool_], suspects: NDArray[np.int64]) -> N
 
 
 def classifier(seed: int = 0) -> LogisticRegression:
-    return LogisticRegression(C=1.0, max_iter=500, tol=1e-6, random_state=seed)
+    return LogisticRegression(C=1.0, max_iter=500, random_state=seed)
 
 
 def fit_quietly(model: LogisticRegression, x: NDArray[np.float64], y: NDArray[np.int64]) -> None:

@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from db.errors import MendbError
 from server.context import Mendb
 from server.deps import ConnDep
-from server.routes import datasets, repairs, runs, scores
+from server.routes import datasets, loops, repairs, runs, scores
 from server.schemas import ErrorBody, Health
 from server.settings import Settings
 from valuation._validation import InvalidParameterError
@@ -45,7 +45,7 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
         responses=_ERRORS,  # type: ignore[arg-type]
     )
-    for router in (datasets.router, runs.router, scores.router, repairs.router):
+    for router in (datasets.router, runs.router, scores.router, repairs.router, loops.router):
         app.include_router(router)
     app.add_exception_handler(MendbError, _mendb_error)  # type: ignore[arg-type]
     app.add_exception_handler(InvalidParameterError, _invalid_parameter)  # type: ignore[arg-type]

@@ -559,7 +559,7 @@ def main() -> None:
 @click.option(
     "--source",
     type=click.Choice(sorted(LOADERS)),
-    default="breast_cancer",
+    default="digits",
     show_default=True,
     help="Bundled scikit-learn dataset.",
 )
@@ -608,7 +608,7 @@ def demo(
         table.add_column("measure")
         table.add_column("value", justify="right")
         for label, shown in [
-            ("rows flagged (label repairs proposed)", str(report.flagged)),
+            ("rows flagged (repairs proposed)", str(report.flagged)),
             ("precision of flags", f"{report.precision:.3f}"),
             ("recall of flags", f"{report.recall:.3f}"),
             ("repairs applied / correct", f"{report.applied} / {report.correct_repairs}"),

@@ -1,6 +1,7 @@
 """`mendb demo`: one whole round on a real dataset with known label errors.
 
-scikit-learn's bundled breast-cancer data (569 rows, 30 numeric features) goes into
+scikit-learn's bundled handwritten digits (1,797 rows, 64 pixel features, 10
+classes; `--source breast_cancer` for 569 rows and 2 classes) go into
 `public.demo_train`; 10 % of the training split's labels are flipped with a seeded
 generator, and which rows were flipped goes into `public.demo_flips`, so the demo
 can score its own flags. Then: register, value (exact KNN-Shapley), propose,
@@ -57,7 +58,7 @@ class DemoReport:
 
 def run_demo(
     app: Mendb,
-    source: str = "breast_cancer",
+    source: str = "digits",
     flip_fraction: float = 0.1,
     seed: int = 0,
     min_confidence: float = 0.6,

@@ -13,7 +13,7 @@ plain UPDATE in psql).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from db import datasets, rounds, runs
@@ -50,6 +50,17 @@ class LoopConfig:
             raise MendbError(f"min-confidence must be between 0 and 1, got {self.min_confidence}")
 
 
+def loop_config(params: dict[str, Any]) -> LoopConfig:
+    """Settings from a request's JSON, checked; an unknown key is named."""
+    known = {f.name for f in fields(LoopConfig)}
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise MendbError(f"unknown loop setting {unknown[0]!r}; one of {sorted(known)}")
+    config = LoopConfig(**params)
+    config.check()
+    return config
+
+
 @dataclass(frozen=True)
 class LoopOutcome:
     loop_id: int
@@ -76,8 +87,13 @@ def choose_method(n_train: int, kinds: set[str]) -> tuple[str, str]:
     )
 
 
-def run_loop(app: Mendb, name: str, config: LoopConfig, log: Log = print) -> LoopOutcome:
-    """Start a loop on the dataset, or resume the one paused for review."""
+def run_loop(
+    app: Mendb, name: str, config: LoopConfig, log: Log = print, loop_id: int | None = None
+) -> LoopOutcome:
+    """Start a loop on the dataset, or resume the one paused for review.
+
+    `loop_id` names a run of kind 'loop' that already exists (a job claimed from
+    the queue) to carry the new loop; otherwise one is created."""
     with app.connection() as conn:
         datasets.get(conn, name)
         paused = rounds.paused_loop(conn, name)
@@ -86,7 +102,10 @@ def run_loop(app: Mendb, name: str, config: LoopConfig, log: Log = print) -> Loo
         return _resume(app, name, paused, log)
     config.check()
     with app.connection() as conn:
-        loop_id = runs.create(conn, name, "loop", config.method, asdict(config))
+        if loop_id is None:
+            loop_id = runs.create(conn, name, "loop", config.method, asdict(config))
+        else:
+            runs.set_params(conn, loop_id, asdict(config))
     return _rounds(app, name, loop_id, config, start=1, log=log)
 
 

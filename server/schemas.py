@@ -54,7 +54,7 @@ class DatasetPublic(BaseModel):
 
 class RunCreate(BaseModel):
     dataset: Name
-    kind: Literal["value", "propose", "apply"] = "value"
+    kind: Literal["value", "propose", "apply", "loop"] = "value"
     method: Name | None = Field(default=None, description="Valuation method (kind 'value').")
     params: dict[str, Any] = Field(default_factory=dict)
 

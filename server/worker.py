@@ -21,11 +21,12 @@ from typing import Any
 
 import psycopg
 
-from db import changes, jobs
+from db import changes, jobs, rounds, runs
 from db.errors import MendbError
 from db.jobs import Cancelled, LeaseLost
 from server import operations
 from server.context import Mendb
+from server.loop import LoopConfig, loop_config, run_loop
 from server.settings import Settings
 from valuation.methods import METHODS
 
@@ -77,6 +78,9 @@ def execute(app: Mendb, job: dict[str, Any], worker_id: str, beat: Heartbeat) ->
     if kind == "value":
         operations.execute_value_run(app, job["id"], beat.check, worker_id)
         return
+    if kind == "loop":
+        _loop(app, job, worker_id)
+        return
     beat.check()
     if kind == "propose":
         if job["method"]:
@@ -90,6 +94,33 @@ def execute(app: Mendb, job: dict[str, Any], worker_id: str, beat: Heartbeat) ->
         raise MendbError(f"jobs of kind {kind!r} are not run by this worker")
     with app.connection() as conn:
         jobs.finish(conn, job["id"], worker_id, metrics)
+
+
+def _loop(app: Mendb, job: dict[str, Any], worker_id: str) -> None:
+    """Start a loop carried by this job's run, or resume the dataset's paused loop
+    (then this job only records which loop it resumed)."""
+    name = job["dataset"]
+    with app.connection() as conn:
+        paused = rounds.paused_loop(conn, name)
+    if paused is None:
+        fields = dict(job["params"]) | ({"method": job["method"]} if job["method"] else {})
+        config = loop_config({k: v for k, v in fields.items() if k in _LOOP_FIELDS})
+        run_loop(app, name, config, log.info, loop_id=job["id"])
+        return
+    with app.connection() as conn:
+        # Marks this run as a resume request, not a loop of its own.
+        runs.add_diagnostics(conn, job["id"], {"resumes_loop": paused["id"]})
+    outcome = run_loop(app, name, LoopConfig(), log.info)
+    with app.connection() as conn:
+        jobs.finish(
+            conn,
+            job["id"],
+            worker_id,
+            {"loop_id": outcome.loop_id, "status": outcome.status, "reason": outcome.reason},
+        )
+
+
+_LOOP_FIELDS = {f.name for f in dataclasses.fields(LoopConfig)}
 
 
 class Worker:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query, Response, status
 
 from db import datasets, jobs
 from server.deps import ConnDep, Reader, Reviewer
+from server.loop import loop_config
 from server.schemas import RunCreate, RunPublic
 from valuation.methods import make_valuation
 
@@ -29,6 +30,8 @@ def create_run(body: RunCreate, conn: ConnDep, token: Reviewer, response: Respon
         params["method"] = method
     elif body.method is not None:
         params["method"] = body.method
+    if body.kind == "loop":
+        loop_config(params)  # refuse unknown or bad settings now
     run_id = jobs.request(conn, body.kind, body.dataset, params, actor=token.name)
     response.headers["Location"] = f"/runs/{run_id}"
     return RunPublic(**jobs.status(conn, run_id))

@@ -230,3 +230,44 @@ def test_concurrent_accept_and_apply_apply_each_repair_once(
     assert applied == [(i, 1) for i in ids]
     now = dict(conn.execute("SELECT id::text, label::text FROM train WHERE id < 20").fetchall())
     assert all(now[k] != labels[k] for k in labels)
+
+
+def test_the_loop_over_http_and_sql_with_a_real_worker(
+    client: TestClient,
+    conn: psycopg.Connection[Any],
+    auth: dict[str, Headers],
+    start_worker: Callable[..., Any],
+) -> None:
+    start_worker()
+    make_table(conn, n=200, seed=6)
+    conn.execute(
+        "UPDATE train SET label = 1 - label WHERE id IN (SELECT id FROM train"
+        " WHERE mendb.split_unit(0, id::text) >= 0.4 ORDER BY id LIMIT 15)"
+    )
+    admin, reviewer, reader = auth["admin"], auth["review"], auth["read"]
+    assert client.post("/datasets", json=REGISTER, headers=admin).status_code == 201
+    bad = client.post(
+        "/runs",
+        json={"dataset": "demo", "kind": "loop", "params": {"budgett": 5}},
+        headers=reviewer,
+    )
+    assert bad.status_code == 400 and "budgett" in bad.json()["message"]
+    assert client.get("/datasets/demo/loop", headers=reader).status_code == 404
+    settings = {"budget": 20, "max_rounds": 2, "policy": "review", "k": 5}
+    started = client.post("/runs", json={"dataset": "demo", "kind": "loop", "method": "knn_shapley",
+                                         "params": settings}, headers=reviewer)  # fmt: skip
+    assert started.status_code == 202
+    loop_id = started.json()["id"]
+    wait_for(conn, "SELECT status = 'paused' FROM mendb.runs WHERE id = %s", [loop_id])
+    loop = client.get("/datasets/demo/loop", headers=reader).json()
+    assert loop["id"] == loop_id and loop["rounds"][0]["status"] == "awaiting_review"
+    assert loop["settings"]["method"] == "knn_shapley" and loop["settings"]["budget"] == 20
+    ids = loop["rounds"][0]["proposal_ids"]
+    client.post("/repairs/accept", json={"ids": ids}, headers=reviewer)
+    # The reviewer resumes it from psql.
+    resume = conn.execute("select mendb.request('loop', 'demo')").fetchone()
+    assert resume is not None
+    wait_for(conn, "SELECT status = 'done' FROM mendb.runs WHERE id = %s", [resume[0]])
+    loop = client.get("/datasets/demo/loop", headers=reader).json()
+    assert loop["id"] == loop_id and loop["rounds"][0]["status"] == "done"
+    assert loop["rounds"][0]["applied"] > 0 and loop["rounds"][0]["test_after"] is not None
