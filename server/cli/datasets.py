@@ -1,0 +1,119 @@
+"""Datasets and files: register a table, list them, CSV/Parquet in, results out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from db import datasets as datasets_db
+from db.catalog import TableRef
+from db.datasets import SplitSpec, parse_feature_spec
+from db.files import export_results, import_file
+from server.cli._common import cli, command, emit, open_app
+
+
+@command(cli)
+@click.argument("name")
+@click.option("--table", required=True, help="SCHEMA.TABLE holding the training rows.")
+@click.option("--key", required=True, help="Unique, non-null key column.")
+@click.option("--label", required=True, help="Label column.")
+@click.option("--features", default=None, help="COL[:KIND],... (default: every other column).")
+@click.option("--validation-fraction", default=0.2, show_default=True, type=float)
+@click.option("--test-fraction", default=0.2, show_default=True, type=float)
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the split.")
+@click.option("--validation-table", default=None, help="SCHEMA.TABLE of validation/test rows.")
+@click.option(
+    "--derived",
+    multiple=True,
+    help="VECTOR_COLUMN=TEXT_COLUMN: the vector is the embedding of the text (repeatable).",
+)
+def register(
+    as_json: bool,
+    name: str,
+    table: str,
+    key: str,
+    label: str,
+    features: str | None,
+    validation_fraction: float,
+    test_fraction: float,
+    seed: int,
+    validation_table: str | None,
+    derived: tuple[str, ...],
+) -> None:
+    """Register a table as a dataset."""
+    split = SplitSpec(validation_fraction, test_fraction, seed, validation_table)
+    parsed = parse_feature_spec(features) if features else None
+    sources = datasets_db.parse_derived(derived)
+    with open_app() as app, app.connection() as conn:
+        dataset = datasets_db.register(
+            conn, app.engine, name, table, key, label, parsed, split, sources
+        )
+    emit(
+        dataset.to_dict(),
+        as_json,
+        lambda: click.echo(
+            f"registered {name}: {dataset.table}, key {key}, label {label}, features "
+            + ", ".join(f"{f.name} ({f.kind})" for f in dataset.features)
+        ),
+    )
+
+
+@command(cli)
+def datasets(as_json: bool) -> None:
+    """List registered datasets."""
+    with open_app() as app, app.connection() as conn:
+        found = [d.to_dict() for d in datasets_db.list_all(conn)]
+
+    def render() -> None:
+        table = Table("name", "table", "key", "label", "features")
+        for d in found:
+            table.add_row(
+                d["name"],
+                d["table"],
+                d["key"],
+                d["label"],
+                ", ".join(f["name"] for f in d["features"]),
+            )
+        Console().print(table)
+
+    emit(found, as_json, render)
+
+
+@command(cli, "import")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--table", required=True, help="SCHEMA.TABLE to create.")
+@click.option("--key", default=None, help="Key column (default: a generated row_id).")
+def import_(as_json: bool, file: Path, table: str, key: str | None) -> None:
+    """Create a table from a CSV or Parquet file."""
+    ref = TableRef.parse(table)
+    with open_app() as app, app.connection() as conn:
+        rows = import_file(conn, file, ref, key)
+    emit(
+        {"table": str(ref), "rows": rows},
+        as_json,
+        lambda: click.echo(f"imported {rows} rows into {ref}"),
+    )
+
+
+@command(cli)
+@click.argument("name")
+@click.option(
+    "--to",
+    "target",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="FILE.parquet or FILE.csv",
+)
+def export(as_json: bool, name: str, target: Path) -> None:
+    """Write a dataset's latest scores and its repairs to files."""
+    with open_app() as app, app.connection() as conn:
+        datasets_db.get(conn, name)
+        written = export_results(conn, name, target)
+    emit(
+        {"files": [str(p) for p in written]},
+        as_json,
+        lambda: click.echo("wrote " + ", ".join(map(str, written))),
+    )

@@ -1,0 +1,183 @@
+"""Repairs: propose, review, accept or reject, apply, revert."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from db import datasets as datasets_db
+from db.repairs import list_repairs, review
+from server import operations
+from server.cli._common import cli, command, emit, open_app, progress_bar
+
+
+@command(cli)
+@click.argument("name")
+@click.option("--max-rows", default=100, show_default=True, help="At most this many rows.")
+@click.option("--method", default=None, help="Use this method's values (default: the latest).")
+@click.option("--k", default=10, show_default=True, help="Neighbours in the label vote.")
+@click.option(
+    "--verify/--no-verify",
+    default=True,
+    show_default=True,
+    help="Check each proposal by a counterfactual retrain.",
+)
+def propose(
+    as_json: bool, name: str, max_rows: int, method: str | None, k: int, verify: bool
+) -> None:
+    """Diagnose the lowest-valued rows (value < 0) and propose verified repairs."""
+    with open_app() as app, progress_bar(f"embedding {name}", not as_json) as progress:
+        ids = operations.propose_repairs(
+            app, name, max_rows, method, k, verify=verify, progress=progress
+        )
+    emit(
+        {"proposed": ids},
+        as_json,
+        lambda: click.echo(
+            f"{len(ids)} proposals written to mendb.repairs; review with `mendb review {name}`"
+        ),
+    )
+
+
+def _repairs_table(rows: list[dict[str, Any]]) -> None:
+    table = Table("id", "row", "column", "old", "new", "kind", "confidence", "status")
+    for r in rows:
+        table.add_row(
+            str(r["id"]),
+            r["row_key"],
+            r["column_name"],
+            str(r["old_value"]),
+            str(r["new_value"]),
+            r["kind"],
+            f"{r['confidence']:.2f}",
+            r["status"],
+        )
+    Console().print(table)
+
+
+@command(cli)
+@click.argument("name")
+def embed(as_json: bool, name: str) -> None:
+    """Embed a dataset's text columns into mendb.embeddings (new or changed rows only)."""
+    with open_app() as app, progress_bar(f"embedding {name}", not as_json) as progress:
+        reports = operations.embed(app, name, progress)
+    found = [r.__dict__ for r in reports]
+    emit(
+        found,
+        as_json,
+        lambda: click.echo(
+            "\n".join(
+                f"{r['column']}: {r['embedded']} embedded, {r['unchanged']} unchanged,"
+                f" {r['removed']} removed, {r['null_rows']} null"
+                for r in found
+            )
+            or "no text columns"
+        ),
+    )
+
+
+@command(cli, "review")
+@click.argument("name")
+@click.option("--status", "statuses", multiple=True, help="Only these statuses (repeatable).")
+@click.option("--limit", default=50, show_default=True)
+def review_command(as_json: bool, name: str, statuses: tuple[str, ...], limit: int) -> None:
+    """List a dataset's repairs (the audit table)."""
+    with open_app() as app, app.connection() as conn:
+        datasets_db.get(conn, name)
+        rows = list_repairs(conn, dataset=name, status=list(statuses) or None, limit=limit)
+    emit(rows, as_json, lambda: _repairs_table(rows))
+
+
+def _decide(
+    decision: str,
+    ids: tuple[int, ...],
+    dataset: str | None,
+    min_confidence: float | None,
+    as_json: bool,
+    verified_only: bool = False,
+) -> None:
+    with open_app() as app, app.connection() as conn:
+        if dataset:
+            datasets_db.get(conn, dataset)
+        changed = review(
+            conn,
+            decision,
+            dataset=dataset,
+            ids=list(ids) or None,
+            min_confidence=min_confidence,
+            verified_only=verified_only,
+            actor=app.settings.actor,
+        )
+    emit({decision: changed}, as_json, lambda: click.echo(f"{len(changed)} repairs {decision}"))
+
+
+@command(cli)
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--dataset", default=None, help="Only this dataset's repairs.")
+@click.option(
+    "--min-confidence",
+    type=float,
+    default=None,
+    help="Accept every proposal with at least this confidence.",
+)
+@click.option(
+    "--verified-only",
+    is_flag=True,
+    help="Only proposals whose counterfactual retrain improved validation utility.",
+)
+def accept(
+    as_json: bool,
+    ids: tuple[int, ...],
+    dataset: str | None,
+    min_confidence: float | None,
+    verified_only: bool,
+) -> None:
+    """Accept proposals, by id, by confidence, or by verification."""
+    _decide("accepted", ids, dataset, min_confidence, as_json, verified_only)
+
+
+@command(cli)
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--dataset", default=None, help="Only this dataset's repairs.")
+def reject(as_json: bool, ids: tuple[int, ...], dataset: str | None) -> None:
+    """Reject proposals by id."""
+    if not ids:
+        raise click.UsageError("name the repair ids to reject")
+    _decide("rejected", ids, dataset, None, as_json)
+
+
+@command(cli)
+@click.argument("name")
+def apply(as_json: bool, name: str) -> None:
+    """Apply all accepted repairs of a dataset in one transaction."""
+    with open_app() as app:
+        report = operations.apply(app, name)
+    emit(
+        report.to_dict(),
+        as_json,
+        lambda: click.echo(
+            f"applied {len(report.done)} repairs; {len(report.stale)} stale (row changed since)"
+        ),
+    )
+
+
+@command(cli)
+@click.argument("name")
+@click.option("--repair", "ids", multiple=True, type=int, help="Repair id (repeatable).")
+@click.option("--all", "revert_all", is_flag=True, help="Every applied repair of the dataset.")
+def revert(as_json: bool, name: str, ids: tuple[int, ...], revert_all: bool) -> None:
+    """Restore the old values of applied repairs."""
+    if bool(ids) == revert_all:
+        raise click.UsageError("give --repair ID (one or more) or --all")
+    with open_app() as app:
+        report = operations.revert(app, name, list(ids) or None)
+    emit(
+        report.to_dict(),
+        as_json,
+        lambda: click.echo(
+            f"reverted {len(report.done)} repairs; {len(report.stale)} stale (row changed since)"
+        ),
+    )

@@ -1,0 +1,229 @@
+"""The loop, its explanations and report, and the demo."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from db import embedded
+from server.cli._common import cli, command, console, emit, open_app
+from server.demo import LOADERS, run_demo
+from server.loop import LoopConfig, run_loop
+from server.loop import explain as explain_run
+from server.operations import jsonable
+from server.report import build_report, write_html, write_pngs
+from valuation.methods import METHODS
+
+
+@command(cli)
+@click.option(
+    "--source",
+    type=click.Choice(sorted(LOADERS)),
+    default="digits",
+    show_default=True,
+    help="Bundled scikit-learn dataset.",
+)
+@click.option(
+    "--flip",
+    "flip_fraction",
+    default=0.1,
+    show_default=True,
+    help="Share of training labels to flip.",
+)
+@click.option("--seed", default=0, show_default=True)
+@click.option(
+    "--min-confidence",
+    default=0.6,
+    show_default=True,
+    help="Accept proposals at least this confident.",
+)
+@click.option("--rows", "max_rows", type=int, default=None, help="Use only the first N rows.")
+@click.option(
+    "--text",
+    "text_demo",
+    is_flag=True,
+    help="Amazon food reviews: label flips, typos and corrupted vectors.",
+)
+def demo(
+    as_json: bool,
+    source: str,
+    flip_fraction: float,
+    seed: int,
+    min_confidence: float,
+    max_rows: int | None,
+    text_demo: bool,
+) -> None:
+    """Plant errors in a real dataset, find them, mend them, retrain."""
+    if text_demo:
+        _text_demo(as_json, max_rows or 800, seed)
+        return
+    with open_app() as app:
+        report = run_demo(app, source, flip_fraction, seed, min_confidence, max_rows=max_rows)
+
+    def render() -> None:
+        table = Table(
+            title=f"mendb demo: {report.source}, {report.rows} rows,"
+            f" {report.flipped} training labels flipped"
+        )
+        table.add_column("measure")
+        table.add_column("value", justify="right")
+        for label, shown in [
+            ("rows flagged (repairs proposed)", str(report.flagged)),
+            ("precision of flags", f"{report.precision:.3f}"),
+            ("recall of flags", f"{report.recall:.3f}"),
+            ("repairs applied / correct", f"{report.applied} / {report.correct_repairs}"),
+            ("test accuracy, clean labels", f"{report.accuracy_clean:.4f}"),
+            ("test accuracy, noisy labels", f"{report.accuracy_noisy:.4f}"),
+            ("test accuracy, repaired", f"{report.accuracy_repaired:.4f}"),
+        ]:
+            table.add_row(label, shown)
+        Console().print(table)
+        query = (
+            "select id, row_key, old_value, new_value, confidence, status"
+            " from mendb.repairs where dataset = 'demo' order by id"
+        )
+        psql = shlex.quote(str(embedded.psql_binary()))
+        click.echo(
+            "\nThe audit trail (or open psql with `mendb db psql`):\n"
+            f"  {psql} {shlex.quote(report.url)} -c {shlex.quote(query)}"
+        )
+
+    emit(report.to_dict(), as_json, render)
+
+
+def _text_demo(as_json: bool, rows: int, seed: int) -> None:
+    from server.demo_text import run_text_demo
+
+    with open_app() as app:
+        report = run_text_demo(app, rows, seed)
+
+    def render() -> None:
+        table = Table(title=f"mendb demo --text: {report.rows} Amazon food reviews")
+        for column in ("error", "planted", "proposed", "found", "correct", "verified"):
+            table.add_column(column, justify="left" if column == "error" else "right")
+        for kind, r in report.kinds.items():
+            table.add_row(kind, *map(str, (r.injected, r.proposed, r.found, r.correct, r.verified)))
+        Console().print(table)
+        click.echo(
+            f"applied {report.applied} verified repairs; test accuracy"
+            f" {report.accuracy_noisy:.4f} -> {report.accuracy_repaired:.4f}"
+        )
+
+    emit(report.to_dict(), as_json, render)
+
+
+@command(cli)
+@click.argument("name")
+@click.option(
+    "--method", default="auto", show_default=True, type=click.Choice(["auto", *sorted(METHODS)])
+)
+@click.option(
+    "--budget",
+    type=int,
+    default=None,
+    help="Rows to propose repairs for, per round (default: 5 % of training rows).",
+)
+@click.option("--max-rounds", default=5, show_default=True)
+@click.option(
+    "--min-gain",
+    default=0.001,
+    show_default=True,
+    help="Stop when test accuracy gains less than this in a round.",
+)
+@click.option(
+    "--policy",
+    type=click.Choice(["auto", "review"]),
+    default="auto",
+    show_default=True,
+    help="auto: accept confident proposals; review: pause for a person.",
+)
+@click.option("--min-confidence", default=0.6, show_default=True)
+@click.option("--seed", default=0, show_default=True)
+def loop(
+    as_json: bool,
+    name: str,
+    method: str,
+    budget: int | None,
+    max_rounds: int,
+    min_gain: float,
+    policy: str,
+    min_confidence: float,
+    seed: int,
+) -> None:
+    """Value, propose, apply and retrain, round after round (resumes a paused loop)."""
+    config = LoopConfig(method, budget, max_rounds, min_gain, policy, min_confidence, seed)
+    log = (lambda message: None) if as_json else console.print
+    with open_app() as app:
+        outcome = run_loop(app, name, config, log)
+
+    def render() -> None:
+        table = Table(
+            "round",
+            "method",
+            "proposals",
+            "accepted",
+            "applied",
+            "test before",
+            "test after",
+            "decision",
+        )
+        for r in outcome.rounds:
+            table.add_row(
+                str(r["round"]),
+                r["method"],
+                str(r["proposals"]),
+                str(r["accepted"]),
+                str(r["applied"]),
+                _fmt(r["test_before"]),
+                _fmt(r["test_after"]),
+                str(r["decision"] or r["status"]),
+            )
+        Console().print(table)
+        click.echo(f"loop {outcome.loop_id} {outcome.status}: {outcome.reason}")
+
+    emit(jsonable(outcome.__dict__), as_json, render)
+
+
+def _fmt(value: float | None) -> str:
+    return "" if value is None else f"{value:.4f}"
+
+
+@command(cli)
+@click.argument("name")
+@click.option("--run", "run_id", type=int, default=None, help="Run id (default: the latest).")
+def explain(as_json: bool, name: str, run_id: int | None) -> None:
+    """Say in words which kinds of rows have low value."""
+    with open_app() as app:
+        rules = explain_run(app, name, run_id)
+    emit(
+        rules,
+        as_json,
+        lambda: click.echo(
+            "\n".join(r["sentence"] for r in rules) or "no group of rows stands out"
+        ),
+    )
+
+
+@command(cli)
+@click.argument("name")
+@click.option(
+    "--out", "out", type=click.Path(path_type=Path), default=Path("report.html"), show_default=True
+)
+@click.option(
+    "--png",
+    "png_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Also write each figure as a PNG into this folder.",
+)
+def report(as_json: bool, name: str, out: Path, png_dir: Path | None) -> None:
+    """Write an HTML report: values, point-removal curves, rounds, repairs."""
+    with open_app() as app:
+        built = build_report(app, name)
+    write_html(built, out)
+    written = [str(out)] + [str(p) for p in (write_pngs(built, png_dir) if png_dir else [])]
+    emit({"files": written}, as_json, lambda: click.echo("wrote " + ", ".join(written)))

@@ -1,0 +1,117 @@
+"""Valuing rows and reading the values."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from db import datasets as datasets_db
+from db.errors import MendbError
+from server import operations
+from server.cli._common import cli, command, console, emit, open_app, progress_bar
+from server.operations import jsonable
+from valuation.executors import DaskExecutor
+from valuation.methods import METHODS
+
+
+def _parse_params(items: tuple[str, ...]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for item in items:
+        name, sep, raw = item.partition("=")
+        if not sep:
+            raise MendbError(f"--param {item!r} is not NAME=VALUE")
+        try:
+            params[name] = json.loads(raw)
+        except json.JSONDecodeError:
+            params[name] = raw
+    return params
+
+
+@command(cli)
+@click.argument("name")
+@click.option(
+    "--method",
+    default="knn_shapley",
+    show_default=True,
+    type=click.Choice([*sorted(METHODS), "consensus"]),
+)
+@click.option("--k", type=int, default=None, help="Neighbours (knn_shapley).")
+@click.option("--seed", type=int, default=None, help="Seed of Monte Carlo methods.")
+@click.option("--max-samples", type=int, default=None, help="Permutations, subsets or bags.")
+@click.option("--max-time", type=float, default=None, help="Seconds.")
+@click.option("--jobs", "n_jobs", type=int, default=None, help="Local worker processes.")
+@click.option("--scheduler", default=None, help="Dask scheduler tcp://HOST:8786.")
+@click.option("--param", "extra", multiple=True, help="Other method parameter NAME=VALUE.")
+def value(
+    as_json: bool,
+    name: str,
+    method: str,
+    k: int | None,
+    seed: int | None,
+    max_samples: int | None,
+    max_time: float | None,
+    n_jobs: int | None,
+    scheduler: str | None,
+    extra: tuple[str, ...],
+) -> None:
+    """Value every training row of a dataset (consensus: combine the methods run so far)."""
+    given = {
+        "k": k,
+        "seed": seed,
+        "max_samples": max_samples,
+        "max_time": max_time,
+        "n_jobs": n_jobs,
+    }
+    params = {key: v for key, v in given.items() if v is not None} | _parse_params(extra)
+    accepted = METHODS[method].param_names() if method in METHODS else []
+    if "max_samples" in params and "max_samples" not in accepted and "n_estimators" in accepted:
+        params["n_estimators"] = params.pop("max_samples")  # Data-OOB's samples are its bags
+    with open_app() as app, progress_bar(f"{method} on {name}", not as_json) as progress:
+        if method == "consensus":
+            outcome = operations.consensus_dataset(app, name, params.get("methods"))
+        else:
+            if scheduler and "executor" in accepted:
+                params["executor"] = DaskExecutor(scheduler)
+            outcome = operations.value_dataset(app, name, method, params, progress)
+
+    def render() -> None:
+        if outcome.skipped_columns:
+            skipped = ", ".join(outcome.skipped_columns)
+            console.print(f"[yellow]note:[/yellow] text columns not used yet: {skipped}")
+        click.echo(
+            f"run {outcome.run_id}: {outcome.method} valued {outcome.rows} rows in"
+            f" {outcome.seconds:.2f}s; see mendb.row_values"
+        )
+        warning = (outcome.diagnostics.get("mtm") or {}).get("warning")
+        if warning:
+            console.print(f"[yellow]warning:[/yellow] {warning}")
+
+    emit(jsonable(outcome.to_dict()), as_json, render)
+
+
+@command(cli)
+@click.argument("name")
+@click.option("--method", default=None, help="Which method's values (default: the latest).")
+@click.option("--limit", default=20, show_default=True)
+def scores(as_json: bool, name: str, method: str | None, limit: int) -> None:
+    """Show the lowest-valued rows of the latest valuation."""
+    with open_app() as app, app.connection() as conn:
+        datasets_db.get(conn, name)
+        rows = conn.execute(
+            "SELECT row_key, method, value, rank FROM mendb.row_values WHERE dataset = %s"
+            " AND (%s::text IS NULL OR method = %s) ORDER BY method, rank LIMIT %s",
+            [name, method, method, limit],
+        ).fetchall()
+    found = [dict(zip(("row_key", "method", "value", "rank"), r, strict=True)) for r in rows]
+
+    def render() -> None:
+        table = Table("rank", "row", "method", "value")
+        for r in found:
+            table.add_row(str(r["rank"]), r["row_key"], r["method"], f"{r['value']:+.6f}")
+        Console().print(table)
+
+    emit(found, as_json, render)
