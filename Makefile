@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint clean
+.PHONY: demo test lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,6 +15,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e ".[dev,demo]"
 	touch $(STAMP)
+
+BENCH_STAMP := $(VENV)/.bench-installed
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e ".[dev,demo,bench]"
+	touch $(BENCH_STAMP)
+
+# Heavy: about an hour on 2 cores; writes docs/BENCHMARKS.md. BENCH_ARGS=--quick for a taste.
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m bench $(BENCH_ARGS)
+	$(BIN)/python -m bench.influence
+	$(BIN)/python -m bench.loop
 
 demo: $(STAMP)
 	$(BIN)/mendb demo
@@ -26,4 +38,4 @@ test: $(STAMP) lint
 	$(BIN)/python -m pytest
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info bench/.venv-* bench/out

@@ -12,17 +12,26 @@ are given by the recursion
     s_N = m_N / max(N, K)
     s_i = s_{i+1} + (m_i - m_{i+1}) / K * min(K, i) / i.
 
-It unrolls into a reversed cumulative sum, so a batch of validation points is a few
-tensor operations; values are averaged over the validation points. Batches are
-sized so the (batch x N) working set stays bounded whatever N is.
+Unrolled, s_i = s_N + T - C_{i-1}, where C is the cumulative sum of the steps
+(m_j - m_{j+1}) / max(K, j) and T its total; so a batch of validation points costs
+one distance product, one sort, one cumulative sum and one `bincount`, which adds
+every validation point's -C into the rows' totals (the constants s_N + T are added
+to every row at once). Rows at equal distance are ordered by row index (a stable
+sort); the fast unstable sort is used and only the validation points that have
+ties are sorted again stably. Batches are sized so the (batch x N) working set
+stays bounded whatever N is, run on a few threads (numpy releases the GIL in the
+product and the sort), and are summed in batch order, so the values do not
+depend on the number of threads.
 """
 
 from __future__ import annotations
 
+import os
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Self
 
 import numpy as np
-import torch
 from numpy.typing import NDArray
 
 from valuation._validation import check_int
@@ -30,7 +39,8 @@ from valuation.base import ProgressCallback, Valuation
 from valuation.data import TrainingArrays
 from valuation.result import ValuationResult
 
-_WORKING_SET = 1 << 22  # elements of one (batch x N) tensor: 32 MB in float64
+_WORKING_SET = 1 << 22  # elements of one (batch x N) array: 32 MB in float64
+_MAX_THREADS = 8  # each thread holds about five (batch x N) arrays
 
 
 def knn_shapley(
@@ -45,33 +55,67 @@ def knn_shapley(
     n = len(x_train)
     if n == 0:
         return np.zeros(0)
-    xt = torch.from_numpy(np.ascontiguousarray(x_train, dtype=np.float64))
-    yt = torch.from_numpy(np.asarray(y_train, dtype=np.int64))
-    xv = torch.from_numpy(np.ascontiguousarray(x_valid, dtype=np.float64))
-    yv = torch.from_numpy(np.asarray(y_valid, dtype=np.int64))
-
-    ranks = torch.arange(1, n, dtype=torch.float64)  # i = 1 .. N-1
-    weights = torch.clamp(ranks, max=k) / (k * ranks)  # min(K, i) / (K i)
-    train_sq = (xt * xt).sum(dim=1)
-    totals = torch.zeros(n, dtype=torch.float64)
+    xv = np.ascontiguousarray(x_valid, dtype=np.float64)
+    yv = np.asarray(y_valid, dtype=np.int64)
+    kernel = _Kernel(x_train, y_train, k)
     batch = max(1, _WORKING_SET // n)
+    starts = range(0, len(xv), batch)
+    totals = np.zeros(n)
+    threads = min(_MAX_THREADS, len(os.sched_getaffinity(0)), len(starts))
+    with ThreadPoolExecutor(max(threads, 1)) as pool:
+        pending: deque[tuple[int, Future[NDArray[np.float64]]]] = deque()
+        todo = iter(starts)
+        while True:
+            while len(pending) < 2 * threads and (start := next(todo, None)) is not None:
+                xb, yb = xv[start : start + batch], yv[start : start + batch]
+                pending.append((start + len(xb), pool.submit(kernel, xb, yb)))
+            if not pending:
+                break
+            done, future = pending.popleft()
+            totals += future.result()  # in batch order: deterministic
+            if progress is not None:
+                progress(min(1.0, done / len(xv)))
+    return totals / max(len(xv), 1)
 
-    for start in range(0, len(xv), batch):
-        xb, yb = xv[start : start + batch], yv[start : start + batch]
-        # Squared distances up to the per-row constant |x_valid|^2, which does
-        # not change the order.
-        dist = train_sq.unsqueeze(0) - 2.0 * (xb @ xt.T)
-        order = torch.argsort(dist, dim=1, stable=True)
-        match = (yt[order] == yb.unsqueeze(1)).to(torch.float64)
-        steps = (match[:, :-1] - match[:, 1:]) * weights
-        # s_i = s_N + sum_{j >= i} steps_j, as a reversed cumulative sum.
-        tail = torch.flip(torch.cumsum(torch.flip(steps, [1]), 1), [1])
-        sorted_values = torch.cat([tail, torch.zeros(len(xb), 1, dtype=torch.float64)], 1)
-        sorted_values += match[:, -1:] / max(n, k)
-        totals.index_add_(0, order.reshape(-1), sorted_values.reshape(-1))
-        if progress is not None:
-            progress(min(1.0, (start + len(xb)) / len(xv)))
-    return (totals / max(len(xv), 1)).numpy()
+
+class _Kernel:
+    """The training side, shared by every batch: rows, labels, squared norms, weights."""
+
+    def __init__(self, x_train: NDArray[np.floating], y_train: NDArray[np.integer], k: int
+                 ) -> None:
+        self.x = np.ascontiguousarray(x_train, dtype=np.float64)
+        self.y = np.asarray(y_train, dtype=np.int64)
+        self.sq = np.einsum("ij,ij->i", self.x, self.x)
+        n = len(self.y)
+        self.weights = 1.0 / np.maximum(np.arange(1, n, dtype=np.float64), k)  # j = 1 .. N-1
+        self.last = 1.0 / max(n, k)
+
+    def order(self, xb: NDArray[np.float64]) -> NDArray[np.intp]:
+        """Training rows by distance to each validation row; ties by row index."""
+        # Squared distances up to the per-row constant |x_valid|^2, which does not
+        # change the order.
+        dist = xb @ self.x.T
+        dist *= -2.0
+        dist += self.sq
+        order = np.argsort(dist, axis=1)
+        ordered = np.take_along_axis(dist, order, axis=1)
+        tied = (ordered[:, 1:] == ordered[:, :-1]).any(axis=1)
+        if tied.any():
+            order[tied] = np.argsort(dist[tied], axis=1, kind="stable")
+        return order
+
+    def __call__(self, xb: NDArray[np.float64], yb: NDArray[np.int64]) -> NDArray[np.float64]:
+        """The sum over the batch's validation rows of every training row's value."""
+        n = len(self.y)
+        order = self.order(xb)
+        match = self.y[order] == yb[:, None]
+        steps = np.subtract(match[:, :-1], match[:, 1:], dtype=np.float64)
+        steps *= self.weights
+        cumulative = np.cumsum(steps, axis=1)
+        total = cumulative[:, -1].sum() if n > 1 else 0.0
+        constant = total + match[:, -1].sum() * self.last
+        # Position i (0-based) gets s_N + T - C_{i-1}; position 0 gets s_N + T.
+        return constant - np.bincount(order[:, 1:].ravel(), cumulative.ravel(), minlength=n)
 
 
 class KNNShapley(Valuation):
