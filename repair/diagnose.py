@@ -108,7 +108,11 @@ def robust_z(values: NDArray[np.float64], reference: NDArray[np.float64]) -> NDA
     centre = np.median(reference)
     scale = _MAD_SCALE * np.median(np.abs(reference - centre))
     if scale == 0:
-        scale = float(np.std(reference)) or 1.0
+        # A mostly constant column (sparse pixels, rare flags): a value the trusted
+        # rows also take is no evidence of corruption; only one beyond their range is.
+        spread = float(np.std(reference)) or 1.0
+        beyond = np.maximum(values - reference.max(), 0) + np.maximum(reference.min() - values, 0)
+        return beyond / spread
     return np.abs(values - centre) / scale
 
 
