@@ -32,7 +32,6 @@ import datetime as dt
 import json
 import os
 import platform
-import re
 import resource
 import subprocess
 import sys
@@ -43,9 +42,10 @@ from typing import Any
 
 import numpy as np
 
+from bench.report import cpu_name, replace_sections
+
 BENCH = Path(__file__).resolve().parent
 OUT = BENCH / "out"
-DOC = BENCH.parent / "docs" / "BENCHMARKS.md"
 TITLE = "Gradient influence"
 
 DATASETS = ("breast_cancer", "digits", "wine")
@@ -285,16 +285,6 @@ def throughput_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
 def section(report: dict[str, Any]) -> str:
     env = report["environment"]
     load = ", ".join(f"{a:.1f}" for a in env["load_before"])
@@ -386,22 +376,6 @@ def comparison(rows: list[dict[str, Any]]) -> str:
     return " ".join(lines)
 
 
-def replace_section(body: str, path: Path = DOC) -> None:
-    """Replace `## Gradient influence` up to the next `## ` heading (or append it);
-    every other byte of the file stays as it is."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    block = f"## {TITLE}\n\n{body.strip()}\n"
-    found = re.search(rf"(?m)^## {re.escape(TITLE)}[ \t]*$", text)
-    if found is None:
-        sep = "" if text.endswith("\n\n") else ("\n" if text.endswith("\n") else "\n\n")
-        path.write_text(text + sep + block)
-        return
-    following = re.search(r"(?m)^## ", text[found.end():])
-    end = found.end() + following.start() if following else len(text)
-    tail = text[end:]
-    path.write_text(text[:found.start()] + block + ("\n" if tail else "") + tail)
-
-
 def environment(load_before: tuple[float, ...]) -> dict[str, Any]:
     import torch
 
@@ -410,7 +384,7 @@ def environment(load_before: tuple[float, ...]) -> dict[str, Any]:
     gpu = torch.cuda.is_available()
     return {
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "cpu": f"{os.cpu_count()} x {_cpu()}",
+        "cpu": f"{os.cpu_count()} x {cpu_name()}",
         "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30),
         "load_before": load_before, "load_after": os.getloadavg(),
         "python": platform.python_version(), "torch": torch.__version__,
@@ -470,7 +444,7 @@ def main(argv: list[str] | None = None) -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=1))
     if not (args.no_doc or args.quick) and report["detection"] and report["throughput"]:
-        replace_section(section(report))
+        replace_sections({TITLE: section(report)})
     print(section(report))
     return 0
 

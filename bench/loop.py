@@ -40,6 +40,7 @@ import numpy as np
 from numpy.typing import NDArray
 from psycopg import sql
 
+from bench.report import DOC, replace_sections
 from db import datasets
 from db.datasets import SplitSpec
 from db.embedded import stop as stop_server
@@ -58,7 +59,6 @@ from valuation.result import ValuationResult
 
 ROOT = Path(__file__).resolve().parent
 OUT = Path(os.environ.get("BENCH_LOOP_OUT", ROOT / "out" / "loop"))
-DOC = ROOT.parent / "docs" / "BENCHMARKS.md"
 TITLE = "The self-improving loop"
 DATASETS = ("breast_cancer", "wine", "digits")
 METHODS = ("mendb", "cleanlab", "random", "activeclean")
@@ -533,20 +533,6 @@ def markdown(cells: list[Cell], plan: Plan, meta: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def replace_section(body: str, path: Path = DOC) -> None:
-    """Replace (or append) `## TITLE`; every other byte of the file is kept."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    head = f"## {TITLE}\n"
-    block = f"{head}\n{body.strip()}\n"
-    start = text.find(head)
-    if start < 0:
-        path.write_text(text.rstrip("\n") + "\n\n" + block)
-        return
-    nxt = text.find("\n## ", start + len(head))
-    rest = "" if nxt < 0 else "\n" + text[nxt + 1 :]
-    path.write_text(text[:start] + block + rest)
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.loop", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
@@ -637,7 +623,7 @@ def section(
 
 def _write(body: str, no_write: bool) -> int:
     if not no_write:
-        replace_section(body)
+        replace_sections({TITLE: body})
         print(f"wrote {DOC}", flush=True)
     print(f"\n## {TITLE}\n\n{body}")
     return 0

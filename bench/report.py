@@ -55,7 +55,7 @@ def _blas(python: str) -> str:
     return done.stdout.strip() or f"unknown ({done.stderr.strip()[-80:]})"
 
 
-def _cpu() -> str:
+def cpu_name() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -71,7 +71,7 @@ def environment(load_before: tuple[float, ...], available: dict[str, tuple[bool,
 
     return {
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "cpu": f"{os.cpu_count()} x {_cpu()}",
+        "cpu": f"{os.cpu_count()} x {cpu_name()}",
         "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30),
         "load_before": load_before,
         "load_after": os.getloadavg(),
