@@ -20,7 +20,8 @@ they line up row for row, and the fingerprint identifies exactly the rows read.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -135,21 +136,14 @@ def _check_vector_dims(
             )
 
 
-class _snapshot:
+@contextmanager
+def _snapshot(conn: psycopg.Connection[Any]) -> Iterator[None]:
     """REPEATABLE READ, read-only, when not already inside a caller's transaction."""
-
-    def __init__(self, conn: psycopg.Connection[Any]) -> None:
-        self.conn = conn
-        self.own = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
-        self.tx = conn.transaction()
-
-    def __enter__(self) -> None:
-        self.tx.__enter__()
-        if self.own:
-            self.conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-
-    def __exit__(self, *exc: Any) -> None:
-        self.tx.__exit__(*exc)
+    own = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    with conn.transaction():
+        if own:
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield
 
 
 def _distinct(

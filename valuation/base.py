@@ -27,6 +27,8 @@ class Valuation(ABC):
     """A data valuation method: `Method(**params).fit(data).result`."""
 
     method: ClassVar[str]
+    budget_param: ClassVar[str] = "max_samples"
+    """The parameter that counts the method's samples (`mendb value --max-samples`)."""
 
     _result: ValuationResult | None = None
 

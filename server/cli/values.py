@@ -59,17 +59,10 @@ def value(
     extra: tuple[str, ...],
 ) -> None:
     """Value every training row of a dataset (consensus: combine the methods run so far)."""
-    given = {
-        "k": k,
-        "seed": seed,
-        "max_samples": max_samples,
-        "max_time": max_time,
-        "n_jobs": n_jobs,
-    }
-    params = {key: v for key, v in given.items() if v is not None} | _parse_params(extra)
     accepted = METHODS[method].param_names() if method in METHODS else []
-    if "max_samples" in params and "max_samples" not in accepted and "n_estimators" in accepted:
-        params["n_estimators"] = params.pop("max_samples")  # Data-OOB's samples are its bags
+    budget = METHODS[method].budget_param if method in METHODS else "max_samples"
+    given = {"k": k, "seed": seed, budget: max_samples, "max_time": max_time, "n_jobs": n_jobs}
+    params = {key: v for key, v in given.items() if v is not None} | _parse_params(extra)
     with open_app() as app, progress_bar(f"{method} on {name}", not as_json) as progress:
         if method == "consensus":
             outcome = operations.consensus_dataset(app, name, params.get("methods"))

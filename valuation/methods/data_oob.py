@@ -73,6 +73,7 @@ class DataOOB(SamplingMethod):
     """Out-of-bag accuracy per row over `n_estimators` bagged decision trees."""
 
     method = "data_oob"
+    budget_param = "n_estimators"  # its samples are its bags
     stderr_below = None
 
     def __init__(
