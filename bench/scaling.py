@@ -83,7 +83,7 @@ def markdown(rows: list[dict[str, Any]], trees: int) -> str:
         " rounding); for Data-OOB the bags differ, so the AUROC of finding the 10 %"
         " flipped labels is shown for both instead. pyDVL's joblib workers are started and"
         " warmed up before its timed call; mendb's Data-OOB process pool starts inside its"
-        " timed call (each worker imports `valuation.methods`, torch included).",
+        " timed call (each worker imports `valuation.methods`, without torch).",
         "",
         "| method | N | mendb (s) | pyDVL (s) | ratio | mendb peak MB | pyDVL peak MB |"
         " max abs diff | AUROC mendb / pyDVL |",

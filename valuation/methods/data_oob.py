@@ -10,9 +10,20 @@ Each bag is fitted once and predicts all of its out-of-bag rows at once, so the
 cost is B fits whatever n. Bags are samples of the common engine: bag k draws,
 from `SeedSequence(seed, spawn_key=(k,))`, first its `round(bag_fraction * n)` row
 indices with replacement (`rng.integers(0, n, m)`), then the learner's
-`random_state` (`rng.integers(2**31)`). A bag with one class predicts that class.
-Rows that were never out of bag (rare for B in the hundreds) get the mean value
-of the others, a count of 0 and an infinite standard error.
+`random_state` (`rng.integers(2**31)`). A learner whose `fit` takes
+`sample_weight` (the default decision tree) is fitted, as scikit-learn's
+`BaggingClassifier` does it, on the distinct rows of the bag weighted by how many
+times each was drawn (`np.bincount(bag, minlength=n)`): about 37 % fewer rows than
+the bag, the same weighted fit. Other learners are fitted on the drawn rows, with
+repeats. The out-of-bag rows are the rows drawn 0 times. A bag with one class
+predicts that class. Rows that were never out of bag (rare for B in the hundreds)
+get the mean value of the others, a count of 0 and an infinite standard error.
+
+Each block holds one bag by default (`block_size=1`): a bag is a whole model fit,
+so there is nothing to batch, and small blocks spread the bags evenly over the
+workers. Since a row's tally is a count of hits, the values do not depend on the
+block size, the number of chains or the workers (under `max_time`, how many bags
+are done does).
 """
 
 from __future__ import annotations
@@ -22,6 +33,7 @@ from typing import Any, Self
 import numpy as np
 from numpy.typing import NDArray
 from sklearn.tree import DecisionTreeClassifier
+from sklearn.utils.validation import has_fit_parameter
 
 from valuation._validation import check_real
 from valuation.base import ProgressCallback
@@ -51,22 +63,44 @@ class BagSampler(Sampler):
             rng = sample_rng(seed, int(k))
             bag = rng.integers(0, n, size)
             state = int(rng.integers(2**31))
-            out = np.setdiff1d(np.arange(n), bag)
+            drawn = np.bincount(bag, minlength=n)
+            out = np.flatnonzero(drawn == 0)
             if len(out):
-                tally.add(out, (_predict(learner, x, y, bag, state, out) == y[out]).astype(float))
+                predicted = _predict(learner, x, y, bag, drawn, state, out)
+                tally.add(out, (predicted == y[out]).astype(float))
         tally.samples = tally.evaluations = len(ids)
         return tally
 
 
-def _predict(learner: Any, x: NDArray[np.float64], y: NDArray[np.int64],
-             bag: NDArray[np.int64], state: int, rows: NDArray[np.int64]) -> NDArray[np.int64]:
-    labels = y[bag]
-    if np.all(labels == labels[0]):
-        return np.full(len(rows), labels[0])
+def _predict(
+    learner: Any,
+    x: NDArray[np.float64],
+    y: NDArray[np.int64],
+    bag: NDArray[np.int64],
+    drawn: NDArray[np.int64],
+    state: int,
+    rows: NDArray[np.int64],
+) -> NDArray[np.int64]:
+    """Fit a fresh learner on the bag (`drawn`: times each row was drawn), predict `rows`."""
+    first = y[bag[0]]
+    if np.all(y[drawn > 0] == first):
+        return np.full(len(rows), first)
     model = fresh_model(learner)
     if "random_state" in getattr(model, "get_params", dict)():
         model.set_params(random_state=state)
-    return np.asarray(model.fit(x[bag], labels).predict(x[rows]))
+    if _takes_sample_weight(model):
+        distinct = np.flatnonzero(drawn)
+        model.fit(x[distinct], y[distinct], sample_weight=drawn[distinct].astype(np.float64))
+    else:
+        model.fit(x[bag], y[bag])
+    return np.asarray(model.predict(x[rows]))
+
+
+def _takes_sample_weight(model: Any) -> bool:
+    try:
+        return bool(has_fit_parameter(model, "sample_weight"))
+    except (TypeError, ValueError):  # no signature to read: fit it on the repeats
+        return False
 
 
 class DataOOB(SamplingMethod):
@@ -83,7 +117,7 @@ class DataOOB(SamplingMethod):
         model: Any = None,
         max_time: float | None = None,
         n_chains: int = 1,
-        block_size: int = 25,
+        block_size: int = 1,
         seed: int | None = None,
         executor: Executor | None = None,
         n_jobs: int = 1,
@@ -109,15 +143,18 @@ class DataOOB(SamplingMethod):
         seed = resolve_seed(self.seed)
         learner = self.model if self.model is not None else DecisionTreeClassifier()
         payload: Bags = (np.asarray(data.train.x, np.float64), data.train.y, learner)
-        estimate = run(payload, sampler, len(data.train), stopping, seed=seed,
-                       progress=progress, **options)
+        estimate = run(
+            payload, sampler, len(data.train), stopping, seed=seed, progress=progress, **options
+        )
         seen = estimate.counts > 0
         fallback = float(estimate.values[seen].mean()) if seen.any() else 0.0
-        estimate = type(estimate)(**{
-            **estimate.__dict__,
-            "values": np.where(seen, estimate.values, fallback),
-            "stderr": np.where(seen, estimate.stderr, np.inf),
-        })
+        estimate = type(estimate)(
+            **{
+                **estimate.__dict__,
+                "values": np.where(seen, estimate.values, fallback),
+                "stderr": np.where(seen, estimate.stderr, np.inf),
+            }
+        )
         diagnostics = estimate.diagnostics(options["n_chains"])
         diagnostics["never_out_of_bag"] = int((~seen).sum())
         self._result = self._make_result(data, estimate, seed, diagnostics, progress)

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from sklearn.tree import DecisionTreeClassifier
 
 from tests.unit.valuation.games import dataset
+from valuation.executors import LocalExecutor
+from valuation.methods import METHODS, make_valuation
 from valuation.methods.data_oob import DataOOB
 
 
@@ -18,10 +24,12 @@ def reference(x, y, n_bags: int, seed: int) -> np.ndarray:
         rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(k,)))
         bag = rng.integers(0, n, n)
         state = int(rng.integers(2**31))
+        distinct, drawn = np.unique(bag, return_counts=True)
         if len(set(y[bag])) == 1:
             model = None
-        else:
-            model = DecisionTreeClassifier(random_state=state).fit(x[bag], y[bag])
+        else:  # the distinct rows of the bag, weighted by their draws
+            model = DecisionTreeClassifier(random_state=state)
+            model.fit(x[distinct], y[distinct], sample_weight=drawn.astype(float))
         for i in range(n):
             if i in set(bag.tolist()):
                 continue
@@ -35,8 +43,9 @@ def reference(x, y, n_bags: int, seed: int) -> np.ndarray:
 def test_matches_the_straightforward_reference(n_chains: int, block_size: int) -> None:
     data = dataset(15, seed=1, noise=1.0)
     expected = reference(data.train.x, data.train.y, 60, seed=4)
-    result = DataOOB(n_estimators=60, seed=4, n_chains=n_chains,
-                     block_size=block_size).fit(data).result
+    result = (
+        DataOOB(n_estimators=60, seed=4, n_chains=n_chains, block_size=block_size).fit(data).result
+    )
     np.testing.assert_allclose(result.values, expected, atol=1e-12)
     assert result.counts.sum() > 0 and np.all(result.stderr >= 0)
 
@@ -46,10 +55,84 @@ def test_same_seed_same_values_and_noisy_labels_score_low() -> None:
     flipped = np.arange(10)
     y = data.train.y.copy()
     y[flipped] = 1 - y[flipped]
-    noisy = type(data)(type(data.train)(data.train.x, y, data.train.keys), data.valid,
-                       data.test, data.classes, data.feature_names)
+    noisy = type(data)(
+        type(data.train)(data.train.x, y, data.train.keys),
+        data.valid,
+        data.test,
+        data.classes,
+        data.feature_names,
+    )
     first = DataOOB(n_estimators=100, seed=1).fit(noisy).result
     again = DataOOB(n_estimators=100, seed=1).fit(noisy).result
     np.testing.assert_array_equal(first.values, again.values)
     assert first.values[flipped].mean() < first.values[10:].mean() - 0.3
     assert first.method == "data_oob" and first.params["seed"] == 1
+
+
+WEIGHTED_FITS: list[bool] = []
+
+
+class CellVote:
+    """A deterministic learner: the weighted majority label of the training rows in
+    the query's quadrant of the first two features (ties: the smaller label). With
+    integer weights, a row of weight w counts exactly as w repeats of it."""
+
+    def fit(self, x, y, sample_weight=None):
+        WEIGHTED_FITS.append(sample_weight is not None)
+        w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight)
+        cell = self._cell(x)
+        self.votes_ = np.array(
+            [np.bincount(y[cell == c], weights=w[cell == c], minlength=2) for c in range(4)]
+        )
+        return self
+
+    def predict(self, x):
+        return self.votes_[self._cell(x)].argmax(axis=1)
+
+    @staticmethod
+    def _cell(x):
+        return (x[:, 0] > 0).astype(int) * 2 + (x[:, 1] > 0).astype(int)
+
+
+class CellVoteWithoutWeights(CellVote):
+    """The same learner, whose `fit` takes no `sample_weight`: fitted on the repeats."""
+
+    def fit(self, x, y):
+        return super().fit(x, y)
+
+
+def test_weighted_distinct_rows_equal_the_repeated_rows() -> None:
+    data = dataset(60, seed=3, noise=1.0)
+    WEIGHTED_FITS.clear()
+    weighted = DataOOB(n_estimators=50, seed=2, model=CellVote()).fit(data).result
+    assert WEIGHTED_FITS and all(WEIGHTED_FITS)
+    WEIGHTED_FITS.clear()
+    repeated = DataOOB(n_estimators=50, seed=2, model=CellVoteWithoutWeights()).fit(data).result
+    assert WEIGHTED_FITS and not any(WEIGHTED_FITS)
+    np.testing.assert_array_equal(weighted.values, repeated.values)
+    np.testing.assert_array_equal(weighted.counts, repeated.counts)
+    assert 0.0 < weighted.values.mean() < 1.0
+
+
+def test_same_values_whatever_the_blocks_and_workers() -> None:
+    data = dataset(40, seed=5, noise=0.5)
+    inline = DataOOB(n_estimators=30, seed=7).fit(data).result
+    blocks = DataOOB(n_estimators=30, seed=7, block_size=25, n_chains=2).fit(data).result
+    pooled = DataOOB(n_estimators=30, seed=7, executor=LocalExecutor(n_jobs=2)).fit(data).result
+    for other in (blocks, pooled):
+        np.testing.assert_array_equal(inline.values, other.values)
+        np.testing.assert_array_equal(inline.counts, other.counts)
+
+
+def test_registry_loads_torch_methods_only_when_asked() -> None:
+    code = (
+        "import sys\n"
+        "import valuation.methods.data_oob\n"
+        "from valuation.methods import METHODS\n"
+        "assert {'influence_sgd', 'influence_adam', 'data_oob'} <= set(METHODS)\n"
+        "assert 'torch' not in sys.modules, 'the registry imported torch'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[3])
+    for name in METHODS:
+        assert METHODS[name].method == name
+    assert type(make_valuation("influence_sgd")).__name__ == "InfluenceSGD"
