@@ -1,14 +1,21 @@
-"""The registry of valuation methods, by the name users give on the command line."""
+"""The registry of valuation methods, by the name users give on the command line.
+
+The torch-based methods (`_LAZY`) are imported on first look-up, so that importing
+the registry, as every process-pool worker of a sampling method does, never loads
+torch.
+"""
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from valuation._validation import InvalidParameterError
 from valuation.base import Valuation
 from valuation.methods.data_oob import DataOOB
-from valuation.methods.influence import InfluenceAdam, InfluenceSGD
 from valuation.methods.knn_shapley import KNNShapley
+from valuation.methods.lava import LAVA
 from valuation.methods.semivalue import BanzhafMSR, BetaShapley, LeaveOneOut, TMCShapley
 from valuation.methods.ts_shapley import TSShapley
 
@@ -20,10 +27,46 @@ _ALL: tuple[type[Valuation], ...] = (
     LeaveOneOut,
     DataOOB,
     TSShapley,
-    InfluenceSGD,
-    InfluenceAdam,
+    LAVA,
 )
-METHODS: dict[str, type[Valuation]] = {cls.method: cls for cls in _ALL}
+_LAZY: dict[str, tuple[str, str]] = {
+    "influence_sgd": ("valuation.methods.influence", "InfluenceSGD"),
+    "influence_adam": ("valuation.methods.influence", "InfluenceAdam"),
+}
+
+
+class _Registry(Mapping[str, type[Valuation]]):
+    """Method classes by name; a lazy one is imported when it is first looked up."""
+
+    def __init__(
+        self, classes: tuple[type[Valuation], ...], lazy: dict[str, tuple[str, str]]
+    ) -> None:
+        self._classes = {cls.method: cls for cls in classes}
+        self._lazy = lazy
+        self._names = [*self._classes, *(name for name in lazy if name not in self._classes)]
+
+    def __getitem__(self, name: str) -> type[Valuation]:
+        if name not in self._classes:
+            module, attr = self._lazy[name]  # KeyError for an unknown name
+            self._classes[name] = getattr(importlib.import_module(module), attr)
+        return self._classes[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
+METHODS: Mapping[str, type[Valuation]] = _Registry(_ALL, _LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    """`from valuation.methods import InfluenceSGD` still works, importing it then."""
+    for module, attr in _LAZY.values():
+        if attr == name:
+            return getattr(importlib.import_module(module), attr)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def make_valuation(method: str, **params: Any) -> Valuation:
