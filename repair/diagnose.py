@@ -1,10 +1,11 @@
 """Why does a low-valued row hurt? One diagnosis per suspect, from evidence:
 
 - missing value: a numeric cell is null;
-- numeric outlier: a robust z-score (median / MAD of the trusted rows) beyond
-  `z_global` on the column, or beyond `z_class` against the rows of its own label
-  while each of its (at least two) other numeric columns is within `z_typical`
-  (a label error looks unusual on many columns at once, a corrupted cell on one);
+- numeric outlier: far outside the column's range (`fence_distance`), or a
+  robust z-score (median / MAD of the trusted rows) beyond `z_class` against the
+  rows of its own label while each of its (at least two) other numeric columns is
+  within `z_typical` (a label error looks unusual on many columns at once, a
+  corrupted cell on one);
 - corrupted vector: null, all zeros, far (cosine) from the re-embedding of the text
   it derives from, or far from the trusted rows (robust z of the distance to its
   nearest trusted rows against theirs; any label, since a flipped label sits close
@@ -15,13 +16,14 @@
   classifier trained on trusted rows (1 - their mean support of its label).
 
 Hard evidence (a null, a broken vector, an extreme number) wins; then noisy text,
-a cell unusual for its label, and last a label error. Rows with no evidence get no
+a cell unusual for its label (unless the label stays doubted with that cell at its
+label's typical value), and last a label error. Rows with no evidence get no
 diagnosis, and so no proposal.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -38,7 +40,6 @@ SOFT = ("text", "numeric_class", "label")
 
 @dataclass(frozen=True)
 class Thresholds:
-    z_global: float = 6.0
     z_class: float = 4.0
     z_typical: float = 2.0  # the other numeric columns must all be within this
     min_columns: int = 3  # "one column only" needs at least this many columns
@@ -47,6 +48,9 @@ class Thresholds:
     oov_share: float = 0.08
     oov_min: int = 2
     label: float = 0.5
+    explained: float = 0.5  # a fixed cell explains a doubted label if doubt falls below
+    rare_null_share: float = 0.05  # a null is evidence only where nulls are this rare
+    fence: float = 10.0  # times the 2.5th/97.5th percentile's distance from the median
 
 
 def diagnose(
@@ -61,16 +65,121 @@ def diagnose(
             found[diagnosis.index].append((tag, diagnosis))
     support = label_support(context, rows, k)
     label_scores = 1.0 - support.combined[np.arange(len(rows)), context.data.train.y[rows]]
+    picks = {int(i): _choose(found[int(i)], len(numeric), limits) for i in rows}
+    # A cell unusual for the row's label, while the label itself is doubted: either
+    # explains the other. Put the cell at its label's typical value and ask again;
+    # if the doubt stays, the label is the simpler explanation.
+    torn = [
+        int(i)
+        for position, i in enumerate(rows)
+        if label_scores[position] >= limits.label
+        and (pick := picks[int(i)]) is not None
+        and pick.kind == "numeric"
+        and "beyond_range" not in pick.evidence
+    ]
+    for index in _label_still_doubted(context, torn, picks, limits, k):
+        picks[index] = None
     chosen = []
     for position, index in enumerate(rows):
         score = float(label_scores[position])
-        pick = _choose(found[int(index)], len(numeric), limits)
+        pick = picks[int(index)]
         if pick is None and score >= limits.label:
             pick = Diagnosis(int(index), "label", context.label_column, score)
         if pick is not None:
             evidence = {**pick.evidence, "label_disagreement": round(score, 4)}
             chosen.append(Diagnosis(pick.index, pick.kind, pick.column, pick.score, evidence))
     return tuple(chosen)
+
+
+def broken_cell_rows(
+    columns: tuple[Column, ...], thresholds: Thresholds | None = None
+) -> NDArray[np.int64]:
+    """Training rows with hard evidence of a broken cell, whatever their value: a
+    null where the column is otherwise filled, a number far outside the column's
+    range, a null or all-zero vector.
+
+    Valuation can miss these rows: one pushed far from the data is nobody's
+    neighbour, so KNN-Shapley gives it a small positive value. "Far outside" is
+    `fence_distance`: a legitimate extreme of a heavy tail, a rare non-zero pixel,
+    stays inside; a value multiplied by 100 does not. Ordered by the
+    strength of the evidence (farthest first, then nulls)."""
+    limits = thresholds or Thresholds()
+    strength: dict[int, float] = {}
+
+    def note(rows: NDArray[np.int64], scores: NDArray[np.float64]) -> None:
+        for row, score in zip(rows.tolist(), scores.tolist(), strict=True):
+            strength[row] = max(strength.get(row, 0.0), score)
+
+    for column in columns:
+        if column.kind == "numeric":
+            values = column.values
+            null = np.isnan(values)
+            if 0 < null.mean() <= limits.rare_null_share:
+                note(np.flatnonzero(null), np.zeros(int(null.sum())))
+            outside = fence_distance(values, limits.fence)
+            far = np.flatnonzero(outside > 0)
+            note(far, outside[far])
+        elif column.kind == "vector":
+            broken = np.isnan(column.values).any(axis=1) | ~np.any(column.values != 0, axis=1)
+            if 0 < broken.mean() <= limits.rare_null_share:
+                note(np.flatnonzero(broken), np.zeros(int(broken.sum())))
+    order = sorted(strength, key=lambda row: (-strength[row], row))
+    return np.array(order, dtype=np.int64)
+
+
+def fence_distance(values: NDArray[np.float64], fence: float) -> NDArray[np.float64]:
+    """How far each value lies beyond the fences `fence` times as far from the
+    median as the 2.5th and 97.5th percentiles are, in units of that percentile
+    range (0 inside; NaN counts as inside).
+
+    A value multiplied by 100 lands far beyond them; a legitimate extreme of a
+    skewed column, a few times the 97.5th percentile, stays inside. The
+    percentiles are order statistics with at least three values beyond them, so a
+    few broken cells cannot move them, even in a table of a hundred rows. Where one
+    value fills 95 % of the column (a sparse column: mostly zeros), the median of
+    the other values on a side stands in for the percentile there."""
+    finite = np.sort(values[np.isfinite(values)])
+    if len(finite) < 8:
+        return np.zeros(len(values))
+    centre = float(np.median(finite))
+    low = max(float(np.percentile(finite, 2.5, method="higher")), float(finite[3]))
+    high = min(float(np.percentile(finite, 97.5, method="lower")), float(finite[-4]))
+    others = finite[finite != centre]
+    if high == centre and len(others[others > centre]):
+        high = float(np.median(others[others > centre]))
+    if low == centre and len(others[others < centre]):
+        low = float(np.median(others[others < centre]))
+    width = high - low or 1.0
+    upper, lower = centre + fence * (high - centre), centre - fence * (centre - low)
+    beyond = np.maximum(values - upper, 0) + np.maximum(lower - values, 0)
+    return np.nan_to_num(beyond / width)
+
+
+def _label_still_doubted(
+    context: RepairContext,
+    rows: list[int],
+    picks: dict[int, Diagnosis | None],
+    limits: Thresholds,
+    k: int,
+) -> list[int]:
+    """Of `rows` (each with one unusual numeric cell), those whose label is still
+    doubted (`explained` or more) once that cell takes the median of its label's
+    trusted rows."""
+    if not rows:
+        return []
+    data = context.data
+    x = data.train.x.copy()
+    trusted = trusted_or_all(context.trusted(), context.suspects)
+    for index in rows:
+        j = data.feature_names.index(picks[index].column)  # type: ignore[union-attr]
+        same = trusted[data.train.y[trusted] == data.train.y[index]]
+        if len(same):
+            x[index, j] = np.median(x[same, j])
+    moved = replace(context, data=replace(data, train=replace(data.train, x=x)))
+    index_array = np.array(rows, dtype=np.int64)
+    support = label_support(moved, index_array, k)
+    doubt = 1.0 - support.combined[np.arange(len(rows)), data.train.y[index_array]]
+    return [index for index, d in zip(rows, doubt, strict=True) if d >= limits.explained]
 
 
 def _choose(
@@ -121,6 +230,7 @@ def _numeric(
 ) -> list[tuple[str, Diagnosis]]:
     values, y = column.values, context.data.train.y
     trusted = trusted_or_all(context.trusted(), context.suspects)
+    outside = fence_distance(values, limits.fence)
     out: list[tuple[str, Diagnosis]] = []
     for index in rows:
         value = values[index]
@@ -129,10 +239,15 @@ def _numeric(
             continue
         z = float(robust_z(np.array([value]), values[trusted])[0])
         same = trusted[y[trusted] == y[index]]
-        z_label = float(robust_z(np.array([value]), values[same])[0]) if len(same) > 2 else 0.0
+        # Against its own label the column must have a spread to be unusual against:
+        # where most rows of the label share one value (a pixel that is mostly
+        # off), a different value is common variety, not a corrupted cell.
+        spread = len(same) > 2 and np.median(np.abs(values[same] - np.median(values[same]))) > 0
+        z_label = float(robust_z(np.array([value]), values[same])[0]) if spread else 0.0
         evidence = {"z": round(z, 3), "z_within_label": round(z_label, 3)}
-        if z > limits.z_global:
-            score = min(1.0, z / (2 * limits.z_global))
+        if outside[index] > 0:
+            evidence["beyond_range"] = round(float(outside[index]), 3)
+            score = min(1.0, 0.5 + outside[index])
             diagnosis = Diagnosis(int(index), "numeric", column.name, score, evidence)
             out.append(("numeric_global", diagnosis))
         elif z_label > limits.z_class:

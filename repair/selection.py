@@ -1,4 +1,5 @@
-"""Which rows to look at: the lowest-valued ones, and never a row that helps."""
+"""Which rows to look at: rows with hard evidence of a broken cell, then the
+lowest-valued ones; never a row that helps unless the evidence names it."""
 
 from __future__ import annotations
 
@@ -9,10 +10,17 @@ from valuation.result import ValuationResult
 
 
 def select_suspects(
-    values: ValuationResult, max_rows: int, threshold: float = 0.0
+    values: ValuationResult,
+    max_rows: int,
+    threshold: float = 0.0,
+    evidence: NDArray[np.int64] | None = None,
 ) -> NDArray[np.int64]:
-    """Indices of rows with value below `threshold` (never above 0), lowest first."""
+    """Indices of at most `max_rows` rows: first the `evidence` rows (hard evidence
+    of a broken cell, strongest first), then rows valued below `threshold` (never
+    above 0), lowest first."""
     threshold = min(threshold, 0.0)
     below = np.flatnonzero(values.values < threshold)
     order = below[np.argsort(values.values[below], kind="stable")]
-    return order[:max_rows].astype(np.int64)
+    first = np.asarray(evidence if evidence is not None else [], dtype=np.int64)
+    rest = order[~np.isin(order, first)]
+    return np.concatenate([first, rest])[:max_rows].astype(np.int64)

@@ -2,7 +2,9 @@
 the repairer for its kind propose, verify every proposal by a counterfactual
 retrain, and write them to the audit table.
 
-Only rows valued below zero are looked at, never a row that helps.
+The rows looked at are those with hard evidence of a broken cell (a null, an
+extreme number, a broken vector: valuation can miss a row pushed far from the
+data), then the rows valued below zero; never a row that helps for no reason.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from db.embeddings import SyncReport, read_texts, sync_text_column
 from db.neighbours import PgvectorNeighbours
 from db.read import DatasetRead, read_dataset
 from db.repairs import insert_proposals, list_repairs
-from repair.diagnose import diagnose
+from repair.diagnose import broken_cell_rows, diagnose
 from repair.embedder import encoder as load_encoder
 from repair.proposals import Column, RepairContext, Repairer, RepairProposal, TextEncoder
 from repair.repairers import default_repairers
@@ -83,13 +85,15 @@ def propose(
     read = read_dataset(conn, dataset, cached_models(conn, dataset, model))
     data = prepare(read.arrays)
     run_id, values = values_of(data)
-    suspects = _without_open(conn, name, data, select_suspects(values, max_rows))
+    columns = _columns(conn, dataset, read)
+    broken = broken_cell_rows(columns)
+    suspects = _without_open(conn, name, data, select_suspects(values, max_rows, evidence=broken))
     context = RepairContext(
         data,
         values,
         suspects,
         dataset.label,
-        columns=_columns(conn, dataset, read),
+        columns=columns,
         neighbours=_neighbours(conn, dataset, data, encoder),
         encoder=encoder,
     )

@@ -3,6 +3,14 @@ label that are nearest on the other features (the median of their values).
 
 The confidence falls as the donors disagree: 1 / (1 + spread), with the spread the
 donors' MAD over the column's MAD among trusted rows.
+
+A value off by a power of ten (a slipped decimal point, cents for dollars, a unit
+mix-up) is the commonest broken number. When the old value lies far outside its
+column's range (`repair.diagnose.fence_distance`) and times 10^k (k = -3..3, the
+smallest such shift) lands within three column MADs of the donors' median, that is
+proposed instead: it restores the cell exactly rather than approximately. Its
+confidence falls from 1 at the median to 0.5 at three MADs (1 - distance / 6): a
+power of ten landing that close by chance is unlikely.
 """
 
 from __future__ import annotations
@@ -29,6 +37,17 @@ class NeighbourNumericRepairer:
             if estimate is None:
                 continue
             old = column.values[diagnosis.index]
+            confidence = 1.0 / (1.0 + spread)
+            evidence = {**diagnosis.evidence, "donors": donors}
+            shifted = (
+                _decimal_shift(old, estimate, self._scale(context, column))
+                if "beyond_range" in diagnosis.evidence
+                else None
+            )
+            if shifted is not None:
+                estimate, distance, power = shifted
+                confidence = max(confidence, 1.0 - distance / 6.0)
+                evidence["decimal_shift"] = f"x10^{power}"
             proposals.append(
                 RepairProposal(
                     row_key=str(context.data.train.keys[diagnosis.index]),
@@ -37,8 +56,8 @@ class NeighbourNumericRepairer:
                     new_value=format_number(estimate, column.type_name),
                     kind=diagnosis.kind,
                     repairer=self.name,
-                    confidence=round(1.0 / (1.0 + spread), 6),
-                    evidence={**diagnosis.evidence, "donors": donors},
+                    confidence=round(confidence, 6),
+                    evidence=evidence,
                 )
             )
         return proposals
@@ -62,6 +81,30 @@ class NeighbourNumericRepairer:
         scale = _mad(values[pool]) or 1.0
         spread = _mad(values[donors]) / scale
         return estimate, float(spread), [str(data.train.keys[d]) for d in donors]
+
+
+    def _scale(self, context: RepairContext, column: Column) -> float:
+        pool = trusted_or_all(context.trusted(), context.suspects)
+        values = column.values[pool]
+        return _mad(values[np.isfinite(values)]) or 1.0
+
+
+def _decimal_shift(old: float, estimate: float, scale: float) -> tuple[float, float, int] | None:
+    """(old * 10^k, its distance from the estimate in column MADs, k) for the
+    smallest shift |k| that brings the old value within three MADs of the
+    estimate, when the old value itself is not. The smallest shift, not the
+    closest landing: near zero, 10^-3 can land closer than the true 10^-2."""
+    if not np.isfinite(old) or old == 0 or abs(old - estimate) <= 3 * scale:
+        return None
+    powers = np.array([-3, -2, -1, 1, 2, 3])
+    # Dividing undoes a multiplication to the last bit more often than * 0.01 does.
+    candidates = np.where(powers > 0, old * 10.0 ** np.abs(powers), old / 10.0 ** np.abs(powers))
+    distances = np.abs(candidates - estimate) / scale
+    near = np.flatnonzero(distances <= 3.0)
+    if len(near) == 0:
+        return None
+    best = int(min(near, key=lambda i: (abs(powers[i]), distances[i])))
+    return float(candidates[best]), float(distances[best]), int(powers[best])
 
 
 def _other_features(names: tuple[str, ...], column: str) -> NDArray[np.int64]:

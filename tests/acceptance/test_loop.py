@@ -57,6 +57,27 @@ def test_the_loop_improves_and_records_every_round(
     assert loop is not None and loop[0] == "done" and loop[1]["budget"] == 30
 
 
+def test_a_cell_blown_up_a_hundredfold_is_put_back_though_its_value_is_positive(
+    app: Mendb, conn: psycopg.Connection[Any]
+) -> None:
+    """KNN-Shapley gives a row pushed far from the data a small positive value; the
+    loop still looks at it (hard evidence), and the repair restores the cell."""
+    noisy_dataset(app, conn, flips=0)
+    rows = conn.execute(
+        "SELECT id, b FROM train WHERE mendb.split_unit(0, id::text) >= 0.4 AND b > 0.5"
+        " ORDER BY id LIMIT 3"
+    ).fetchall()
+    conn.execute("UPDATE train SET b = b * 100 WHERE id = ANY(%s)", [[k for k, _ in rows]])
+    run_loop(app, "d", LoopConfig(max_rounds=1, k=5), lambda _: None)
+    repaired = dict(
+        conn.execute(
+            "SELECT row_key::int, new_value::float8 FROM mendb.repairs WHERE dataset = 'd'"
+            " AND column_name = 'b' AND evidence ? 'decimal_shift'"
+        ).fetchall()
+    )
+    assert repaired == pytest.approx({k: b for k, b in rows}, rel=1e-6)  # b is a real
+
+
 def test_a_round_that_hurts_is_rolled_back(app: Mendb, conn: psycopg.Connection[Any]) -> None:
     noisy_dataset(app, conn)
     config = LoopConfig(budget=20, max_rounds=3, policy="review", k=5)
