@@ -48,6 +48,7 @@ from db.repairs import list_repairs
 from repair.diagnose import diagnose
 from repair.proposals import Column, RepairContext, RepairProposal
 from repair.repairers import default_repairers
+from repair.verify import Verifier
 from server import operations
 from server.context import Mendb
 from server.loop import LoopConfig, run_loop
@@ -71,9 +72,10 @@ class Plan:
     max_rounds: int = 5
     budget: int | None = None
     min_confidence: float = 0.6
-    min_gain: float = 0.001
+    min_gain: float = LoopConfig.min_gain
     k: int = 10
     method: str = "auto"
+    verified_only: bool = LoopConfig.verified_only
 
 
 @dataclass
@@ -213,7 +215,14 @@ def _expert(
     context = RepairContext(data, result, rows, "label", columns=columns)
     context = replace(context, diagnoses=diagnose(context, k=plan.k))
     proposals = [p for r in default_repairers(plan.k) for p in r.propose(context)]
-    return _apply(raw, [p for p in proposals if p.confidence >= plan.min_confidence])
+    proposals = [p for p in proposals if p.confidence >= plan.min_confidence]
+    if plan.verified_only and proposals:
+        proposals = [
+            p
+            for p in Verifier(raw, "label").verify(proposals)
+            if (p.verification or {}).get("verdict") == "improves"
+        ]
+    return _apply(raw, proposals)
 
 
 def _apply(raw: TrainingArrays, proposals: list[RepairProposal]) -> tuple[TrainingArrays, set[int]]:
@@ -321,7 +330,7 @@ def run_cell(app: Mendb, dataset: str, seed: int, plan: Plan, log: Any) -> Cell:
     started = time.perf_counter()
     config = LoopConfig(
         method=plan.method, budget=plan.budget, max_rounds=plan.max_rounds, min_gain=plan.min_gain,
-        min_confidence=plan.min_confidence, seed=seed, k=plan.k,
+        min_confidence=plan.min_confidence, seed=seed, k=plan.k, verified_only=plan.verified_only,
     )  # fmt: skip
     outcome = run_loop(app, name, config, log=lambda s: log(f"    {s}"))
     cell.seconds["mendb"] = time.perf_counter() - started
@@ -425,9 +434,12 @@ def markdown(cells: list[Cell], plan: Plan, meta: dict[str, Any]) -> str:
         f" of them get another label, a disjoint {plan.cells:.0%} get 1-2 numeric cells"
         " multiplied by 100 (a non-zero cell) or set to NULL. The loop is the real"
         " `run_loop` (method auto = exact KNN-Shapley, k = 10, policy auto,"
-        f" min confidence {plan.min_confidence}, budget per round"
-        f" {plan.budget or 'max(10, n_train / 20)'}, at most {plan.max_rounds} rounds,"
-        f" min gain {plan.min_gain}). The baselines get the same budget B = the rows"
+        f" min confidence {plan.min_confidence}"
+        f"{', verified proposals only' if plan.verified_only else ''}, budget per round"
+        f" {plan.budget or 'max(10, n_train / 4)'}, at most {plan.max_rounds} rounds,"
+        f" min gain {plan.min_gain}); each round looks at the rows with hard evidence of a"
+        " broken cell (`repair.diagnose.broken_cell_rows`) and the rows valued below"
+        " zero. The baselines get the same budget B = the rows"
         " the loop spent a repair on (distinct rows with a repair applied in any round,"
         " including rounds it rolled back), on the same noisy rows: (a) cleanlab"
         " `find_label_issues` on 5-fold out-of-fold logistic probabilities, top B by"
@@ -540,9 +552,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--datasets", help=f"comma-separated, of {', '.join(DATASETS)}")
     p.add_argument("--seeds", type=int, help="number of seeds (default 5, quick 1)")
     p.add_argument("--max-rounds", type=int, default=Plan.max_rounds)
-    p.add_argument("--budget", type=int, help="loop budget per round (default n_train/20)")
+    p.add_argument("--budget", type=int, help="loop budget per round (default n_train/4)")
     p.add_argument("--min-gain", type=float, default=Plan.min_gain)
     p.add_argument("--method", default=Plan.method, help="the loop's valuation method")
+    p.add_argument("--verified-only", action="store_true",
+                   help="accept only proposals whose verification says they improve")  # fmt: skip
     p.add_argument(
         "--report",
         action="store_true",
@@ -557,8 +571,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     seeds = list(range(args.seeds or (1 if args.quick else 5)))
     plan = Plan(
-        max_rounds=args.max_rounds, budget=args.budget, min_gain=args.min_gain, method=args.method
-    )
+        max_rounds=args.max_rounds, budget=args.budget, min_gain=args.min_gain, method=args.method,
+        verified_only=args.verified_only,
+    )  # fmt: skip
     if args.report:
         saved = json.loads((OUT / "loop.json").read_text())
         if isinstance(saved, list):  # written cell by cell by a run that did not finish

@@ -125,14 +125,15 @@ def _text_demo(as_json: bool, rows: int, seed: int) -> None:
     "--budget",
     type=int,
     default=None,
-    help="Rows to propose repairs for, per round (default: 5 % of training rows).",
+    help="Rows to look at per round (default: a quarter of the training rows; only"
+    " rows with a negative value or a broken cell are proposed for).",
 )
 @click.option("--max-rounds", default=5, show_default=True)
 @click.option(
     "--min-gain",
-    default=0.001,
+    default=0.0,
     show_default=True,
-    help="Stop when test accuracy gains less than this in a round.",
+    help="Stop when test accuracy gains less than this in a round (0: only a fall stops).",
 )
 @click.option(
     "--policy",
@@ -142,6 +143,13 @@ def _text_demo(as_json: bool, rows: int, seed: int) -> None:
     help="auto: accept confident proposals; review: pause for a person.",
 )
 @click.option("--min-confidence", default=0.6, show_default=True)
+@click.option(
+    "--verified-only/--any-verdict",
+    default=False,
+    show_default=True,
+    help="auto policy: accept only proposals whose counterfactual retrain improves the"
+    " validation utility.",
+)
 @click.option("--seed", default=0, show_default=True)
 def loop(
     as_json: bool,
@@ -152,10 +160,14 @@ def loop(
     min_gain: float,
     policy: str,
     min_confidence: float,
+    verified_only: bool,
     seed: int,
 ) -> None:
     """Value, propose, apply and retrain, round after round (resumes a paused loop)."""
-    config = LoopConfig(method, budget, max_rounds, min_gain, policy, min_confidence, seed)
+    config = LoopConfig(
+        method, budget, max_rounds, min_gain, policy, min_confidence, seed,
+        verified_only=verified_only,
+    )  # fmt: skip
     log = (lambda message: None) if as_json else console.print
     with open_app() as app:
         outcome = run_loop(app, name, config, log)
