@@ -28,7 +28,7 @@ from server.cli._common import cli, command, emit, open_app, progress_bar
 def propose(
     as_json: bool, name: str, max_rows: int, method: str | None, k: int, verify: bool
 ) -> None:
-    """Diagnose the lowest-valued rows (value < 0) and propose verified repairs."""
+    """Diagnose rows with a broken cell or a value < 0 and propose verified repairs."""
     with open_app() as app, progress_bar(f"embedding {name}", not as_json) as progress:
         ids = operations.propose_repairs(
             app, name, max_rows, method, k, verify=verify, progress=progress
