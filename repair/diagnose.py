@@ -101,8 +101,8 @@ def broken_cell_rows(
     Valuation can miss these rows: one pushed far from the data is nobody's
     neighbour, so KNN-Shapley gives it a small positive value. "Far outside" is
     `fence_distance`: a legitimate extreme of a heavy tail, a rare non-zero pixel,
-    stays inside; a value multiplied by 100 does not. Ordered by the
-    strength of the evidence (farthest first, then nulls)."""
+    stays inside; a value multiplied by 100 does not. Ordered by the strength of
+    the evidence (farthest first, then nulls)."""
     limits = thresholds or Thresholds()
     strength: dict[int, float] = {}
 
@@ -135,9 +135,9 @@ def fence_distance(values: NDArray[np.float64], fence: float) -> NDArray[np.floa
     A value multiplied by 100 lands far beyond them; a legitimate extreme of a
     skewed column, a few times the 97.5th percentile, stays inside. The
     percentiles are order statistics with at least three values beyond them, so a
-    few broken cells cannot move them, even in a table of a hundred rows. Where one
-    value fills 95 % of the column (a sparse column: mostly zeros), the median of
-    the other values on a side stands in for the percentile there."""
+    few broken cells cannot move them, even in a table of a hundred rows. Where a
+    percentile equals the median (a sparse column: mostly zeros), the median of the
+    other values on that side stands in for it."""
     finite = np.sort(values[np.isfinite(values)])
     if len(finite) < 8:
         return np.zeros(len(values))

@@ -82,7 +82,6 @@ class NeighbourNumericRepairer:
         spread = _mad(values[donors]) / scale
         return estimate, float(spread), [str(data.train.keys[d]) for d in donors]
 
-
     def _scale(self, context: RepairContext, column: Column) -> float:
         pool = trusted_or_all(context.trusted(), context.suspects)
         values = column.values[pool]
