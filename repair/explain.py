@@ -24,15 +24,15 @@ class Rule:
     rows: int
     mean_value: float
     overall_mean: float
-    negative_share: float
+    harmful_share: float
 
     @property
     def sentence(self) -> str:
         where = " and ".join(self.conditions) or "all rows"
         return (
             f"rows with {where}: {self.rows} rows, mean value {self.mean_value:+.4g}"
-            f" (all rows: {self.overall_mean:+.4g}); {self.negative_share:.0%} of them"
-            " have a negative value"
+            f" (all rows: {self.overall_mean:+.4g}); {self.harmful_share:.0%} of them"
+            " are valued as harmful"
         )
 
     def to_dict(self) -> dict[str, object]:
@@ -42,6 +42,7 @@ class Rule:
 def explain_low_value(
     raw: TrainingArrays,
     values: NDArray[np.float64],
+    harmful: NDArray[np.bool_],
     max_depth: int = 2,
     max_rules: int = 3,
     seed: int = 0,
@@ -49,7 +50,8 @@ def explain_low_value(
     """Rules describing the lowest-valued groups of training rows.
 
     `raw` is the dataset as read (before `prepare`): NaN for missing cells,
-    categorical columns as 1-based codes into `raw.categories`.
+    categorical columns as 1-based codes into `raw.categories`. `harmful` marks the
+    rows valued below the method's harm threshold.
     """
     features, names = _readable_features(raw)
     n = len(values)
@@ -72,7 +74,7 @@ def explain_low_value(
                 rows=int(members.sum()),
                 mean_value=mean,
                 overall_mean=overall,
-                negative_share=float((values[members] < 0).mean()),
+                harmful_share=float(harmful[members].mean()),
             )
         )
     rules.sort(key=lambda r: r.mean_value)

@@ -123,8 +123,9 @@ class RepairContext:
         return [d for d in self.diagnoses if d.kind == kind]
 
     def trusted(self) -> NDArray[np.bool_]:
-        """Training rows that valuation says help (value > 0) and are not suspects."""
-        mask = self.values.values > 0
+        """Training rows that valuation says help (valued above its harm threshold)
+        and are not suspects."""
+        mask = self.values.values > (self.values.harmful_below or 0.0)
         mask[self.suspects] = False
         return mask
 

@@ -2,7 +2,7 @@
 after round, while the model keeps improving.
 
 Each round is a row in `mendb.rounds`. The loop stops when the test gain falls
-below `min_gain` (0 by default: only a fall), when no row has a negative value,
+below `min_gain` (0 by default: only a fall), when no row is valued as harmful,
 when the MTM diagnostic says the values cannot be trusted for this utility, or
 after `max_rounds`. A round that lowers test accuracy is reverted in one
 transaction and the loop stops, saying so. With the review policy the loop pauses
@@ -23,6 +23,7 @@ from repair.explain import explain_low_value
 from server import operations
 from server.context import Mendb
 from valuation.evaluate import accuracy
+from valuation.methods import METHODS
 
 Log = Callable[[str], None]
 POLICIES = ("auto", "review")
@@ -112,6 +113,13 @@ def run_loop(
         log(f"resuming loop {paused['id']} (paused for review)")
         return _resume(app, name, paused, log)
     config.check()
+    chosen = METHODS.get(config.method)
+    if chosen is not None and chosen.harmful_below is None:
+        raise MendbError(
+            f"method {config.method!r} ranks rows but has no value below which a row"
+            " hurts, so the loop cannot pick rows with it; use auto, knn_shapley, data_oob,"
+            " tmc_shapley or another method with one"
+        )
     with app.connection() as conn:
         if loop_id is None:
             loop_id = runs.create(conn, name, "loop", config.method, asdict(config))
@@ -203,6 +211,7 @@ def _begin_round(
     with app.connection() as conn:
         run = runs.get(conn, outcome.run_id)
         negative = int(run["metrics"].get("negative_rows", 0))
+        threshold = operations.harm_threshold(run)
         rounds.update(
             conn,
             round_id,
@@ -212,7 +221,7 @@ def _begin_round(
         )
     mtm_warning = (outcome.diagnostics.get("mtm") or {}).get("warning")
     if negative == 0:
-        return _stopped(app, round_id, "no row has a negative value")
+        return _stopped(app, round_id, f"no row is valued below {threshold:g} (harmful)")
     if mtm_warning:
         return _stopped(app, round_id, f"values cannot be trusted: {mtm_warning}")
     budget = config.budget or default_budget(n_train)
@@ -322,6 +331,8 @@ def explain(app: Mendb, name: str, run_id: int | None = None) -> list[dict[str, 
             run_id, values = operations.latest_values(conn, name, data)
         else:
             values = operations.values_of_run(conn, runs.get(conn, run_id), data)
-        rules = [r.to_dict() for r in explain_low_value(read.arrays, values.values)]
+        rules = [
+            r.to_dict() for r in explain_low_value(read.arrays, values.values, values.harmful())
+        ]
         runs.add_diagnostics(conn, run_id, {"explanation": rules})
     return rules

@@ -124,13 +124,13 @@ def execute_value_run(
             runs.finish(
                 conn,
                 run_id,
-                diagnostics=jsonable(result.diagnostics),
+                diagnostics=jsonable({**result.diagnostics, "harmful_below": result.harmful_below}),
                 metrics={
                     "train_rows": len(data.train),
                     "valid_rows": len(data.valid),
                     "test_rows": len(data.test),
                     "skipped_columns": list(read.skipped_columns),
-                    "negative_rows": int((result.values < 0).sum()),
+                    "negative_rows": int(result.harmful().sum()),
                     "seconds": round(time.perf_counter() - started, 3),
                 },
                 rows_read=read.rows_read,
@@ -204,14 +204,30 @@ def latest_value_run(
 def values_of_run(
     conn: psycopg.Connection[Any], run: dict[str, Any], data: TrainingArrays
 ) -> ValuationResult:
-    """One run's scores aligned to the training rows just read (0 for rows the run
-    did not value)."""
+    """One run's scores aligned to the training rows just read; a row the run did
+    not value sits at the harm threshold, neither harmful nor trusted."""
     keys, values = read_scores(conn, run["id"])
+    harmful_below = harm_threshold(run)
     position = {key: i for i, key in enumerate(keys)}
+    neutral = harmful_below or 0.0
     aligned = np.array(
-        [values[position[k]] if k in position else 0.0 for k in data.train.keys], dtype=np.float64
+        [values[position[k]] if k in position else neutral for k in data.train.keys],
+        dtype=np.float64,
     )
-    return ValuationResult.exact(data.train.keys, aligned, run["method"], run["params"])
+    return ValuationResult.exact(
+        data.train.keys, aligned, run["method"], run["params"], harmful_below=harmful_below
+    )
+
+
+def harm_threshold(run: dict[str, Any]) -> float | None:
+    """The value below which a row of this run hurts: as the run recorded it, else
+    as its method declares (runs written before the threshold was recorded)."""
+    recorded = run.get("diagnostics") or {}
+    if "harmful_below" in recorded:
+        value = recorded["harmful_below"]
+        return None if value is None else float(value)
+    method = run["method"]
+    return METHODS[method].harmful_below if method in METHODS else 0.0
 
 
 def propose_repairs(
@@ -306,8 +322,11 @@ def consensus_dataset(app: Mendb, name: str, methods: list[str] | None = None) -
             runs.finish(
                 conn,
                 run_id,
-                diagnostics=jsonable(result.diagnostics),
-                metrics={"train_rows": len(data.train)},
+                diagnostics=jsonable({**result.diagnostics, "harmful_below": result.harmful_below}),
+                metrics={
+                    "train_rows": len(data.train),
+                    "negative_rows": int(result.harmful().sum()),
+                },
                 rows_read=read.rows_read,
                 fingerprint=read.fingerprint,
             )

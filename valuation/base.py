@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, ClassVar, Self
 
 from valuation.data import TrainingArrays
@@ -29,6 +30,8 @@ class Valuation(ABC):
     method: ClassVar[str]
     budget_param: ClassVar[str] = "max_samples"
     """The parameter that counts the method's samples (`mendb value --max-samples`)."""
+    harmful_below: ClassVar[float | None] = 0.0
+    """The value below which a row hurts (see `ValuationResult.harmful_below`)."""
 
     _result: ValuationResult | None = None
 
@@ -40,7 +43,7 @@ class Valuation(ABC):
     def result(self) -> ValuationResult:
         if self._result is None:
             raise NotFittedError(f"{type(self).__name__} has not been fitted")
-        return self._result
+        return replace(self._result, harmful_below=self.harmful_below)
 
     @classmethod
     def param_names(cls) -> list[str]:

@@ -5,8 +5,9 @@ accuracy, influence scores), so only their orders are combined. Each method rank
 the rows (1 = lowest value, ties averaged); a row's consensus value is its mean
 rank divided by the number of rows, in (0, 1]: near 0 means every method puts it
 among the most harmful. Its standard error is the spread of its normalised ranks
-across methods divided by sqrt(m); its count is m, the number of methods. There is
-no parameter to tune.
+across methods divided by sqrt(m); its count is m, the number of methods. As many
+rows count as harmful (`harmful_below`) as the methods flag on average, those of
+lowest mean rank. There is no parameter to tune.
 
 Agreement is reported as the matrices of pairwise Kendall tau-b and Spearman rank
 correlations between the methods, in `diagnostics`.
@@ -68,16 +69,34 @@ def consensus(results: list[ValuationResult]) -> ValuationResult:
     }
     m = len(results)
     spread = ranks.std(axis=0, ddof=1) / np.sqrt(m) if m > 1 else np.zeros(ranks.shape[1])
+    values = ranks.mean(axis=0)
     return ValuationResult(
         row_keys=results[0].row_keys,
-        values=ranks.mean(axis=0),
+        values=values,
         stderr=spread,
         counts=np.full(ranks.shape[1], m, dtype=np.int64),
         method="consensus",
         params={"methods": methods},
         seed=None,
         diagnostics=diagnostics,
+        harmful_below=_harmful_below(results, values),
     )
+
+
+def _harmful_below(results: list[ValuationResult], values: NDArray[np.float64]) -> float | None:
+    """As many rows count as harmful as the methods flag on average (those with a
+    point below which a row hurts), the lowest mean ranks first: the threshold is
+    the mean rank just above them."""
+    shares = [r.harmful().mean() for r in results if r.harmful_below is not None]
+    if not shares:
+        return None
+    count = round(float(np.mean(shares)) * len(values))
+    if count == 0:
+        return float(values.min())
+    ordered = np.sort(values)
+    if count >= len(ordered):
+        return float(np.nextafter(ordered[-1], np.inf))
+    return float(ordered[count])
 
 
 def _mean_off_diagonal(matrix: list[list[float]]) -> float | None:

@@ -16,6 +16,10 @@ class ValuationResult:
     `stderr` is the standard error of a Monte Carlo estimate (0 for exact methods);
     `counts` is the number of samples each value averages (1 for exact methods).
     `diagnostics` carries method-level figures such as convergence or fit quality.
+    `harmful_below` is the value below which a row hurts the model: 0 for values
+    that are marginal contributions (Shapley, Banzhaf, influence), 0.5 for Data-OOB
+    (most learners that did not see the row predict another label); None where the
+    values only rank rows (LAVA's transport gradient).
     """
 
     row_keys: NDArray[np.object_]
@@ -26,6 +30,7 @@ class ValuationResult:
     params: dict[str, Any]
     seed: int | None
     diagnostics: dict[str, Any] = field(default_factory=dict)
+    harmful_below: float | None = 0.0
 
     def __post_init__(self) -> None:
         n = len(self.row_keys)
@@ -35,6 +40,12 @@ class ValuationResult:
 
     def __len__(self) -> int:
         return len(self.row_keys)
+
+    def harmful(self) -> NDArray[np.bool_]:
+        """Rows valued below `harmful_below` (none where there is no such point)."""
+        if self.harmful_below is None:
+            return np.zeros(len(self), dtype=bool)
+        return self.values < self.harmful_below
 
     def ranks(self) -> NDArray[np.int64]:
         """Rank 1 is the lowest value, the row most likely to hurt the model."""
@@ -52,6 +63,7 @@ class ValuationResult:
         params: dict[str, Any],
         seed: int | None = None,
         diagnostics: dict[str, Any] | None = None,
+        harmful_below: float | None = 0.0,
     ) -> ValuationResult:
         """A result with no sampling error."""
         n = len(values)
@@ -64,4 +76,5 @@ class ValuationResult:
             params=params,
             seed=seed,
             diagnostics=diagnostics or {},
+            harmful_below=harmful_below,
         )

@@ -10,6 +10,7 @@ import pytest
 
 from db import datasets
 from db.errors import MendbError
+from server import operations
 from server.context import Mendb
 from server.loop import LoopConfig, choose_method, run_loop
 from server.report import build_report, write_html, write_pngs
@@ -130,6 +131,28 @@ def test_bad_settings_are_refused(app: Mendb, conn: psycopg.Connection[Any]) -> 
         run_loop(app, "d", LoopConfig(policy="yolo"), print)
     with pytest.raises(MendbError, match="'nope'"):
         run_loop(app, "nope", LoopConfig(), print)
+    with pytest.raises(MendbError, match="'lava' ranks rows"):
+        run_loop(app, "d", LoopConfig(method="lava"), print)
+    operations.value_dataset(app, "d", "lava", {})
+    with pytest.raises(MendbError, match="lava values rank rows"):
+        operations.propose_repairs(app, "d")
+
+
+def test_data_oob_drives_the_loop_by_its_own_harm_threshold(
+    app: Mendb, conn: psycopg.Connection[Any]
+) -> None:
+    """Data-OOB values are accuracies in [0, 1], never negative: a row is harmful
+    below 0.5, where most learners that did not see it predict another label."""
+    flipped = noisy_dataset(app, conn)
+    config = LoopConfig(method="data_oob", max_rounds=1, k=5, seed=0)
+    outcome = run_loop(app, "d", config, lambda _: None)
+    first = outcome.rounds[0]
+    assert first["method"] == "data_oob" and first["negative_rows"] > 0
+    assert first["proposals"] > 0
+    proposed = {
+        int(k) for (k,) in conn.execute("SELECT row_key FROM mendb.repairs WHERE dataset = 'd'")
+    }
+    assert len(proposed & set(flipped)) >= 0.75 * len(proposed)
 
 
 def test_auto_method_says_why() -> None:

@@ -108,6 +108,7 @@ class DataOOB(SamplingMethod):
 
     method = "data_oob"
     budget_param = "n_estimators"  # its samples are its bags
+    harmful_below = 0.5  # most learners that did not see the row predict another label
     stderr_below = None
 
     def __init__(

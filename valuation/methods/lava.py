@@ -230,6 +230,7 @@ class LAVA(Valuation):
 
     method = "lava"
     budget_param = "max_iter"
+    harmful_below = None  # a transport gradient ranks rows; it has no zero point
 
     def __init__(
         self,

@@ -64,3 +64,24 @@ def test_consensus_refuses_different_rows() -> None:
     b = result(["x", "q"], [0.1, 0.2], "data_oob")
     with pytest.raises(ValueError, match="data_oob valued different rows"):
         consensus([a, b])
+
+
+def test_consensus_counts_as_many_harmful_rows_as_its_methods_do_on_average() -> None:
+    keys = np.array([f"r{i}" for i in range(10)], dtype=object)
+    shapley = ValuationResult.exact(keys, np.linspace(-0.3, 0.6, 10), "knn_shapley", {})
+    oob = ValuationResult.exact(keys, np.linspace(0.0, 1.0, 10), "data_oob", {}, harmful_below=0.5)
+    assert shapley.harmful().sum() == 3 and oob.harmful().sum() == 5
+    both = consensus([shapley, oob])
+    assert np.flatnonzero(both.harmful()).tolist() == [0, 1, 2, 3]  # mean(3, 5) rows
+    # Values that only rank rows do not count towards it; alone they leave none.
+    ranked = ValuationResult.exact(keys, np.arange(10.0), "lava", {}, harmful_below=None)
+    assert consensus([shapley, ranked]).harmful().sum() == 3
+    assert consensus([ranked]).harmful_below is None
+
+
+def test_each_method_says_below_which_value_a_row_hurts() -> None:
+    from valuation.methods import METHODS
+
+    assert METHODS["knn_shapley"].harmful_below == 0.0
+    assert METHODS["data_oob"].harmful_below == 0.5
+    assert METHODS["lava"].harmful_below is None
