@@ -94,8 +94,8 @@ def choose_method(n_train: int, kinds: set[str]) -> tuple[str, str]:
             " fastest exact method and catches label errors among neighbours"
         )
     return "knn_shapley", (
-        f"{n_train:,} tabular rows: exact KNN-Shapley is exact and fast at this size and"
-        " catches label errors; use data_oob when feature values are the suspects"
+        f"{n_train:,} tabular rows: exact KNN-Shapley is fast at this size and catches label"
+        " errors; broken cells are found by their own evidence whatever the method"
     )
 
 
