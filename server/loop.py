@@ -76,7 +76,7 @@ class LoopOutcome:
 
 def default_budget(n_train: int) -> int:
     """Rows looked at per round unless `--budget` says otherwise: every row with
-    evidence of a broken cell or a negative value, up to a quarter of the rows
+    evidence of a broken cell or a harmful value, up to a quarter of the rows
     (proposals come only for rows with a diagnosis, so fewer are touched)."""
     return max(10, n_train // 4)
 

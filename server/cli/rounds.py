@@ -126,7 +126,7 @@ def _text_demo(as_json: bool, rows: int, seed: int) -> None:
     type=int,
     default=None,
     help="Rows to look at per round (default: a quarter of the training rows; only"
-    " rows with a negative value or a broken cell are proposed for).",
+    " rows valued as harmful or with a broken cell are proposed for).",
 )
 @click.option("--max-rounds", default=5, show_default=True)
 @click.option(
