@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from numpy.typing import NDArray
 
-from repair.evidence import nearest, trusted_or_all
+from repair.evidence import mad, nearest, trusted_or_all
 from repair.proposals import Column, Diagnosis, RepairContext
 from repair.repairers.label import label_support
 from repair.text import Vocabulary
@@ -242,7 +242,7 @@ def _numeric(
         # Against its own label the column must have a spread to be unusual against:
         # where most rows of the label share one value (a pixel that is mostly
         # off), a different value is common variety, not a corrupted cell.
-        spread = len(same) > 2 and np.median(np.abs(values[same] - np.median(values[same]))) > 0
+        spread = len(same) > 2 and mad(values[same]) > 0
         z_label = float(robust_z(np.array([value]), values[same])[0]) if spread else 0.0
         evidence = {"z": round(z, 3), "z_within_label": round(z_label, 3)}
         if outside[index] > 0:

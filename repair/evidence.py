@@ -16,6 +16,11 @@ _EPS = 1e-9
 MIN_TRUSTED = 10
 
 
+def mad(values: NDArray[np.float64]) -> float:
+    """Median absolute deviation from the median (0 for no values)."""
+    return float(np.median(np.abs(values - np.median(values)))) if len(values) else 0.0
+
+
 def nearest(
     queries: NDArray[np.float64], points: NDArray[np.float64], k: int, batch: int = 1024
 ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:

@@ -19,7 +19,7 @@ from db import datasets, jobs, runs
 from db.apply import BatchReport, apply_repairs, revert_repairs
 from db.datasets import Dataset
 from db.embeddings import SyncReport
-from db.errors import NoScores
+from db.errors import MendbError, NoScores
 from db.read import DatasetRead, read_dataset
 from db.scores import read_scores, write_scores
 from repair.embedder import DEFAULT_MODEL
@@ -246,7 +246,13 @@ def propose_repairs(
     skipped, so proposing twice does not duplicate work for the reviewer."""
     with app.connection() as conn:
         datasets.get(conn, name)
-        latest_value_run(conn, name, method)  # fail early, before loading an encoder
+        run = latest_value_run(conn, name, method)  # fail early, before loading an encoder
+        if harm_threshold(run) is None:
+            raise MendbError(
+                f"{run['method']} values rank rows but have no point below which a row"
+                f" hurts, so they cannot choose rows of {name!r} to repair; propose from a"
+                " method that has one (knn_shapley, data_oob, ...)"
+            )
         return proposing.propose(
             conn,
             name,

@@ -21,7 +21,6 @@ from psycopg import sql
 from db import datasets
 from db.datasets import Dataset
 from db.embeddings import SyncReport, read_texts, sync_text_column
-from db.errors import MendbError
 from db.neighbours import PgvectorNeighbours
 from db.read import DatasetRead, read_dataset
 from db.repairs import insert_proposals, list_repairs
@@ -87,12 +86,6 @@ def propose(
     read = read_dataset(conn, dataset, cached_models(conn, dataset, model))
     data = prepare(read.arrays)
     run_id, values = values_of(data)
-    if values.harmful_below is None:
-        raise MendbError(
-            f"{values.method} values rank rows but have no point below which a row hurts;"
-            " propose from a method that has one (knn_shapley, data_oob, tmc_shapley, ...)",
-            table=str(dataset.table),
-        )
     columns = _columns(conn, dataset, read)
     broken = broken_cell_rows(columns)
     suspects = _without_open(conn, name, data, select_suspects(values, max_rows, broken))

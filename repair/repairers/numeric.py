@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from repair.evidence import nearest, trusted_or_all
+from repair.evidence import mad, nearest, trusted_or_all
 from repair.proposals import Column, RepairContext, RepairProposal
 
 
@@ -78,14 +78,14 @@ class NeighbourNumericRepairer:
         _, found = nearest(x[[index]], x[pool], self.k)
         donors = pool[found[0]]
         estimate = float(np.median(values[donors]))
-        scale = _mad(values[pool]) or 1.0
-        spread = _mad(values[donors]) / scale
+        scale = mad(values[pool]) or 1.0
+        spread = mad(values[donors]) / scale
         return estimate, float(spread), [str(data.train.keys[d]) for d in donors]
 
     def _scale(self, context: RepairContext, column: Column) -> float:
         pool = trusted_or_all(context.trusted(), context.suspects)
         values = column.values[pool]
-        return _mad(values[np.isfinite(values)]) or 1.0
+        return mad(values[np.isfinite(values)]) or 1.0
 
 
 def _decimal_shift(old: float, estimate: float, scale: float) -> tuple[float, float, int] | None:
@@ -109,10 +109,6 @@ def _decimal_shift(old: float, estimate: float, scale: float) -> tuple[float, fl
 def _other_features(names: tuple[str, ...], column: str) -> NDArray[np.int64]:
     keep = [j for j, name in enumerate(names) if name != column]
     return np.array(keep, dtype=np.int64)
-
-
-def _mad(values: NDArray[np.float64]) -> float:
-    return float(np.median(np.abs(values - np.median(values)))) if len(values) else 0.0
 
 
 def format_number(value: float, type_name: str) -> str:
