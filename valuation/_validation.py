@@ -35,6 +35,12 @@ def check_real(
     return number
 
 
+def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise InvalidParameterError(name, value, f"one of {list(choices)}")
+    return str(value)
+
+
 def _range(low: float | None, high: float | None) -> str:
     if low is not None and high is not None:
         return f"between {low} and {high}"

@@ -79,8 +79,8 @@ class SamplingMethod(Valuation):
             params["seed"] = seed
         if params.get("executor") is not None:
             params["executor"] = repr(params["executor"])
-        if params.get("model") is not None:
-            params["model"] = repr(params["model"])
+        if params.get("model") is not None and not isinstance(params["model"], str):
+            params["model"] = repr(params["model"])  # a learner by name stays its name
         return params
 
     def _make_result(

@@ -2,9 +2,20 @@
 Data Value", ICML 2023).
 
 B weak learners are trained on bootstrap samples of the training rows; the value
-of row i is the accuracy of the learners for which i was out of bag:
+of row i is the mean score of the learners for which i was out of bag:
 
-    v_i = sum_b 1[i not in bag b] 1[f_b(x_i) = y_i] / sum_b 1[i not in bag b].
+    v_i = sum_b 1[i not in bag b] T(y_i, f_b(x_i)) / sum_b 1[i not in bag b].
+
+The paper's score, the default, is accuracy, T = 1[f_b(x_i) = y_i]. With
+`score="probability"` T is the probability f_b gives the row's own label: a
+learner that was nearly sure of another label counts against the row more than
+one that hesitated, so rows are ranked more finely by fewer bags. It needs a
+learner with `predict_proba` that is not sure of everything: a fully grown tree
+gives 0 or 1, the same as accuracy; `model="logistic"` (scikit-learn's
+`LogisticRegression`) gives graded probabilities, and on tabular data whose
+classes a linear model separates well it ranks flipped labels better than trees
+do. `model` is a learner with `fit`/`predict`, or the name of one: "tree" (the
+default, scikit-learn's `DecisionTreeClassifier`) or "logistic".
 
 Each bag is fitted once and predicts all of its out-of-bag rows at once, so the
 cost is B fits whatever n. Bags are samples of the common engine: bag k draws,
@@ -28,14 +39,16 @@ are done does).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Self
 
 import numpy as np
 from numpy.typing import NDArray
+from sklearn.linear_model import LogisticRegression
 from sklearn.tree import DecisionTreeClassifier
 from sklearn.utils.validation import has_fit_parameter
 
-from valuation._validation import check_real
+from valuation._validation import InvalidParameterError, check_choice, check_real
 from valuation.base import ProgressCallback
 from valuation.data import TrainingArrays
 from valuation.engine import run
@@ -48,11 +61,19 @@ Bags = tuple[NDArray[np.float64], NDArray[np.int64], Any]
 """The payload of a Data-OOB run: training features, labels, unfitted learner."""
 
 
-class BagSampler(Sampler):
-    """Sample k is one bootstrap bag; it tallies its out-of-bag hits."""
+LEARNERS: dict[str, Callable[[], Any]] = {
+    "tree": DecisionTreeClassifier,
+    "logistic": lambda: LogisticRegression(max_iter=1000),
+}
+SCORES = ("accuracy", "probability")
 
-    def __init__(self, bag_fraction: float = 1.0) -> None:
+
+class BagSampler(Sampler):
+    """Sample k is one bootstrap bag; it tallies the scores of its out-of-bag rows."""
+
+    def __init__(self, bag_fraction: float = 1.0, score: str = "accuracy") -> None:
         self.bag_fraction = bag_fraction
+        self.score = score
 
     def run(self, payload: Bags, ids: NDArray[np.int64], seed: int) -> Tally:
         x, y, learner = payload
@@ -66,13 +87,13 @@ class BagSampler(Sampler):
             drawn = np.bincount(bag, minlength=n)
             out = np.flatnonzero(drawn == 0)
             if len(out):
-                predicted = _predict(learner, x, y, bag, drawn, state, out)
-                tally.add(out, (predicted == y[out]).astype(float))
+                scores = _out_of_bag_scores(learner, x, y, bag, drawn, state, out, self.score)
+                tally.add(out, scores)
         tally.samples = tally.evaluations = len(ids)
         return tally
 
 
-def _predict(
+def _out_of_bag_scores(
     learner: Any,
     x: NDArray[np.float64],
     y: NDArray[np.int64],
@@ -80,11 +101,13 @@ def _predict(
     drawn: NDArray[np.int64],
     state: int,
     rows: NDArray[np.int64],
-) -> NDArray[np.int64]:
-    """Fit a fresh learner on the bag (`drawn`: times each row was drawn), predict `rows`."""
+    score: str,
+) -> NDArray[np.float64]:
+    """Fit a fresh learner on the bag (`drawn`: times each row was drawn) and score
+    it on `rows` against their own labels."""
     first = y[bag[0]]
-    if np.all(y[drawn > 0] == first):
-        return np.full(len(rows), first)
+    if np.all(y[drawn > 0] == first):  # a bag with one class predicts it, surely
+        return (y[rows] == first).astype(np.float64)
     model = fresh_model(learner)
     if "random_state" in getattr(model, "get_params", dict)():
         model.set_params(random_state=state)
@@ -93,7 +116,13 @@ def _predict(
         model.fit(x[distinct], y[distinct], sample_weight=drawn[distinct].astype(np.float64))
     else:
         model.fit(x[bag], y[bag])
-    return np.asarray(model.predict(x[rows]))
+    if score == "accuracy":
+        return (np.asarray(model.predict(x[rows])) == y[rows]).astype(np.float64)
+    probabilities = np.asarray(model.predict_proba(x[rows]), np.float64)
+    classes = np.asarray(model.classes_)
+    column = np.minimum(np.searchsorted(classes, y[rows]), len(classes) - 1)
+    known = classes[column] == y[rows]  # a label absent from the bag gets probability 0
+    return np.where(known, probabilities[np.arange(len(rows)), column], 0.0)
 
 
 def _takes_sample_weight(model: Any) -> bool:
@@ -104,11 +133,14 @@ def _takes_sample_weight(model: Any) -> bool:
 
 
 class DataOOB(SamplingMethod):
-    """Out-of-bag accuracy per row over `n_estimators` bagged decision trees."""
+    """Out-of-bag score per row over `n_estimators` bagged learners (decision trees
+    and accuracy by default)."""
 
     method = "data_oob"
     budget_param = "n_estimators"  # its samples are its bags
-    harmful_below = 0.5  # most learners that did not see the row predict another label
+    # Most learners that did not see the row predict another label (or, by
+    # probability, give its label less than even odds).
+    harmful_below = 0.5
     stderr_below = None
 
     def __init__(
@@ -116,6 +148,7 @@ class DataOOB(SamplingMethod):
         n_estimators: int = 1000,
         bag_fraction: float = 1.0,
         model: Any = None,
+        score: str = "accuracy",
         max_time: float | None = None,
         n_chains: int = 1,
         block_size: int = 1,
@@ -126,6 +159,7 @@ class DataOOB(SamplingMethod):
         self.n_estimators = n_estimators
         self.bag_fraction = bag_fraction
         self.model = model
+        self.score = score
         self.max_time = max_time
         self.n_chains = n_chains
         self.block_size = block_size
@@ -140,9 +174,12 @@ class DataOOB(SamplingMethod):
     def fit(self, data: TrainingArrays, progress: ProgressCallback | None = None) -> Self:
         options = self._run_options()
         stopping = self._stopping()
-        sampler = BagSampler(check_real("bag_fraction", self.bag_fraction, low=1e-9, high=1.0))
+        sampler = BagSampler(
+            check_real("bag_fraction", self.bag_fraction, low=1e-9, high=1.0),
+            check_choice("score", self.score, SCORES),
+        )
         seed = resolve_seed(self.seed)
-        learner = self.model if self.model is not None else DecisionTreeClassifier()
+        learner = self._learner()
         payload: Bags = (np.asarray(data.train.x, np.float64), data.train.y, learner)
         estimate = run(
             payload, sampler, len(data.train), stopping, seed=seed, progress=progress, **options
@@ -160,3 +197,13 @@ class DataOOB(SamplingMethod):
         diagnostics["never_out_of_bag"] = int((~seen).sum())
         self._result = self._make_result(data, estimate, seed, diagnostics, progress)
         return self
+
+    def _learner(self) -> Any:
+        model = "tree" if self.model is None else self.model
+        if isinstance(model, str):
+            model = LEARNERS[check_choice("model", model, tuple(LEARNERS))]()
+        if self.score == "probability" and not hasattr(model, "predict_proba"):
+            raise InvalidParameterError(
+                "model", self.model, "a learner with predict_proba for score='probability'"
+            )
+        return model

@@ -136,3 +136,65 @@ def test_registry_loads_torch_methods_only_when_asked() -> None:
     for name in METHODS:
         assert METHODS[name].method == name
     assert type(make_valuation("influence_sgd")).__name__ == "InfluenceSGD"
+
+
+def probability_reference(x, y, n_bags: int, seed: int) -> np.ndarray:
+    """The probability score, one bag and one row at a time, with sklearn's
+    logistic regression fitted on the weighted distinct rows of each bag."""
+    from sklearn.linear_model import LogisticRegression
+
+    n = len(y)
+    total, seen = np.zeros(n), np.zeros(n)
+    for k in range(n_bags):
+        rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(k,)))
+        bag = rng.integers(0, n, n)
+        distinct, drawn = np.unique(bag, return_counts=True)
+        model = LogisticRegression(max_iter=1000)
+        model.fit(x[distinct], y[distinct], sample_weight=drawn.astype(float))
+        for i in sorted(set(range(n)) - set(bag.tolist())):
+            shares = model.predict_proba(x[i : i + 1])[0]
+            probabilities = dict(zip(model.classes_, shares, strict=True))
+            total[i] += probabilities.get(y[i], 0.0)
+            seen[i] += 1
+    return total / seen
+
+
+def test_probability_score_matches_the_reference_and_ranks_finer() -> None:
+    data = dataset(30, seed=6, noise=0.8)
+    result = DataOOB(n_estimators=40, seed=3, model="logistic", score="probability")
+    values = result.fit(data).result.values
+    expected = probability_reference(data.train.x, data.train.y, 40, seed=3)
+    np.testing.assert_allclose(values, expected, atol=1e-10)
+    accuracy = DataOOB(n_estimators=40, seed=3, model="logistic").fit(data).result.values
+    # The same bags: graded probabilities separate rows that accuracy leaves tied.
+    assert len(np.unique(values)) > len(np.unique(accuracy))
+    assert result.result.params["model"] == "logistic"
+
+
+def test_probability_score_of_a_label_the_bag_never_saw_is_zero() -> None:
+    data = dataset(12, seed=8, noise=0.5)
+    y = data.train.y.copy()
+    y[0] = 2  # a third class held by one row: every bag that leaves it out lacks it
+    lonely = type(data)(
+        type(data.train)(data.train.x, y, data.train.keys),
+        data.valid,
+        data.test,
+        ("0", "1", "2"),
+        data.feature_names,
+    )
+    result = DataOOB(n_estimators=30, seed=1, model="logistic", score="probability")
+    values = result.fit(lonely).result.values
+    assert values[0] == 0.0 and result.result.counts[0] > 0
+
+
+@pytest.mark.parametrize(
+    "params,named",
+    [
+        ({"score": "f1"}, "score"),
+        ({"model": "forest"}, "model"),
+        ({"model": CellVote(), "score": "probability"}, "model"),
+    ],
+)
+def test_bad_learner_or_score_is_named(params: dict, named: str) -> None:
+    with pytest.raises(ValueError, match=f"parameter {named}="):
+        DataOOB(n_estimators=5, **params).fit(dataset(10, seed=1, noise=0.5))
