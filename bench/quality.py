@@ -5,7 +5,10 @@ Budgets (stated in the report): Monte Carlo semivalues (mendb TMC, Banzhaf MSR,
 Beta Shapley; pyDVL TMC and MSR-Banzhaf) get the same wall-time budget and 2
 workers each; the utility evaluations each one completed are reported beside.
 Data-OOB uses the same number of trees in mendb, pyDVL and OpenDataVal;
-KNN-Shapley the same K.
+KNN-Shapley the same K. Beside each method at its defaults, two mendb
+configurations: Data-OOB over as many logistic-regression bags, scored by the
+probability each gives the row's label, and the consensus (mean rank) of mendb's
+KNN-Shapley and Data-OOB runs of the cell, timed as the sum of the two.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -36,6 +40,7 @@ class Budget:
 FULL = Budget(mc_seconds=6.0, trees=200, loo_max_rows=600, permutation_max_rows=1000)
 QUICK = Budget(mc_seconds=3.0, trees=100, loo_max_rows=400, permutation_max_rows=400)
 PROXY_METHODS = {("mendb", m) for m in ("tmc_shapley", "banzhaf", "beta_shapley", "loo")}
+CONSENSUS_OF = ("knn_shapley", "data_oob")
 PERMUTATION_METHODS = {("mendb", "tmc_shapley"), ("mendb", "beta_shapley"),
                        ("pydvl", "tmc_shapley")}
 
@@ -62,9 +67,20 @@ def mendb_params(method: str, budget: Budget) -> dict[str, Any] | None:
     return {k: v for k, v in (("seed", 0), ("max_time", budget.mc_seconds)) if k in accepted}
 
 
-def reference_jobs(budget: Budget) -> list[tuple[str, str, dict[str, Any]]]:
+def mendb_jobs(budget: Budget) -> list[tuple[str, str, dict[str, Any] | None, str]]:
+    """(library, method, parameters, name in the report): every method at the
+    benchmark's budget, then the logistic Data-OOB configuration."""
+    jobs: list[tuple[str, str, dict[str, Any] | None, str]] = [
+        ("mendb", m, mendb_params(m, budget), m) for m in METHODS]
+    logistic = {**(mendb_params("data_oob", budget) or {}), "model": "logistic",
+                "score": "probability"}
+    jobs.append(("mendb", "data_oob", logistic, "data_oob logistic probability"))
+    return jobs
+
+
+def reference_jobs(budget: Budget) -> list[tuple[str, str, dict[str, Any] | None, str]]:
     mc = {"max_time": budget.mc_seconds, "n_jobs": 2, "seed": 0}
-    return [
+    jobs: list[tuple[str, str, dict[str, Any]]] = [
         ("cleanlab", "cleanlab", {}),
         ("pydvl", "knn_shapley", {"k": K, "n_jobs": 2}),
         ("pydvl", "tmc_shapley", mc),
@@ -74,6 +90,7 @@ def reference_jobs(budget: Budget) -> list[tuple[str, str, dict[str, Any]]]:
         ("odv", "data_oob", {"n_estimators": budget.trees, "seed": 0}),
         ("odv", "lava", {}),
     ]
+    return [(lib, method, params, method) for lib, method, params in jobs]
 
 
 def run(datasets: list[str], noises: list[str], budget: Budget,
@@ -86,38 +103,69 @@ def run(datasets: list[str], noises: list[str], budget: Budget,
             data, noisy = make_cell(table, noise)
             cell = OUT / "cells" / f"{name}-{noise}.npz"
             save_cell(cell, data, noisy)
+            base = {"dataset": name, "noise": noise, "n_train": len(data.train),
+                    "n_valid": len(data.valid), "n_noisy": int(noisy.sum())}
             fit_s = _one_fit_seconds(data)
-            jobs = [("mendb", m, mendb_params(m, budget)) for m in METHODS]
-            jobs += reference_jobs(budget)
-            for lib, method, params in jobs:
-                base = {"dataset": name, "noise": noise, "lib": lib, "method": method,
-                        "n_train": len(data.train), "n_valid": len(data.valid),
-                        "n_noisy": int(noisy.sum())}
-                if method == "loo" and len(data.train) > budget.loo_max_rows:
-                    rows.append({**base, "ok": False, "error":
-                                 f"not run: N + 1 = {len(data.train) + 1} full fits"})
-                    continue
-                if ((lib, method) in PERMUTATION_METHODS
-                        and len(data.train) > budget.permutation_max_rows):
-                    rows.append({**base, "ok": False, "error": "not run: one permutation is up"
-                                 f" to {len(data.train):,} model fits, more than the budget"})
-                    continue
-                if (lib, method) in PROXY_METHODS and fit_s > budget.mc_seconds / 20:
-                    rows.append({**base, "ok": False, "error": "not run: one fit of mendb's"
-                                 f" logistic proxy on all rows takes {fit_s:.1f} s here, over"
-                                 " 1/20 of the budget"})
-                    continue
-                usable, why = available.get(lib, (True, ""))
-                if not usable:
-                    rows.append({**base, "ok": False, "error": why})
-                    continue
-                timeout = 10 * budget.mc_seconds + 240
-                outcome = run_job(lib, method, params or {}, cell,
-                                  f"{name}-{noise}-{lib}-{method}", timeout, resume)
-                rows.append({**base, **_row(outcome, noisy, params)})
-                log(_describe(rows[-1]))
+            ours: dict[str, Outcome | None] = {}
+            for lib, method, params, shown in mendb_jobs(budget):
+                row, ours[shown] = _job(lib, method, params, shown, base, cell, noisy, budget,
+                                        fit_s, available, resume)
+                rows.append(row)
+                log(_describe(row))
+            rows.append({**base, "lib": "mendb", "method": "consensus",
+                         **_consensus_row(ours, noisy)})
+            log(_describe(rows[-1]))
+            for lib, method, params, shown in reference_jobs(budget):
+                row, _ = _job(lib, method, params, shown, base, cell, noisy, budget, fit_s,
+                              available, resume)
+                rows.append(row)
+                log(_describe(row))
     (OUT / "quality.json").write_text(json.dumps(rows, indent=1))
     return rows
+
+
+def _job(lib: str, method: str, params: dict[str, Any] | None, shown: str,
+         base: dict[str, Any], cell: Path, noisy: np.ndarray, budget: Budget, fit_s: float,
+         available: dict[str, tuple[bool, str]], resume: bool
+         ) -> tuple[dict[str, Any], Outcome | None]:
+    """One method on one cell: its report row, and its outcome if it ran."""
+    base = {**base, "lib": lib, "method": shown}
+    n_train = base["n_train"]
+    skip = None
+    if method == "loo" and n_train > budget.loo_max_rows:
+        skip = f"not run: N + 1 = {n_train + 1} full fits"
+    elif (lib, method) in PERMUTATION_METHODS and n_train > budget.permutation_max_rows:
+        skip = (f"not run: one permutation is up to {n_train:,} model fits, more than the"
+                " budget")
+    elif (lib, method) in PROXY_METHODS and fit_s > budget.mc_seconds / 20:
+        skip = (f"not run: one fit of mendb's logistic proxy on all rows takes {fit_s:.1f} s"
+                " here, over 1/20 of the budget")
+    elif not available.get(lib, (True, ""))[0]:
+        skip = available[lib][1]
+    if skip is not None:
+        return {**base, "ok": False, "error": skip}, None
+    tag = f"{base['dataset']}-{base['noise']}-{lib}-{shown.replace(' ', '_')}"
+    outcome = run_job(lib, method, params or {}, cell, tag, 10 * budget.mc_seconds + 240,
+                      resume)
+    return {**base, **_row(outcome, noisy, params)}, outcome
+
+
+def _consensus_row(ours: dict[str, Outcome | None], noisy: np.ndarray) -> dict[str, Any]:
+    """mendb's consensus of the cell's runs of `CONSENSUS_OF`, as `mendb value
+    --method consensus` combines stored runs: the mean of their normalised ranks."""
+    from valuation.consensus import consensus
+    from valuation.result import ValuationResult
+
+    parts = [ours.get(m) for m in CONSENSUS_OF]
+    done = [p for p in parts if p is not None and p.ok and p.values is not None]
+    if len(done) < len(parts):
+        return {"ok": False, "error": f"not run: needs {' and '.join(CONSENSUS_OF)}"}
+    keys = np.arange(len(noisy)).astype(str).astype(object)
+    results = [ValuationResult(keys, p.values, np.zeros(len(keys)), np.ones(len(keys), np.int64),
+                               p.method, {}, 0) for p in done if p.values is not None]
+    outcome = Outcome("mendb", "consensus", True, consensus(results).values,
+                      sum(p.seconds for p in done), max(p.peak_mb for p in done))
+    return _row(outcome, noisy, {"methods": list(CONSENSUS_OF)})
 
 
 def _one_fit_seconds(data: Any) -> float:
@@ -174,6 +222,15 @@ def markdown(rows: list[dict[str, Any]], budget: Budget) -> str:
         " import memory is counted. The last column is the number of model fits (utility"
         " evaluations; for Data-OOB the trees; for TS-Shapley the marginal evaluations on"
         " its subsets).",
+        "",
+        "Two mendb configurations stand beside the methods at their defaults: `data_oob"
+        " logistic probability` is Data-OOB over as many bags of scikit-learn's logistic"
+        " regression, each row scored by the probability the bags that left it out give"
+        " its label (`mendb value NAME --method data_oob --param model=logistic --param"
+        " score=probability`); `consensus` is the mean normalised rank of the cell's mendb"
+        f" {' and '.join(CONSENSUS_OF)} runs, as `mendb value NAME --method consensus"
+        f" --param methods='{json.dumps(list(CONSENSUS_OF))}'` combines stored runs (its"
+        " time is the sum of the two, its memory the larger).",
         "",
         "### Best per cell (target: mendb's best AUROC >= the best reference AUROC)",
         "",
