@@ -3,9 +3,20 @@ trusts, with a confidence calibrated on those rows.
 
 `NeighbourLabelRepairer` is the plain inverse-distance vote of the suspect's
 nearest trusted neighbours. `LabelRepairer` averages that vote with the class
-probabilities of a logistic model trained on the trusted rows; its confidence is
-the probability that the winner is right, fitted (Platt scaling) on the trusted
-rows' own out-of-fold scores, where the right answer is known to be their label.
+probabilities of a logistic model trained on the trusted rows. Its confidence is
+the probability that the relabel is right: that the given label is a flip, times
+that the winner is the true label.
+
+- The winner is right with the probability fitted (Platt scaling) on the trusted
+  rows' own out-of-fold scores, where the right answer is known to be their label.
+- The given label is a flip with its posterior under symmetric label noise
+  (`flip_probability`): a row whose true label is merely unusual where it lies (a
+  malignant tumour that measures like a benign one) keeps some probability of its
+  label under the classifier, a flipped one almost none. Both look alike to the
+  neighbours; relabelling the unusual ones costs the downstream model the rows its
+  boundary runs through. The share of flipped labels is estimated from the same
+  classifier (`noise_rate`, maximum likelihood by EM); on the benchmark's four
+  datasets it gives 0.10 to 0.15 at 10 % flips and 0.19 to 0.24 at 20 %.
 """
 
 from __future__ import annotations
@@ -80,35 +91,95 @@ class LabelRepairer:
         rows = np.array([d.index for d in context.diagnosed("label")], dtype=np.int64)
         if len(rows) == 0:
             return []
+        data = context.data
         support = label_support(context, rows, self.k)
-        calibrate = _calibration(context, self.k)
+        trusted = trusted_or_all(context.trusted(), context.suspects)
+        held_out = out_of_fold_probabilities(
+            data.train.x[trusted], data.train.y[trusted], data.n_classes
+        )
+        calibrate = _calibration(context, trusted, held_out, self.k)
+        rate = noise_rate(_given_label_probability(context, trusted, held_out), data.n_classes)
+        given = support.probabilities[np.arange(len(rows)), data.train.y[rows]]
+        flipped = flip_probability(given, rate, data.n_classes)
         proposals = []
         for position, index in enumerate(rows):
             scores = support.combined[position]
-            winner, current = int(np.argmax(scores)), int(context.data.train.y[index])
+            winner, current = int(np.argmax(scores)), int(data.train.y[index])
             if winner == current:
                 continue
-            confidence = calibrate(float(scores[winner]))
+            confidence = round(calibrate(float(scores[winner])) * float(flipped[position]), 6)
+            prior = {"flip_probability": round(float(flipped[position]), 4),
+                     "noise_rate": round(rate, 4)}  # fmt: skip
             proposals.append(
-                _proposal(context, self.name, index, winner, confidence, support, position)
+                _proposal(context, self.name, index, winner, confidence, support, position, prior)
             )
         return proposals
 
 
-def _calibration(context: RepairContext, k: int) -> Any:
-    """Platt scaling of the winning combined score, fitted on trusted rows."""
+def _given_label_probability(
+    context: RepairContext, trusted: NDArray[np.int64], held_out: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """Every training row's probability of its own label, from a classifier on the
+    trusted rows that never saw it (out of fold for the trusted rows themselves)."""
+    x, y, k = context.data.train.x, context.data.train.y, context.data.n_classes
+    given = np.empty(len(y))
+    given[trusted] = held_out[np.arange(len(trusted)), y[trusted]]
+    others = np.setdiff1d(np.arange(len(y)), trusted)
+    if len(others):
+        probabilities = class_probabilities(x[trusted], y[trusted], x[others], k)
+        given[others] = probabilities[np.arange(len(others)), y[others]]
+    return given
+
+
+def noise_rate(given: NDArray[np.float64], n_classes: int, tol: float = 1e-9) -> float:
+    """The share of flipped labels that best explains each row's probability of its
+    own label (maximum likelihood under the model of `flip_probability`, by EM: the
+    share is the mean posterior of a flip, until it stops moving). Kept within
+    [1 / n, 1 / 2]: neither certainty nor a majority of flips is assumed."""
+    n = max(len(given), 1)
+    low, high = 1.0 / n, 0.5
+    rate = float(np.clip(0.1, low, high))
+    for _ in range(500):
+        updated = float(np.clip(flip_probability(given, rate, n_classes).mean(), low, high))
+        if abs(updated - rate) < tol:
+            return updated
+        rate = updated
+    return rate
+
+
+def flip_probability(
+    given: NDArray[np.float64], rate: float, n_classes: int
+) -> NDArray[np.float64]:
+    """P(a row's label is a flip | the classifier gives its label probability p),
+    when a share `rate` of labels were moved to another class, any alike:
+
+        rate (1 - p) / (K - 1)  /  (rate (1 - p) / (K - 1) + (1 - rate) p).
+
+    Where flips follow a pattern (one class mistaken for another), a plausible
+    label is more likely a flip than this says: the error is to relabel less."""
+    p = np.clip(np.asarray(given, np.float64), 0.0, 1.0)
+    flip = rate * (1.0 - p) / max(n_classes - 1, 1)
+    clean = (1.0 - rate) * p
+    total = flip + clean
+    return np.divide(flip, total, out=np.zeros_like(total), where=total > 0)
+
+
+def _calibration(
+    context: RepairContext, trusted: NDArray[np.int64], held_out: NDArray[np.float64], k: int
+) -> Any:
+    """Platt scaling of the winning combined score, fitted on trusted rows (their
+    out-of-fold class probabilities `held_out`)."""
     data = context.data
-    trusted = trusted_or_all(context.trusted(), context.suspects)
     x, y = data.train.x[trusted], data.train.y[trusted]
     distances, found = nearest(x, x, min(k + 1, len(x)))
     labels = np.where(found[:, 1:] >= 0, y[found[:, 1:]], -1)
     votes = weighted_votes(labels, distances[:, 1:], data.n_classes)
-    combined = 0.5 * (votes + out_of_fold_probabilities(x, y, data.n_classes))
+    combined = 0.5 * (votes + held_out)
     best = combined.max(axis=1)
     right = (combined.argmax(axis=1) == y).astype(int)
     if right.min() == right.max():
-        rate = float(right.mean())
-        return lambda score: round(min(max(rate * score, 0.0), 1.0), 6)
+        share = float(right.mean())
+        return lambda score: round(min(max(share * score, 0.0), 1.0), 6)
     platt = LogisticRegression(C=1e4)
     fit_quietly(platt, best[:, None], right)
     return lambda score: round(float(platt.predict_proba([[score]])[0, 1]), 6)
@@ -122,6 +193,7 @@ def _proposal(
     confidence: float,
     support: LabelSupport,
     position: int,
+    extra: dict[str, Any] | None = None,
 ) -> RepairProposal:
     data = context.data
     return RepairProposal(
@@ -132,7 +204,7 @@ def _proposal(
         kind="label",
         repairer=repairer,
         confidence=confidence,
-        evidence=label_evidence(context, index, support, position),
+        evidence={**label_evidence(context, index, support, position), **(extra or {})},
     )
 
 
