@@ -1,13 +1,16 @@
 """The self-improving loop: value, select, propose, review, apply, retrain — round
 after round, while the model keeps improving.
 
-Each round is a row in `mendb.rounds`. The loop stops when the test gain falls
-below `min_gain` (0 by default: only a fall), when no row is valued as harmful,
-when the MTM diagnostic says the values cannot be trusted for this utility, or
-after `max_rounds`. A round that lowers test accuracy is reverted in one
-transaction and the loop stops, saying so. With the review policy the loop pauses
-after proposing, and `run_loop` resumes it once every proposal of the round has
-been accepted or rejected (CLI, HTTP, or a plain UPDATE in psql).
+Each round is a row in `mendb.rounds`. The loop stops when the test gain falls below
+`min_gain` (0 by default: only a fall), when no row is valued as harmful, when the
+MTM diagnostic says the values cannot be trusted for this utility, or after
+`max_rounds`. A round that lowers test accuracy is reverted in one transaction and
+the loop stops, saying so. With the auto policy a round accepts the proposals at
+least `min_confidence` sure and rejects the rest (a later round may propose for
+those rows again), and a round that accepts nothing ends the loop. With the review
+policy the loop pauses after proposing, and `run_loop` resumes it once every
+proposal of the round has been accepted or rejected (CLI, HTTP, or a plain UPDATE in
+psql).
 """
 
 from __future__ import annotations
@@ -39,7 +42,9 @@ class LoopConfig:
     # default only a fall stops the loop (and is reverted); raise it to stop earlier.
     min_gain: float = 0.0
     policy: str = "auto"
-    min_confidence: float = 0.6
+    # A label repair's confidence is the chance it is right (repair.repairers.label):
+    # above 1/2 it mends more labels than it breaks, on average.
+    min_confidence: float = 0.5
     seed: int = 0
     k: int = 10
     verified_only: bool = False  # the round's test check guards the loop already
@@ -238,6 +243,11 @@ def _begin_round(
                 verified_only=config.verified_only,
                 actor=app.settings.actor,
             )
+            # Passed over rather than left open: an open proposal keeps its row from
+            # being proposed again, and the next round sees it with cleaner neighbours.
+            passed_over = sorted(set(ids) - set(accepted))
+            if passed_over:
+                review(conn, "rejected", dataset=name, ids=passed_over, actor=app.settings.actor)
         status = "awaiting_review" if ids and config.policy == "review" else "running"
         rounds.update(
             conn,
@@ -251,6 +261,13 @@ def _begin_round(
     log(f"  {len(ids)} proposals, {len(accepted)} accepted")
     if not ids:
         return _stopped(app, round_id, "no repair to propose for the low-valued rows")
+    if config.policy == "auto" and not accepted:
+        wanted = "verified and " if config.verified_only else ""
+        return _stopped(
+            app,
+            round_id,
+            f"no proposal was {wanted}at least {config.min_confidence:g} confident",
+        )
     return current, None
 
 

@@ -142,7 +142,7 @@ def _text_demo(as_json: bool, rows: int, seed: int) -> None:
     show_default=True,
     help="auto: accept confident proposals; review: pause for a person.",
 )
-@click.option("--min-confidence", default=0.6, show_default=True)
+@click.option("--min-confidence", default=LoopConfig.min_confidence, show_default=True)
 @click.option(
     "--verified-only/--any-verdict",
     default=False,

@@ -107,6 +107,29 @@ def test_a_round_that_hurts_is_rolled_back(app: Mendb, conn: psycopg.Connection[
     assert statuses == {"reverted"}
 
 
+def test_auto_policy_rejects_what_it_passes_over_and_stops_when_nothing_is_accepted(
+    app: Mendb, conn: psycopg.Connection[Any]
+) -> None:
+    """A proposal under the minimum confidence is rejected (with who and when in the
+    audit trail), not left open: an open proposal would keep its row from being
+    proposed again with the cleaner evidence of a later round."""
+    noisy_dataset(app, conn)
+    before = table_md5(conn)
+    outcome = run_loop(app, "d", LoopConfig(budget=30, min_confidence=1.0, k=5), lambda _: None)
+    assert outcome.status == "done" and len(outcome.rounds) == 1
+    assert outcome.reason == "no proposal was at least 1 confident"
+    assert outcome.rounds[0]["proposals"] > 0 and outcome.rounds[0]["accepted"] == 0
+    assert outcome.rounds[0]["decision"] == "stopped"
+    statuses = conn.execute(
+        "SELECT r.status, e.new_status, e.changed_by FROM mendb.repairs r"
+        " JOIN mendb.repair_events e ON e.repair_id = r.id AND e.new_status = 'rejected'"
+        " WHERE r.dataset = 'd'"
+    ).fetchall()
+    assert len(statuses) == outcome.rounds[0]["proposals"]
+    assert {(s, a) for s, _, a in statuses} == {("rejected", app.settings.actor)}
+    assert table_md5(conn) == before  # nothing applied
+
+
 def test_review_policy_pauses_and_resumes(app: Mendb, conn: psycopg.Connection[Any]) -> None:
     noisy_dataset(app, conn)
     config = LoopConfig(budget=20, max_rounds=1, policy="review", k=5)
