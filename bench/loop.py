@@ -32,6 +32,7 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -431,6 +432,26 @@ def _hits(cell: Cell, method: str, rows: set[str], flipped: set[str], cells: set
 # ---------------------------------------------------------------- report
 
 
+MeanOf = Callable[[str | Callable[[Cell], float]], float]
+
+
+def _mean_rows(
+    cells: list[Cell], names: list[str], columns: list[Callable[[MeanOf], str]]
+) -> list[str]:
+    """One table row per dataset: each column formats means over its seeds, of a
+    Cell field (by name) or of a function of the cell."""
+    rows = []
+    for d in names:
+        mine = [c for c in cells if c.dataset == d]
+
+        def mean(of: str | Callable[[Cell], float], mine: list[Cell] = mine) -> float:
+            get = of if callable(of) else (lambda c: getattr(c, of))
+            return _mean([float(get(c)) for c in mine])
+
+        rows.append(f"| {d} | " + " | ".join(column(mean) for column in columns) + " |")
+    return rows
+
+
 def _pct(v: float) -> str:
     return "n/a" if math.isnan(v) else f"{100 * v:.0f} %"
 
@@ -527,17 +548,13 @@ def markdown(cells: list[Cell], plan: Plan, meta: dict[str, Any]) -> str:
         " | mendb touched flipped rows | mendb touched cell rows |",
         "|---|---|---|---|---|---|---|",
     ]
-    for d in names:
-        mine = [c for c in cells if c.dataset == d]
-        lines.append(
-            f"| {d} | {_mean([c.corrupted for c in mine]):.1f}"
-            f" ({_mean([c.flipped for c in mine]):.1f} + {_mean([c.cells for c in mine]):.1f})"
-            f" | {_mean([c.noisy for c in mine]):.4f}"
-            f" | {_mean([c.flips_only for c in mine]):.4f}"
-            f" | {_mean([c.cells_only for c in mine]):.4f}"
-            f" | {_mean([c.hits_flip['mendb'] for c in mine]):.1f}"
-            f" | {_mean([c.hits_cell['mendb'] for c in mine]):.1f} |"
-        )
+    lines += _mean_rows(cells, names, [
+        lambda m: f"{m('corrupted'):.1f} ({m('flipped'):.1f} + {m('cells'):.1f})",
+        lambda m: f"{m('noisy'):.4f}", lambda m: f"{m('flips_only'):.4f}",
+        lambda m: f"{m('cells_only'):.4f}",
+        lambda m: f"{m(lambda c: c.hits_flip['mendb']):.1f}",
+        lambda m: f"{m(lambda c: c.hits_cell['mendb']):.1f}",
+    ])  # fmt: skip
     lines += [
         "",
         "What the rest of the gap is made of: test accuracy of the loop's final rows,"
@@ -549,17 +566,12 @@ def markdown(cells: list[Cell], plan: Plan, meta: dict[str, Any]) -> str:
         " | every label true |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for d in names:
-        mine = [c for c in cells if c.dataset == d]
-        lines.append(
-            f"| {d} | {_mean([c.clean for c in mine]):.4f}"
-            f" | {_mean([c.accuracy['mendb'] for c in mine]):.4f}"
-            f" | {_mean([c.left_flips for c in mine]):.1f}"
-            f" | {_mean([c.final_flips_mended for c in mine]):.4f}"
-            f" | {_mean([c.wrong_labels for c in mine]):.1f}"
-            f" | {_mean([c.final_wrong_undone for c in mine]):.4f}"
-            f" | {_mean([c.final_true_labels for c in mine]):.4f} |"
-        )
+    lines += _mean_rows(cells, names, [
+        lambda m: f"{m('clean'):.4f}", lambda m: f"{m(lambda c: c.accuracy['mendb']):.4f}",
+        lambda m: f"{m('left_flips'):.1f}", lambda m: f"{m('final_flips_mended'):.4f}",
+        lambda m: f"{m('wrong_labels'):.1f}", lambda m: f"{m('final_wrong_undone'):.4f}",
+        lambda m: f"{m('final_true_labels'):.4f}",
+    ])  # fmt: skip
     lines += [
         "",
         "Targets (per dataset; 'never below noisy' per seed; 'beats' = higher mean"
@@ -598,16 +610,17 @@ def markdown(cells: list[Cell], plan: Plan, meta: dict[str, Any]) -> str:
         "",
         "The rest is mostly labels, not cells: with every label true, the loop's final"
         f" rows score {_mean([c.final_true_labels for c in cells]):.4f} on average"
-        f" against clean {_mean([c.clean for c in cells]):.4f}. The labels it gets wrong"
-        " are of one kind. A clean row whose true label is unusual among its neighbours"
-        " (a malignant tumour that measures like a benign one, an 8 written like a 1) is"
-        " valued as harmful, and the neighbours' vote and the classifier agree, with"
-        " high confidence, on another label: nothing in the features tells it from a"
-        " flip, so it is relabelled (the 'wrong relabels'). Flip such a row and it looks"
-        " typical: its value is positive and it is never looked at. These make up many"
-        " of the 'left flips'; the rest are rows a later round would have reached had"
-        " the loop not stopped. The downstream model needs the unusual rows with their"
-        " true labels: its boundary runs through them.",
+        f" against clean {_mean([c.clean for c in cells]):.4f}. Two kinds of label stay"
+        " wrong. A clean row whose true label is unusual among its neighbours (a"
+        " malignant tumour that measures like a benign one, an 8 written like a 1) looks"
+        " like a flip to the neighbours' vote; the label expert relabels it with"
+        " confidence only if the classifier also finds its label implausible"
+        " (`repair.repairers.label.flip_probability`), and a few still are (the 'wrong"
+        " relabels'). A flip whose new label is typical where its row lies looks clean"
+        " (its value is positive, nothing points at it); with the flips whose label the"
+        " expert judged still plausible, these are the 'left flips'. The downstream"
+        " model needs the unusual rows with their true labels: its boundary runs"
+        " through them.",
     ]
     lines += ["", "Per seed (the loop's stopping reason):", "",
               "| dataset | seed | clean | noisy | mendb | (a) | (b) | (c) | B | rounds | stop |",

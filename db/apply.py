@@ -2,7 +2,8 @@
 
 For each repair, in id order: lock the repair and the target row (`FOR UPDATE`),
 check that the cell still holds the value the repair expects (optimistic
-concurrency), write the new value and record the status with `txid_current()`.
+concurrency, compared in the column's type), write the new value and record the
+status with `txid_current()`.
 A repair whose row changed, or vanished, becomes `stale` and writes nothing. Two
 callers applying at once serialise on the repair rows' locks, and the second one
 finds nothing left to apply, so each repair is applied exactly once.
@@ -119,13 +120,15 @@ def _run(
                 row=repair["row_key"],
             )
         target = sql.Identifier(column)
+        # Compared as values of the column's type, not as text: '5.0' is the 5 that
+        # a double precision column gives back as '5'.
         current = conn.execute(
-            sql.SQL("SELECT {c}::text FROM {t} WHERE {k} = %s FOR UPDATE").format(
+            sql.SQL("SELECT {c} IS NOT DISTINCT FROM %s FROM {t} WHERE {k} = %s FOR UPDATE").format(
                 c=target, t=table, k=key
             ),
-            [repair["row_key"]],
+            [repair[expect], repair["row_key"]],
         ).fetchall()
-        if len(current) != 1 or current[0][0] != repair[expect]:
+        if len(current) != 1 or not current[0][0]:
             _set_status(conn, repair["id"], "stale", None)
             report.stale.append(repair["id"])
             continue

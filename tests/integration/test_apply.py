@@ -93,6 +93,24 @@ def test_a_row_changed_after_proposing_goes_stale(
     assert table_md5(conn) == changed
 
 
+def test_a_value_in_another_text_form_still_reverts(
+    conn: psycopg.Connection[Any], dataset: datasets.Dataset
+) -> None:
+    """A repair writes '5.0' into a double precision cell, which reads back as '5':
+    the revert must see its own value there, not a change by someone else."""
+    before = table_md5(conn)
+    old = conn.execute("SELECT a::text FROM train WHERE id = 7").fetchone()
+    assert old is not None
+    proposal = RepairProposal("7", "a", old[0], "5.0", "numeric", "test", 0.9)
+    ids = insert_proposals(conn, "d", None, [proposal], actor="proposer")
+    review(conn, "accepted", ids=ids)
+    assert apply_repairs(conn, dataset).done == ids
+    assert conn.execute("SELECT a::text FROM train WHERE id = 7").fetchone() == ("5",)
+    report = revert_repairs(conn, dataset)
+    assert report.done == ids and report.stale == []
+    assert table_md5(conn) == before
+
+
 def test_revert_by_id_and_refusals(
     conn: psycopg.Connection[Any], dataset: datasets.Dataset
 ) -> None:
