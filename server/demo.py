@@ -23,6 +23,7 @@ from db.datasets import SplitSpec
 from db.repairs import list_repairs, review
 from server import operations
 from server.context import Mendb
+from server.loop import LoopConfig
 
 DATASET = "demo"
 TABLE = "demo_train"
@@ -61,7 +62,7 @@ def run_demo(
     source: str = "digits",
     flip_fraction: float = 0.1,
     seed: int = 0,
-    min_confidence: float = 0.6,
+    min_confidence: float = LoopConfig.min_confidence,
     k: int = 10,
     max_rows: int | None = None,
 ) -> DemoReport:

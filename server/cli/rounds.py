@@ -37,7 +37,7 @@ from valuation.methods import METHODS
 @click.option("--seed", default=0, show_default=True)
 @click.option(
     "--min-confidence",
-    default=0.6,
+    default=LoopConfig.min_confidence,
     show_default=True,
     help="Accept proposals at least this confident.",
 )

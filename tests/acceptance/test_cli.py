@@ -176,11 +176,12 @@ def test_sampling_methods_and_consensus(mendb: Any, conn: psycopg.Connection[Any
         "SELECT max(stderr), max(samples) FROM mendb.scores WHERE run_id = %s", [first["run_id"]]
     ).fetchone()
     assert stderr is not None and stderr[0] > 0 and stderr[1] > 1
-    soft = mendb("value", "d", "--method", "data_oob", "--max-samples", "30", "--param",
-                 "model=logistic", "--param", "score=probability")
+    logistic = ["--param", "model=logistic", "--param", "score=probability"]
+    soft = mendb("value", "d", "--method", "data_oob", "--max-samples", "30", *logistic)
     assert soft["params"]["model"] == "logistic" and soft["params"]["score"] == "probability"
-    pair = mendb("value", "d", "--method", "consensus", "--param",
-                 'methods=["knn_shapley", "data_oob"]')
+    pair = mendb(
+        "value", "d", "--method", "consensus", "--param", 'methods=["knn_shapley", "data_oob"]'
+    )
     assert pair["params"]["methods"] == ["knn_shapley", "data_oob"]
 
 
