@@ -505,16 +505,12 @@ def markdown(cells: list[Cell], plan: Plan, meta: dict[str, Any]) -> str:
         " | (b) random | (c) ActiveClean | loop wall time |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for d in names:
-        mine = [c for c in cells if c.dataset == d]
-        acc = {m: _mean([c.accuracy[m] for c in mine]) for m in METHODS}
-        lines.append(
-            f"| {d} | {_mean([c.train_rows for c in mine]):.0f}"
-            f" | {_mean([c.corrupted for c in mine]):.1f}"
-            f" | {_mean([c.clean for c in mine]):.4f} | {_mean([c.noisy for c in mine]):.4f} | "
-            + " | ".join(f"{acc[m]:.4f}" for m in METHODS)
-            + f" | {_mean([c.seconds['mendb'] for c in mine]):.1f} s |"
-        )
+    lines += _mean_rows(cells, names, [
+        lambda m: f"{m('train_rows'):.0f}", lambda m: f"{m('corrupted'):.1f}",
+        lambda m: f"{m('clean'):.4f}", lambda m: f"{m('noisy'):.4f}",
+        *(lambda m, k=k: f"{m(lambda c: c.accuracy[k]):.4f}" for k in METHODS),
+        lambda m: f"{m(lambda c: c.seconds['mendb']):.1f} s",
+    ])  # fmt: skip
     lines += [
         "",
         "Recovered share of the clean - noisy gap; rows touched at the end, with how many"
@@ -525,20 +521,13 @@ def markdown(cells: list[Cell], plan: Plan, meta: dict[str, Any]) -> str:
         " | touched (restored / damaged): mendb | (a) | (b) | (c) |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for d in names:
-        mine = [c for c in cells if c.dataset == d]
-        rec = {m: _mean([c.recovered(m) for c in mine]) for m in METHODS}
-        touched = " | ".join(
-            f"{_mean([c.touched[m] for c in mine]):.1f}"
-            f" ({_mean([c.restored.get(m, 0) for c in mine]):.1f}"
-            f" / {_mean([c.damaged.get(m, 0) for c in mine]):.1f})"
-            for m in METHODS
-        )
-        lines.append(
-            f"| {d} | {_mean([c.budget for c in mine]):.1f} | "
-            + " | ".join(_pct(rec[m]) for m in METHODS)
-            + f" | {touched} |"
-        )
+    lines += _mean_rows(cells, names, [
+        lambda m: f"{m('budget'):.1f}",
+        *(lambda m, k=k: _pct(m(lambda c: c.recovered(k))) for k in METHODS),
+        *(lambda m, k=k: f"{m(lambda c: c.touched[k]):.1f}"
+          f" ({m(lambda c: c.restored.get(k, 0)):.1f} / {m(lambda c: c.damaged.get(k, 0)):.1f})"
+          for k in METHODS),
+    ])  # fmt: skip
     lines += [
         "",
         "Where the gap comes from (test accuracy with only one kind of error left in),"
