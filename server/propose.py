@@ -5,7 +5,9 @@ retrain, and write them to the audit table.
 The rows looked at are those with hard evidence of a broken cell (a null, an
 extreme number, a broken vector: valuation can miss a row pushed far from the
 data), then the rows valued below the method's harm threshold (0 for Shapley-style
-values, 0.5 for Data-OOB); never a row that helps for no reason.
+values, 0.5 for Data-OOB), then low-valued rows whose label their neighbours and a
+classifier both contradict (valuation can miss a flip few validation rows reach);
+never a row that helps for no reason.
 """
 
 from __future__ import annotations
@@ -24,11 +26,11 @@ from db.embeddings import SyncReport, read_texts, sync_text_column
 from db.neighbours import PgvectorNeighbours
 from db.read import DatasetRead, read_dataset
 from db.repairs import insert_proposals, list_repairs
-from repair.diagnose import broken_cell_rows, diagnose
+from repair.diagnose import broken_cell_rows, diagnose, doubted_label_rows
 from repair.embedder import encoder as load_encoder
 from repair.proposals import Column, RepairContext, Repairer, RepairProposal, TextEncoder
 from repair.repairers import default_repairers
-from repair.selection import select_suspects
+from repair.selection import doubt_pool, select_suspects
 from repair.verify import Verifier
 from valuation.data import TrainingArrays
 from valuation.preprocess import prepare
@@ -88,7 +90,8 @@ def propose(
     run_id, values = values_of(data)
     columns = _columns(conn, dataset, read)
     broken = broken_cell_rows(columns)
-    suspects = _without_open(conn, name, data, select_suspects(values, max_rows, broken))
+    doubted = doubted_label_rows(data, doubt_pool(values, max_rows), k=k)
+    suspects = select_suspects(values, max_rows, broken, doubted)
     context = RepairContext(
         data,
         values,
@@ -100,21 +103,22 @@ def propose(
     )
     context = replace(context, diagnoses=diagnose(context, k=k))
     proposals = [p for r in repairers or default_repairers(k) for p in r.propose(context)]
-    proposals = _with_current_values(conn, dataset, proposals)
+    proposals = _with_current_values(conn, dataset, _without_open(conn, name, proposals))
     if verify and proposals:
         proposals = Verifier(read.arrays, dataset.label, encoder).verify(proposals)
     return insert_proposals(conn, name, run_id, proposals, actor)
 
 
 def _without_open(
-    conn: psycopg.Connection[Any], name: str, data: TrainingArrays, suspects: np.ndarray
-) -> np.ndarray:
-    """Rows with an open (proposed or accepted) repair are not proposed again."""
+    conn: psycopg.Connection[Any], name: str, proposals: list[RepairProposal]
+) -> list[RepairProposal]:
+    """Rows with an open (proposed or accepted) repair are not proposed again. They
+    stay suspects while proposing, so that they are nobody's trusted neighbour and
+    proposing twice sees the same evidence."""
     open_rows = {
         r["row_key"] for r in list_repairs(conn, dataset=name, status=["proposed", "accepted"])
     }
-    keep = [i for i in suspects if str(data.train.keys[i]) not in open_rows]
-    return np.array(keep, dtype=np.int64)
+    return [p for p in proposals if p.row_key not in open_rows]
 
 
 def _columns(

@@ -7,10 +7,16 @@ from dataclasses import replace
 
 import numpy as np
 
-from repair.diagnose import Thresholds, broken_cell_rows, diagnose, fence_distance
+from repair.diagnose import (
+    Thresholds,
+    broken_cell_rows,
+    diagnose,
+    doubted_label_rows,
+    fence_distance,
+)
 from repair.proposals import Column, RepairContext
 from repair.repairers import NeighbourNumericRepairer
-from repair.selection import select_suspects
+from repair.selection import doubt_pool, select_suspects
 from valuation.data import Split, TrainingArrays
 from valuation.preprocess import prepare
 from valuation.result import ValuationResult
@@ -55,6 +61,34 @@ def test_evidence_rows_come_first_then_negative_values_within_the_budget() -> No
     evidence = np.array([4, 1])
     assert select_suspects(values, 10, evidence=evidence).tolist() == [4, 1, 3, 5]
     assert select_suspects(values, 3, evidence=evidence).tolist() == [4, 1, 3]
+    # Doubted labels come last, once each, within the same budget.
+    doubted = np.array([2, 3, 0])
+    assert select_suspects(values, 10, evidence, doubted).tolist() == [4, 1, 3, 5, 2, 0]
+    assert select_suspects(values, 5, evidence, doubted).tolist() == [4, 1, 3, 5, 2]
+    # The pool asked about labels: rows that are not harmful, lowest first.
+    assert doubt_pool(values, 10).tolist() == [2, 4, 0]
+    assert doubt_pool(values, 0).tolist() == []
+
+
+def test_flipped_labels_are_doubted_whatever_their_value_and_clean_ones_are_not() -> None:
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 3, 240)
+    x = rng.normal(size=(240, 4)) + 4.0 * np.eye(3, 4)[y]
+    flips = np.array([10, 50, 90, 130])
+    y[flips] = (y[flips] + 1) % 3
+    x[[7, 8]] = x[[8, 7]]  # an exact duplicate pair must not vote for itself
+    x[7] = x[8]
+    keys = np.arange(240).astype(str).astype(object)
+    split = Split(x, y, keys)
+    data = prepare(TrainingArrays(split, split, split, ("a", "b", "c"), ("f0", "f1", "f2", "f3")))
+    rows = np.arange(240)
+    found = doubted_label_rows(data, rows)
+    assert set(flips) <= set(found.tolist())
+    assert len(found) <= len(flips) + 2  # a clean row is rarely contradicted
+    # Only the rows asked about are answered, most doubted first.
+    assert doubted_label_rows(data, flips[:2]).tolist() in ([10, 50], [50, 10])
+    assert doubted_label_rows(data, np.array([0, 1, 2])).tolist() == []
+    assert doubted_label_rows(data, np.zeros(0, dtype=np.int64)).tolist() == []
 
 
 def _context(x: np.ndarray, y: np.ndarray, suspects: list[int]) -> RepairContext:
