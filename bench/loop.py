@@ -14,7 +14,7 @@ with an applied repair at the end):
 - cleanlab: `find_label_issues` on out-of-fold logistic probabilities (5 folds),
   ranked by self-confidence; the top B are relabelled with the predicted class;
 - random: B random training rows handed to mendb's own experts (diagnose, then the
-  default repairers, proposals with confidence >= min_confidence applied);
+  default repairers, proposals accepted by the loop's own rule applied);
 - ActiveClean-style: B / rounds rows per iteration with the largest norm of the
   logistic loss gradient (|p - e_y| * |(x, 1)|) under the current model, handed
   to the same experts, then retrain; as many iterations as the loop had rounds that applied repairs.
@@ -73,10 +73,20 @@ class Plan:
     max_rounds: int = 5
     budget: int | None = None
     min_confidence: float = LoopConfig.min_confidence
+    min_verified_confidence: float = LoopConfig.min_verified_confidence
     min_gain: float = LoopConfig.min_gain
     k: int = 10
     method: str = "auto"
     verified_only: bool = LoopConfig.verified_only
+
+    def loop_config(self) -> LoopConfig:
+        """The loop's settings; the baselines' experts accept by the same rule."""
+        return LoopConfig(
+            method=self.method, budget=self.budget, max_rounds=self.max_rounds,
+            min_gain=self.min_gain, min_confidence=self.min_confidence,
+            min_verified_confidence=self.min_verified_confidence, k=self.k,
+            verified_only=self.verified_only,
+        )  # fmt: skip
 
 
 @dataclass
@@ -209,7 +219,7 @@ def _expert(
     raw: TrainingArrays, rows: NDArray[np.int64], plan: Plan
 ) -> tuple[TrainingArrays, set[int]]:
     """mendb's experts on chosen rows, no valuation: every other row is trusted.
-    Proposals at or above min_confidence are applied in memory."""
+    Proposals the loop's auto policy would accept are applied in memory."""
     if len(rows) == 0:
         return raw, set()
     data = prepare(raw)
@@ -223,14 +233,10 @@ def _expert(
     context = RepairContext(data, result, rows, "label", columns=columns)
     context = replace(context, diagnoses=diagnose(context, k=plan.k))
     proposals = [p for r in default_repairers(plan.k) for p in r.propose(context)]
-    proposals = [p for p in proposals if p.confidence >= plan.min_confidence]
-    if plan.verified_only and proposals:
-        proposals = [
-            p
-            for p in Verifier(raw, "label").verify(proposals)
-            if (p.verification or {}).get("verdict") == "improves"
-        ]
-    return _apply(raw, proposals)
+    if proposals:
+        proposals = Verifier(raw, "label").verify(proposals)
+    accepts = plan.loop_config().accepts
+    return _apply(raw, [p for p in proposals if accepts(p.confidence, p.verification)])
 
 
 def _apply(raw: TrainingArrays, proposals: list[RepairProposal]) -> tuple[TrainingArrays, set[int]]:
@@ -336,10 +342,7 @@ def run_cell(app: Mendb, dataset: str, seed: int, plan: Plan, log: Any) -> Cell:
                 len(cells), clean, noisy, test_rows=len(noisy_raw.test))  # fmt: skip
 
     started = time.perf_counter()
-    config = LoopConfig(
-        method=plan.method, budget=plan.budget, max_rounds=plan.max_rounds, min_gain=plan.min_gain,
-        min_confidence=plan.min_confidence, seed=seed, k=plan.k, verified_only=plan.verified_only,
-    )  # fmt: skip
+    config = replace(plan.loop_config(), seed=seed)
     outcome = run_loop(app, name, config, log=lambda s: log(f"    {s}"))
     cell.seconds["mendb"] = time.perf_counter() - started
     train = noisy_raw.train
@@ -483,23 +486,23 @@ def markdown(cells: list[Cell], plan: Plan, meta: dict[str, Any]) -> str:
         f" of them get another label, a disjoint {plan.cells:.0%} get 1-2 numeric cells"
         " multiplied by 100 (a non-zero cell) or set to NULL. The loop is the real"
         " `run_loop` (method auto = exact KNN-Shapley, k = 10, policy auto,"
-        f" min confidence {plan.min_confidence}"
-        f"{', verified proposals only' if plan.verified_only else ''}, budget per round"
+        f" accepting proposals {plan.loop_config().acceptance()} by the counterfactual"
+        " retrain on the validation rows, budget per round"
         f" {plan.budget or 'max(10, n_train / 4)'}, at most {plan.max_rounds} rounds,"
         f" min gain {plan.min_gain}); each round looks at the rows with hard evidence of a"
-        " broken cell (`repair.diagnose.broken_cell_rows`) and the rows valued below"
-        " zero. The baselines get the same budget B = the rows"
-        " the loop spent a repair on (distinct rows with a repair applied in any round,"
-        " including rounds it rolled back), on the same noisy rows: (a) cleanlab"
-        " `find_label_issues` on 5-fold out-of-fold logistic probabilities, top B by"
-        " self-confidence relabelled with the predicted class; (b) B random rows"
-        " given to mendb's own experts (diagnose + default repairers, confidence >="
-        " the same minimum); (c) ActiveClean-style: as many iterations as the loop"
-        " had rounds that applied repairs, each taking the rows with the largest"
-        " logistic-loss gradient norm under the current model to the same"
-        " experts, then retraining. Accuracy: logistic regression on the prepared"
-        " training rows, on the 20 % test rows. Means over seeds; recovered = share"
-        " of the clean - noisy gap won back (mean of per-seed shares).",
+        " broken cell (`repair.diagnose.broken_cell_rows`), the rows valued below"
+        " zero, and low-valued rows whose label their neighbours and a classifier contradict "
+        "(`repair.diagnose.doubted_label_rows`). The baselines get the same budget B = the "
+        "rows the loop spent a repair on (distinct rows with a repair applied in any round, "
+        "including rounds it rolled back), on the same noisy rows: (a) cleanlab "
+        "`find_label_issues` on 5-fold out-of-fold logistic probabilities, top B by self-"
+        "confidence relabelled with the predicted class; (b) B random rows given to mendb's "
+        "own experts (diagnose + default repairers, accepted by the loop's rule); (c) "
+        "ActiveClean-style: as many iterations as the loop had rounds that applied repairs, "
+        "each taking the rows with the largest logistic-loss gradient norm under the current "
+        "model to the same experts, then retraining. Accuracy: logistic regression on the "
+        "prepared training rows, on the 20 % test rows. Means over seeds; recovered = share "
+        "of the clean - noisy gap won back (mean of per-seed shares).",
         "",
         "| dataset | train rows | corrupted | clean | noisy | mendb loop | (a) cleanlab"
         " | (b) random | (c) ActiveClean | loop wall time |",
@@ -633,8 +636,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--budget", type=int, help="loop budget per round (default n_train/4)")
     p.add_argument("--min-gain", type=float, default=Plan.min_gain)
     p.add_argument("--method", default=Plan.method, help="the loop's valuation method")
-    p.add_argument("--min-confidence", type=float, default=Plan.min_confidence,
-                   help="the loop's (and the baselines' experts') minimum confidence")
+    p.add_argument(
+        "--min-confidence",
+        type=float,
+        default=Plan.min_confidence,
+        help="the loop's (and the baselines' experts') minimum confidence",
+    )
+    p.add_argument(
+        "--min-verified-confidence",
+        type=float,
+        default=Plan.min_verified_confidence,
+        help="... and the minimum for a proposal its counterfactual retrain verifies",
+    )
     p.add_argument("--verified-only", action="store_true",
                    help="accept only proposals whose verification says they improve")  # fmt: skip
     p.add_argument(
@@ -653,6 +666,7 @@ def main(argv: list[str] | None = None) -> int:
     plan = Plan(
         max_rounds=args.max_rounds, budget=args.budget, min_gain=args.min_gain, method=args.method,
         verified_only=args.verified_only, min_confidence=args.min_confidence,
+        min_verified_confidence=args.min_verified_confidence,
     )  # fmt: skip
     if args.report:
         saved = json.loads((OUT / "loop.json").read_text())

@@ -144,6 +144,13 @@ def _text_demo(as_json: bool, rows: int, seed: int) -> None:
 )
 @click.option("--min-confidence", default=LoopConfig.min_confidence, show_default=True)
 @click.option(
+    "--min-verified-confidence",
+    default=LoopConfig.min_verified_confidence,
+    show_default=True,
+    help="auto policy: also accept proposals this sure whose counterfactual retrain"
+    " improves the validation utility.",
+)
+@click.option(
     "--verified-only/--any-verdict",
     default=False,
     show_default=True,
@@ -160,13 +167,15 @@ def loop(
     min_gain: float,
     policy: str,
     min_confidence: float,
+    min_verified_confidence: float,
     verified_only: bool,
     seed: int,
 ) -> None:
     """Value, propose, apply and retrain, round after round (resumes a paused loop)."""
     config = LoopConfig(
-        method, budget, max_rounds, min_gain, policy, min_confidence, seed,
-        verified_only=verified_only,
+        method=method, budget=budget, max_rounds=max_rounds, min_gain=min_gain, policy=policy,
+        min_confidence=min_confidence, min_verified_confidence=min_verified_confidence,
+        seed=seed, verified_only=verified_only,
     )  # fmt: skip
     log = (lambda message: None) if as_json else console.print
     with open_app() as app:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -115,9 +116,10 @@ def test_auto_policy_rejects_what_it_passes_over_and_stops_when_nothing_is_accep
     proposed again with the cleaner evidence of a later round."""
     noisy_dataset(app, conn)
     before = table_md5(conn)
-    outcome = run_loop(app, "d", LoopConfig(budget=30, min_confidence=1.0, k=5), lambda _: None)
+    config = LoopConfig(budget=30, min_confidence=1.0, min_verified_confidence=1.0, k=5)
+    outcome = run_loop(app, "d", config, lambda _: None)
     assert outcome.status == "done" and len(outcome.rounds) == 1
-    assert outcome.reason == "no proposal was at least 1 confident"
+    assert outcome.reason == "no proposal was at least 1 confident, or 1 and verified"
     assert outcome.rounds[0]["proposals"] > 0 and outcome.rounds[0]["accepted"] == 0
     assert outcome.rounds[0]["decision"] == "stopped"
     statuses = conn.execute(
@@ -176,6 +178,19 @@ def test_data_oob_drives_the_loop_by_its_own_harm_threshold(
         int(k) for (k,) in conn.execute("SELECT row_key FROM mendb.repairs WHERE dataset = 'd'")
     }
     assert len(proposed & set(flipped)) >= 0.75 * len(proposed)
+
+
+def test_auto_policy_lets_the_counterfactual_retrain_break_near_ties() -> None:
+    improves, hurts = {"verdict": "improves", "delta": 0.01}, {"verdict": "hurts"}
+    config = LoopConfig(min_confidence=0.5, min_verified_confidence=0.35)
+    assert config.accepts(0.5, None) and config.accepts(0.9, hurts)
+    assert config.accepts(0.4, improves) and not config.accepts(0.4, hurts)
+    assert not config.accepts(0.4, None) and not config.accepts(0.3, improves)
+    strict = replace(config, verified_only=True)
+    assert strict.accepts(0.4, improves) and not strict.accepts(0.9, hurts)
+    assert strict.acceptance() == "verified and at least 0.35 confident"
+    with pytest.raises(MendbError, match="min-verified-confidence must be between 0 and 1"):
+        LoopConfig(min_verified_confidence=1.5).check()
 
 
 def test_auto_method_says_why() -> None:
