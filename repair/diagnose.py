@@ -15,7 +15,8 @@
 - label error: its label disagrees with its trusted neighbours' vote and with a
   classifier trained on trusted rows (1 - their mean support of its label).
 
-Hard evidence (a null, a broken vector, an extreme number) wins; then noisy text,
+Hard evidence (a null, a broken vector, an extreme number) wins, for every cell
+that has it (a row can have two broken cells); then noisy text,
 a cell unusual for its label (unless the label stays doubted with that cell at its
 label's typical value), and last a label error. Rows with no evidence get no
 diagnosis, and so no proposal.
@@ -92,10 +93,25 @@ def diagnose(
         pick = picks[int(index)]
         if pick is None and score >= limits.label:
             pick = Diagnosis(int(index), "label", context.label_column, score)
-        if pick is not None:
-            evidence = {**pick.evidence, "label_disagreement": round(score, 4)}
-            chosen.append(Diagnosis(pick.index, pick.kind, pick.column, pick.score, evidence))
+        if pick is None:
+            continue
+        for cell in [pick, *_other_broken_cells(found[int(index)], pick)]:
+            evidence = {**cell.evidence, "label_disagreement": round(score, 4)}
+            chosen.append(Diagnosis(cell.index, cell.kind, cell.column, cell.score, evidence))
     return tuple(chosen)
+
+
+def _other_broken_cells(findings: list[tuple[str, Diagnosis]], pick: Diagnosis) -> list[Diagnosis]:
+    """When hard evidence won, the row's other cells with hard evidence, strongest
+    per column: a row with two broken cells is mended in one round, not two."""
+    hard = [d for tag, d in findings if tag in HARD]
+    if not any(d is pick for d in hard):
+        return []
+    best: dict[str, Diagnosis] = {}
+    for d in sorted(hard, key=lambda d: -d.score):
+        if d.column != pick.column:
+            best.setdefault(d.column, d)
+    return list(best.values())
 
 
 def broken_cell_rows(

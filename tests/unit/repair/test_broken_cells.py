@@ -134,3 +134,17 @@ def test_a_doubted_label_wins_over_one_unusual_cell() -> None:
     context = _context(x, y, [9])
     (found,) = diagnose(context)
     assert found.kind == "label"
+
+
+def test_every_broken_cell_of_a_row_is_diagnosed_at_once() -> None:
+    rng = np.random.default_rng(6)
+    y = rng.integers(0, 2, 300)
+    x = rng.normal(50, 5, size=(300, 4)) + 10.0 * y[:, None]
+    x[3, 1] = np.nan
+    x[3, 2] = x[3, 2] * 100
+    context = _context(x, y, [3])
+    found = diagnose(context)
+    assert sorted((d.kind, d.column) for d in found) == [("missing", "f1"), ("numeric", "f2")]
+    context = replace(context, diagnoses=found)
+    repaired = {p.column for p in NeighbourNumericRepairer().propose(context)}
+    assert repaired == {"f1", "f2"}
