@@ -64,6 +64,7 @@ OUT = Path(os.environ.get("BENCH_LOOP_OUT", ROOT / "out" / "loop"))
 TITLE = "The self-improving loop"
 DATASETS = ("breast_cancer", "wine", "digits")
 METHODS = ("mendb", "cleanlab", "random", "activeclean")
+DEFAULT_SEEDS = 5
 
 
 @dataclass(frozen=True)
@@ -468,6 +469,13 @@ def _mean(values: list[float]) -> float:
     return float(np.mean(finite)) if finite else math.nan
 
 
+def _flags(meta: dict[str, Any], seeds: int) -> str:
+    """The command-line flags of the run the section reports."""
+    if meta.get("quick"):
+        return " --quick"
+    return "" if seeds == DEFAULT_SEEDS else f" --seeds {seeds}"
+
+
 def markdown(cells: list[Cell], plan: Plan, meta: dict[str, Any]) -> str:
     seeds = sorted({c.seed for c in cells})
     names = [d for d in DATASETS if any(c.dataset == d for c in cells)]
@@ -478,7 +486,7 @@ def markdown(cells: list[Cell], plan: Plan, meta: dict[str, Any]) -> str:
         " on 2 shared cores.",
         "",
         "```sh",
-        f".venv/bin/python -m bench.loop{' --quick' if meta.get('quick') else ''}"
+        f".venv/bin/python -m bench.loop{_flags(meta, len(seeds))}"
         "   # --quick: 1 seed, breast cancer and wine",
         "```",
         "",
@@ -637,7 +645,7 @@ def main(argv: list[str] | None = None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     p.add_argument("--quick", action="store_true", help="1 seed, breast cancer and wine")
     p.add_argument("--datasets", help=f"comma-separated, of {', '.join(DATASETS)}")
-    p.add_argument("--seeds", type=int, help="number of seeds (default 5, quick 1)")
+    p.add_argument("--seeds", type=int, help=f"number of seeds (default {DEFAULT_SEEDS}, quick 1)")
     p.add_argument("--max-rounds", type=int, default=Plan.max_rounds)
     p.add_argument("--budget", type=int, help="loop budget per round (default n_train/4)")
     p.add_argument("--min-gain", type=float, default=Plan.min_gain)
@@ -668,7 +676,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.datasets
         else (["breast_cancer", "wine"] if args.quick else list(DATASETS))
     )
-    seeds = list(range(args.seeds or (1 if args.quick else 5)))
+    seeds = list(range(args.seeds or (1 if args.quick else DEFAULT_SEEDS)))
     plan = Plan(
         max_rounds=args.max_rounds, budget=args.budget, min_gain=args.min_gain, method=args.method,
         verified_only=args.verified_only, min_confidence=args.min_confidence,
@@ -695,7 +703,7 @@ def section(
     """Run the benchmark and return the section's markdown body (what
     `python -m bench` can call: `bodies["loop"] = loop.section(quick=args.quick)`)."""
     names = names or (["breast_cancer", "wine"] if quick else list(DATASETS))
-    seeds = seeds or list(range(1 if quick else 5))
+    seeds = seeds or list(range(1 if quick else DEFAULT_SEEDS))
     plan = plan or Plan()
     load_before = os.getloadavg()[0]
     started = time.perf_counter()
