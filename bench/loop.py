@@ -623,8 +623,9 @@ def markdown(cells: list[Cell], plan: Plan, meta: dict[str, Any]) -> str:
         " (`repair.repairers.label.flip_probability`), and a few still are (the 'wrong"
         " relabels'). A flip whose new label is plausible where its row lies (neither"
         " its neighbours nor the classifier contradict it, or the expert is less than"
-        f" {plan.min_verified_confidence:g} sure, or unverified below"
-        f" {plan.min_confidence:g}) is left: the 'left flips'. The downstream"
+        f" {plan.min_verified_confidence:g} sure, unverified below"
+        f" {plan.min_confidence:g}, or refuted by the retrain) is left: the 'left"
+        " flips'. The downstream"
         " model needs the unusual rows with their true labels: its boundary runs"
         " through them.",
     ]

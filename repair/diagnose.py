@@ -16,10 +16,10 @@
   classifier trained on trusted rows (1 - their mean support of its label).
 
 Hard evidence (a null, a broken vector, an extreme number) wins, for every cell
-that has it (a row can have two broken cells); then noisy text,
-a cell unusual for its label (unless the label stays doubted with that cell at its
-label's typical value), and last a label error. Rows with no evidence get no
-diagnosis, and so no proposal.
+that has it (a row can have two broken cells); then noisy text, a cell unusual for
+its label (unless the label stays doubted with that cell at its label's typical
+value), and last a label error. Rows with no evidence get no diagnosis, and so no
+proposal.
 """
 
 from __future__ import annotations
