@@ -13,7 +13,8 @@
 - noisy text: a share of words that neither the trusted rows' vocabulary nor the
   bundled dictionary knows;
 - label error: its label disagrees with its trusted neighbours' vote and with a
-  classifier trained on trusted rows (1 - their mean support of its label).
+  classifier trained on trusted and validation rows (1 - their mean support of
+  its label).
 
 Hard evidence (a null, a broken vector, an extreme number) wins, for every cell
 that has it (a row can have two broken cells); then noisy text, a cell unusual for
@@ -177,7 +178,7 @@ def doubted_label_rows(
     found = np.take_along_axis(found, order, 1)
     distances = np.take_along_axis(distances, order, 1)
     votes = weighted_votes(y[found], distances, data.n_classes)
-    held_out = out_of_fold_probabilities(x, y, data.n_classes)[rows]
+    held_out = out_of_fold_probabilities(x, y, data.n_classes, reference=data.valid)[rows]
     support = 0.5 * (votes + held_out)[np.arange(len(rows)), y[rows]]
     doubted = np.flatnonzero(support < 1.0 - limits.label)
     return rows[doubted[np.argsort(support[doubted], kind="stable")]]

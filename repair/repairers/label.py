@@ -3,9 +3,9 @@ trusts, with a confidence calibrated on those rows.
 
 `NeighbourLabelRepairer` is the plain inverse-distance vote of the suspect's
 nearest trusted neighbours. `LabelRepairer` averages that vote with the class
-probabilities of a logistic model trained on the trusted rows. Its confidence is
-the probability that the relabel is right: that the given label is a flip, times
-that the winner is the true label.
+probabilities of a logistic model trained on the trusted rows and the validation
+rows (`repair.evidence`). Its confidence is the probability that the relabel is
+right: that the given label is a flip, times that the winner is the true label.
 
 - The winner is right with the probability fitted (Platt scaling) on the trusted
   rows' own out-of-fold scores, where the right answer is known to be their label.
@@ -61,7 +61,7 @@ def label_support(context: RepairContext, rows: NDArray[np.int64], k: int = 10) 
     labels = np.where(neighbours >= 0, data.train.y[np.maximum(neighbours, 0)], -1)
     votes = weighted_votes(labels, distances, data.n_classes)
     probs = class_probabilities(
-        data.train.x[trusted], data.train.y[trusted], data.train.x[rows], data.n_classes
+        data.train.x[trusted], data.train.y[trusted], data.train.x[rows], data.n_classes, data.valid
     )
     return LabelSupport(votes, probs, neighbours, distances)
 
@@ -95,7 +95,7 @@ class LabelRepairer:
         support = label_support(context, rows, self.k)
         trusted = trusted_or_all(context.trusted(), context.suspects)
         held_out = out_of_fold_probabilities(
-            data.train.x[trusted], data.train.y[trusted], data.n_classes
+            data.train.x[trusted], data.train.y[trusted], data.n_classes, reference=data.valid
         )
         calibrate = _calibration(context, trusted, held_out, self.k)
         rate = noise_rate(_given_label_probability(context, trusted, held_out), data.n_classes)
@@ -120,13 +120,16 @@ def _given_label_probability(
     context: RepairContext, trusted: NDArray[np.int64], held_out: NDArray[np.float64]
 ) -> NDArray[np.float64]:
     """Every training row's probability of its own label, from a classifier on the
-    trusted rows that never saw it (out of fold for the trusted rows themselves)."""
+    trusted and validation rows that never saw it (out of fold for the trusted rows
+    themselves)."""
     x, y, k = context.data.train.x, context.data.train.y, context.data.n_classes
     given = np.empty(len(y))
     given[trusted] = held_out[np.arange(len(trusted)), y[trusted]]
     others = np.setdiff1d(np.arange(len(y)), trusted)
     if len(others):
-        probabilities = class_probabilities(x[trusted], y[trusted], x[others], k)
+        probabilities = class_probabilities(
+            x[trusted], y[trusted], x[others], k, context.data.valid
+        )
         given[others] = probabilities[np.arange(len(others)), y[others]]
     return given
 

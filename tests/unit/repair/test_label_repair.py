@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from numpy.typing import NDArray
 
 from repair.diagnose import diagnose
 from repair.proposals import RepairContext
@@ -86,3 +87,54 @@ def test_a_flip_is_relabelled_with_confidence_an_unusual_label_is_not(overlappin
     evidence = proposals[unusual].evidence
     assert 0.05 < evidence["noise_rate"] < 0.3
     assert evidence["flip_probability"] < proposals[flipped].evidence["flip_probability"]
+
+
+def _pocket(with_validation: bool) -> RepairContext:
+    """Two classes left and right with 10 % of their labels flipped, and a pocket
+    above the boundary where the training table has only two rows, both flipped to
+    0; the validation rows are clean and include the pocket, where they are 1."""
+    rng = np.random.default_rng(3)
+
+    def clusters(n: int) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+        y = np.repeat([0, 1], n // 2)
+        centres = np.where(y[:, None] == 1, [2.0, 0.0], [-2.0, 0.0])
+        return rng.normal(scale=0.7, size=(n, 2)) + centres, y
+
+    x, y = clusters(300)
+    flips = rng.choice(300, 30, replace=False)
+    y[flips] = 1 - y[flips]
+    x, y = np.concatenate([x, [[0.1, 5.0], [-0.1, 5.2]]]), np.concatenate([y, [0, 0]])
+    valid_x, valid_y = clusters(100)
+    pocket = rng.normal(scale=0.3, size=(30, 2)) + np.array([0.0, 5.0])
+    valid_x, valid_y = (
+        np.concatenate([valid_x, pocket]),
+        np.concatenate([valid_y, np.ones(30, int)]),
+    )
+    if not with_validation:
+        valid_x, valid_y = valid_x[:0], valid_y[:0]
+    keys = np.array([str(i) for i in range(len(y))], dtype=object)
+    valid_keys = np.array([f"v{i}" for i in range(len(valid_y))], dtype=object)
+    raw = TrainingArrays(
+        Split(x, y, keys),
+        Split(valid_x, valid_y, valid_keys),
+        Split(x[:0], y[:0], keys[:0]),
+        ("0", "1"),
+        ("a", "b"),
+    )
+    suspects = np.array([300, 301])
+    values = np.full(len(y), 0.01)
+    values[suspects] = -0.01
+    context = RepairContext(
+        prepare(raw), ValuationResult.exact(keys, values, "test", {}), suspects, "label"
+    )
+    return replace(context, diagnoses=diagnose(context))
+
+
+def test_the_validation_rows_teach_the_label_expert() -> None:
+    """Valuation measures every row against the validation rows, so their labels
+    are taken as right: where they say 1 and no trusted training row lives, the
+    expert relabels the flipped rows; without them it has no case to make."""
+    taught = LabelRepairer().propose(_pocket(with_validation=True))
+    assert {p.row_key: p.new_value for p in taught} == {"300": "1", "301": "1"}
+    assert all(p.evidence["classifier"]["1"] > 0.8 for p in taught)
+    assert LabelRepairer().propose(_pocket(with_validation=False)) == []
