@@ -148,3 +148,16 @@ def test_every_broken_cell_of_a_row_is_diagnosed_at_once() -> None:
     context = replace(context, diagnoses=found)
     repaired = {p.column for p in NeighbourNumericRepairer().propose(context)}
     assert repaired == {"f1", "f2"}
+
+
+def test_an_imputed_value_reads_as_a_person_would_write_it() -> None:
+    """The two nearest rows hold 0.43 and 0.48: the audit table gets 0.455, not the
+    binary median 0.45499999999999996."""
+    n = 300
+    x = np.column_stack([np.arange(n, dtype=float), np.full(n, 0.5), np.zeros(n), np.zeros(n)])
+    x[2, 1], x[4, 1] = 0.43, 0.48
+    x[3, 1] = np.nan
+    context = _context(x, np.zeros(n, dtype=np.int64), [3])
+    context = replace(context, diagnoses=diagnose(context))
+    (proposal,) = NeighbourNumericRepairer(k=2).propose(context)
+    assert (proposal.column, proposal.new_value) == ("f1", "0.455")
