@@ -33,6 +33,7 @@ from numpy.typing import NDArray
 from repair.evidence import (
     mad,
     nearest,
+    nearest_others,
     out_of_fold_probabilities,
     trusted_or_all,
     weighted_votes,
@@ -171,12 +172,7 @@ def doubted_label_rows(
     x, y = data.train.x, data.train.y
     if len(rows) == 0 or len(y) < 2:
         return np.zeros(0, dtype=np.int64)
-    distances, found = nearest(x[rows], x, min(k + 1, len(y)))
-    # Drop the row itself (an exact duplicate may come first), keep k others.
-    other = found != rows[:, None]
-    order = np.argsort(~other, axis=1, kind="stable")[:, : found.shape[1] - 1]
-    found = np.take_along_axis(found, order, 1)
-    distances = np.take_along_axis(distances, order, 1)
+    distances, found = nearest_others(x, rows, k)
     votes = weighted_votes(y[found], distances, data.n_classes)
     held_out = out_of_fold_probabilities(x, y, data.n_classes, reference=data.valid)[rows]
     support = 0.5 * (votes + held_out)[np.arange(len(rows)), y[rows]]

@@ -47,6 +47,16 @@ def nearest(
     return np.concatenate(all_d), np.concatenate(all_i)
 
 
+def nearest_others(
+    x: NDArray[np.float64], rows: NDArray[np.int64], k: int
+) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    """For each of x[rows], its k nearest other rows of x: the row itself is left
+    out, even where an exact duplicate of it comes first."""
+    distances, found = nearest(x[rows], x, min(k + 1, len(x)))
+    order = np.argsort(found == rows[:, None], axis=1, kind="stable")[:, : found.shape[1] - 1]
+    return np.take_along_axis(distances, order, 1), np.take_along_axis(found, order, 1)
+
+
 def weighted_votes(
     labels: NDArray[np.int64], distances: NDArray[np.float64], n_classes: int
 ) -> NDArray[np.float64]:

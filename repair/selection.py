@@ -22,14 +22,10 @@ def select_suspects(
     its neighbours and a classifier contradict, most doubted first)."""
     below = np.flatnonzero(values.harmful())
     order = below[np.argsort(values.values[below], kind="stable")]
-    picked: list[int] = []
-    seen: set[int] = set()
-    for group in (evidence, order, doubted):
-        for row in np.asarray(group if group is not None else [], dtype=np.int64).tolist():
-            if row not in seen:
-                seen.add(row)
-                picked.append(row)
-    return np.array(picked[:max_rows], dtype=np.int64)
+    groups = (evidence, order, doubted)
+    rows = np.concatenate([np.asarray(g if g is not None else [], np.int64) for g in groups])
+    _, first = np.unique(rows, return_index=True)  # a row counts where it comes first
+    return rows[np.sort(first)][:max_rows].astype(np.int64)
 
 
 def doubt_pool(values: ValuationResult, max_rows: int) -> NDArray[np.int64]:

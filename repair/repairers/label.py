@@ -32,6 +32,7 @@ from repair.evidence import (
     class_probabilities,
     fit_quietly,
     nearest,
+    nearest_others,
     out_of_fold_probabilities,
     trusted_or_all,
     weighted_votes,
@@ -174,9 +175,8 @@ def _calibration(
     out-of-fold class probabilities `held_out`)."""
     data = context.data
     x, y = data.train.x[trusted], data.train.y[trusted]
-    distances, found = nearest(x, x, min(k + 1, len(x)))
-    labels = np.where(found[:, 1:] >= 0, y[found[:, 1:]], -1)
-    votes = weighted_votes(labels, distances[:, 1:], data.n_classes)
+    distances, found = nearest_others(x, np.arange(len(x)), k)
+    votes = weighted_votes(y[found], distances, data.n_classes)
     combined = 0.5 * (votes + held_out)
     best = combined.max(axis=1)
     right = (combined.argmax(axis=1) == y).astype(int)
