@@ -14,19 +14,34 @@ where H is the Hessian of the regularised training objective, and the validation
 utility U (mean log-likelihood of the validation labels) by grad U . d_theta. One
 conjugate-gradient solve s = H^-1 grad U (Hessian-vector products, H is never
 formed) serves every proposal, so a batch costs one fit, one solve and one
-matrix product. The verdict is `improves` when the predicted utility rises by more
-than `tolerance`, `hurts` when it falls by more, else `neutral`. Text proposals are
-re-embedded in one batch.
+matrix product.
+
+First order holds while a change stays local. Mending a value 100 times too large
+shrinks its column's standard deviation several-fold: every row of that column is
+rescaled and the L2 penalty weighs the column anew, which no formula for one row
+sees (on a small example it predicted 0.0009 of a real 0.22). Such proposals are
+retrained exactly instead, one fit each, warm-started from the fitted proxy carried
+over to the new scale; they are few, since on a large table one cell barely moves
+a column. An exact retrain changes many predictions at once, so its verdict must
+also stand out of the validation rows' own noise: the mean change of their
+log-likelihood has to exceed two standard errors. On the loop benchmark (30 seeds)
+the first-order verdict held back mends of far-out cells as harmful and left 40
+such cells in breast cancer and 24 in wine at the end; retrained, 28 and 16.
+
+The verdict is `improves` when the utility rises by more than its margin
+(`tolerance`, or the noise margin of an exact retrain), `hurts` when it falls by
+more, else `neutral`. Text proposals are re-embedded in one batch.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy.sparse.linalg import LinearOperator, cg
+from sklearn.linear_model import LogisticRegression
 
 from repair.evidence import classifier, fit_quietly
 from repair.proposals import RepairProposal, TextEncoder
@@ -36,6 +51,23 @@ from valuation.preprocess import prepare
 TOLERANCE = 1e-4
 _C = 1.0  # the proxy's inverse regularisation, as in repair.evidence.classifier
 _BIAS_RIDGE = 1e-3  # keeps H invertible along the softmax's redundant direction
+# A change moving any other row's prepared features by more than this (in standard
+# deviations) rescales its column and is retrained exactly.
+RESCALE_TOLERANCE = 0.05
+# An exact retrain's verdict needs its mean change of the validation log-likelihood
+# to stand this many standard errors (over the validation rows) from zero.
+STANDARD_ERRORS = 2.0
+
+
+@dataclass(frozen=True)
+class _Change:
+    """A proposal applied: its row's prepared features and label afterwards, and the
+    whole prepared data when the change rescales a column (retrained exactly)."""
+
+    row: int
+    x: NDArray[np.float64]
+    y: int
+    rescaled: TrainingArrays | None = None
 
 
 class Verifier:
@@ -58,63 +90,92 @@ class Verifier:
         """The proposals with their `verification` filled in."""
         embedded = self._embed_texts(proposals)
         changes = [self._change(p, embedded.get(n)) for n, p in enumerate(proposals)]
-        known = [n for n, c in enumerate(changes) if c is not None]
-        deltas = self._utility_deltas([changes[n] for n in known])  # type: ignore[misc]
-        delta_of = dict(zip(known, deltas, strict=True))
+        local = [n for n, c in enumerate(changes) if c is not None and c.rescaled is None]
+        deltas = self._first_order_deltas([changes[n] for n in local])  # type: ignore[misc]
+        verdicts: dict[int, dict[str, Any]] = {
+            n: self._verdict(delta, "first-order retrain")
+            for n, delta in zip(local, deltas, strict=True)
+        }
+        for n, change in enumerate(changes):
+            if change is not None and change.rescaled is not None:
+                delta, noise = self._retrained_delta(change)
+                verdicts[n] = self._verdict(delta, "retrained", noise)
+        unverifiable = {"verdict": "unverifiable", "delta": None}
         return [
-            replace(p, verification=self._verdict(delta_of.get(n))) for n, p in enumerate(proposals)
+            replace(p, verification=verdicts.get(n, unverifiable)) for n, p in enumerate(proposals)
         ]
 
-    def _verdict(self, delta: float | None) -> dict[str, Any]:
-        if delta is None:
-            return {"verdict": "unverifiable", "delta": None}
+    def _verdict(self, delta: float, how: str, noise: float = 0.0) -> dict[str, Any]:
+        """`noise`: how far the delta may stray from zero by the validation rows'
+        sampling alone; no verdict inside it."""
         verdict = "neutral"
-        if delta > self.tolerance:
+        margin = max(self.tolerance, noise)
+        if delta > margin:
             verdict = "improves"
-        elif delta < -self.tolerance:
+        elif delta < -margin:
             verdict = "hurts"
         return {
             "verdict": verdict,
             "delta": round(delta, 6),
-            "utility": "validation mean log-likelihood (first-order retrain)",
+            "margin": round(margin, 6),
+            "utility": f"validation mean log-likelihood ({how})",
             "before": round(self._utility, 6),
         }
 
     def _fit(self) -> None:
         data = self._prepared
-        model = classifier()
-        fit_quietly(model, data.train.x, data.train.y)
-        k = data.n_classes
-        coef = np.zeros((k, data.train.x.shape[1] + 1))
-        if len(model.classes_) == 2 and k == 2:
-            coef[1, :-1], coef[1, -1] = model.coef_[0], model.intercept_[0]
-        else:
-            coef[model.classes_, :-1], coef[model.classes_, -1] = model.coef_, model.intercept_
-        self._coef = coef
+        self._model = classifier()
+        fit_quietly(self._model, data.train.x, data.train.y)
+        self._coef = _coefficients(self._model, data)
+        self._row_utility = _validation_log_likelihoods(self._coef, data)
+        self._utility = float(self._row_utility.mean()) if len(self._row_utility) else 0.0
         xt = _with_bias(data.train.x)
-        p_train = _softmax(xt @ coef.T)
+        p_train = _softmax(xt @ self._coef.T)
         xv = _with_bias(data.valid.x)
-        p_valid = _softmax(xv @ coef.T)
-        truth = np.eye(k)[data.valid.y]
-        n_valid = max(len(data.valid), 1)
-        self._utility = (
-            float(np.mean(np.log(np.maximum(p_valid[np.arange(len(truth)), data.valid.y], 1e-12))))
-            if len(truth)
-            else 0.0
-        )
-        grad_u = (truth - p_valid).T @ xv / n_valid  # K x (d+1)
+        p_valid = _softmax(xv @ self._coef.T)
+        truth = np.eye(data.n_classes)[data.valid.y]
+        grad_u = (truth - p_valid).T @ xv / max(len(data.valid), 1)  # K x (d+1)
         self._solution = _solve_hessian(xt, p_train, grad_u)
 
-    def _utility_deltas(self, changes: list[tuple[int, NDArray[np.float64], int]]) -> list[float]:
-        """First-order change of the validation utility for each (row, x', y')."""
+    def _retrained_delta(self, change: _Change) -> tuple[float, float]:
+        """The exact change of the validation utility, and its noise margin."""
+        data = change.rescaled
+        assert data is not None
+        model = self._warm_start(change.row, data.train.x)
+        fit_quietly(model, data.train.x, data.train.y)
+        after = _validation_log_likelihoods(_coefficients(model, data), data)
+        gain = after - self._row_utility
+        if len(gain) < 2:
+            return float(gain.sum()), 0.0
+        noise = STANDARD_ERRORS * gain.std(ddof=1) / np.sqrt(len(gain))
+        return float(gain.mean()), float(noise)
+
+    def _warm_start(self, row: int, x: NDArray[np.float64]) -> LogisticRegression:
+        """The fitted proxy carried over to the rescaled columns: every other row
+        gets the same scores as before, so the refit starts next to its optimum (a
+        third of the iterations of a cold fit on digits)."""
+        others = np.arange(len(x)) != row
+        old, new = self._prepared.train.x[others], x[others]
+        old_spread = old.std(axis=0)
+        scale = np.divide(new.std(axis=0), old_spread, out=np.ones_like(old_spread),
+                          where=old_spread > 0)  # fmt: skip
+        shift = new.mean(axis=0) - scale * old.mean(axis=0)
+        model = classifier()
+        model.warm_start = True
+        model.coef_ = self._model.coef_ / scale
+        model.intercept_ = self._model.intercept_ - model.coef_ @ shift
+        return model
+
+    def _first_order_deltas(self, changes: list[_Change]) -> list[float]:
+        """First-order change of the validation utility for each change of one row."""
         if not changes:
             return []
         data, k = self._prepared, self._prepared.n_classes
-        rows = np.array([row for row, _, _ in changes])
+        rows = np.array([c.row for c in changes])
         old_x = _with_bias(data.train.x[rows])
-        new_x = _with_bias(np.vstack([x for _, x, _ in changes]))
+        new_x = _with_bias(np.vstack([c.x for c in changes]))
         old_g = _softmax(old_x @ self._coef.T) - np.eye(k)[data.train.y[rows]]
-        new_g = _softmax(new_x @ self._coef.T) - np.eye(k)[[y for _, _, y in changes]]
+        new_g = _softmax(new_x @ self._coef.T) - np.eye(k)[[c.y for c in changes]]
         # d_U = -C * <s, g' (x) x' - g (x) x>, with s = H^-1 grad U.
         s = self._solution
         change = np.einsum("nk,kd,nd->n", new_g, s, new_x) - np.einsum(
@@ -124,8 +185,8 @@ class Verifier:
 
     def _change(
         self, proposal: RepairProposal, embedding: NDArray[np.float32] | None
-    ) -> tuple[int, NDArray[np.float64], int] | None:
-        """The proposal as (row, prepared features, label) after it is applied."""
+    ) -> _Change | None:
+        """The proposal applied, or None when it cannot be."""
         index = self._row.get(proposal.row_key)
         if index is None:
             return None
@@ -133,11 +194,8 @@ class Verifier:
         if proposal.column == self.label_column:
             if str(proposal.new_value) not in self.raw.classes:
                 return None
-            return (
-                index,
-                self._prepared.train.x[index],
-                self.raw.classes.index(str(proposal.new_value)),
-            )
+            new_label = self.raw.classes.index(str(proposal.new_value))
+            return _Change(index, self._prepared.train.x[index], new_label)
         new = _new_features(proposal, embedding)
         columns = self._columns(proposal.column)
         if new is None or len(columns) != len(new):
@@ -145,7 +203,10 @@ class Verifier:
         x = self.raw.train.x.copy()
         x[index, columns] = new
         changed = prepare(replace(self.raw, train=replace(self.raw.train, x=x)))
-        return index, changed.train.x[index], label
+        others = np.arange(len(x)) != index
+        shift = np.abs(changed.train.x[others] - self._prepared.train.x[others])
+        rescaled = changed if shift.size and shift.max() > RESCALE_TOLERANCE else None
+        return _Change(index, changed.train.x[index], label, rescaled)
 
     def _embed_texts(self, proposals: list[RepairProposal]) -> dict[int, NDArray[np.float32]]:
         wanted = [
@@ -174,6 +235,26 @@ def _new_features(
     if proposal.kind == "vector":
         return np.array([float(v) for v in proposal.new_value.strip("[]").split(",")])
     return np.array([float(proposal.new_value)])
+
+
+def _coefficients(model: LogisticRegression, data: TrainingArrays) -> NDArray[np.float64]:
+    """The fitted proxy as K x (d + 1) coefficients (bias last; a class absent from
+    the training rows keeps zeros)."""
+    coef = np.zeros((data.n_classes, data.train.x.shape[1] + 1))
+    if len(model.classes_) == 2 and data.n_classes == 2:
+        coef[1, :-1], coef[1, -1] = model.coef_[0], model.intercept_[0]
+    else:
+        coef[model.classes_, :-1], coef[model.classes_, -1] = model.coef_, model.intercept_
+    return coef
+
+
+def _validation_log_likelihoods(
+    coef: NDArray[np.float64], data: TrainingArrays
+) -> NDArray[np.float64]:
+    """Each validation row's log-likelihood of its label."""
+    p_valid = _softmax(_with_bias(data.valid.x) @ coef.T)
+    given = p_valid[np.arange(len(data.valid)), data.valid.y]
+    return np.log(np.maximum(given, 1e-12))
 
 
 def _with_bias(x: NDArray[np.float64]) -> NDArray[np.float64]:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import pytest
 
 from repair.evidence import classifier, fit_quietly
 from repair.proposals import RepairProposal
-from repair.verify import Verifier
+from repair.verify import TOLERANCE, Verifier
 from valuation import Split, TrainingArrays
 from valuation.preprocess import prepare
 
@@ -69,3 +70,42 @@ def test_unknown_rows_and_labels_are_unverifiable() -> None:
     ]
     verdicts = [p.verification["verdict"] for p in Verifier(raw, "label").verify(proposals)]
     assert verdicts == ["unverifiable", "unverifiable"]
+
+
+def mend_of_a_stretched_cell(
+    seed: int, column: int
+) -> tuple[TrainingArrays, TrainingArrays, RepairProposal]:
+    """(clean, broken, the mend): one training cell 100 times too large, which
+    stretches its column's standard deviation several-fold."""
+    clean = dataset(seed)
+    x = clean.train.x.copy()
+    x[7, column] *= 100
+    broken = replace(clean, train=replace(clean.train, x=x))
+    name = clean.feature_names[column]
+    mend = RepairProposal(
+        "7", name, str(x[7, column]), str(clean.train.x[7, column]), "numeric", "range", 0.9
+    )
+    return clean, broken, mend
+
+
+def test_a_mend_that_rescales_its_column_is_retrained_exactly() -> None:
+    # Mending the cell rescales the column for every row: a first-order step from
+    # the one row saw a hundredth of the change and called it noise.
+    clean, broken, mend = mend_of_a_stretched_cell(2, column=0)
+    (checked,) = Verifier(broken, "label").verify([mend])
+    real = retrained_utility(clean) - retrained_utility(broken)
+    assert "retrained" in checked.verification["utility"]
+    assert checked.verification["delta"] == pytest.approx(real, abs=1e-3)
+    assert real > 0.1 and checked.verification["verdict"] == "improves"
+
+
+def test_a_retrained_change_within_the_validation_noise_is_neutral() -> None:
+    # f3 carries no class signal: mending it moves the validation likelihood by
+    # chance alone, up or down, and the verdict should not take a side.
+    deltas = []
+    for seed in range(5):
+        _, broken, mend = mend_of_a_stretched_cell(seed, column=3)
+        (checked,) = Verifier(broken, "label").verify([mend])
+        assert checked.verification["verdict"] == "neutral"
+        deltas.append(checked.verification["delta"])
+    assert max(abs(d) for d in deltas) > 10 * TOLERANCE
