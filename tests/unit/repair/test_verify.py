@@ -1,4 +1,5 @@
-"""The batched first-order verifier agrees with real retrains."""
+"""The verifier agrees with real retrains: to first order for a change of one row,
+exactly for a mend that rescales its column."""
 
 from __future__ import annotations
 
