@@ -217,10 +217,14 @@ def _score(raw: TrainingArrays, seed: int) -> float:
 
 
 def _expert(
-    raw: TrainingArrays, rows: NDArray[np.int64], plan: Plan
+    raw: TrainingArrays,
+    rows: NDArray[np.int64],
+    plan: Plan,
+    source_labels: NDArray[np.int64] | None = None,
 ) -> tuple[TrainingArrays, set[int]]:
     """mendb's experts on chosen rows, no valuation: every other row is trusted.
-    Proposals the loop's auto policy would accept are applied in memory."""
+    Proposals the loop's auto policy would accept are applied in memory.
+    `source_labels`: the labels before earlier iterations relabelled any."""
     if len(rows) == 0:
         return raw, set()
     data = prepare(raw)
@@ -231,7 +235,9 @@ def _expert(
         Column(name, "numeric", raw.train.x[:, j], "double precision")
         for j, name in enumerate(raw.feature_names)
     )
-    context = RepairContext(data, result, rows, "label", columns=columns)
+    context = RepairContext(
+        data, result, rows, "label", columns=columns, source_labels=source_labels
+    )
     context = replace(context, diagnoses=diagnose(context, k=plan.k))
     proposals = [p for r in default_repairers(plan.k) for p in r.propose(context)]
     if proposals:
@@ -295,6 +301,7 @@ def activeclean_baseline(
 ) -> tuple[TrainingArrays, set[int]]:
     from sklearn.linear_model import LogisticRegression
 
+    source_labels = raw.train.y
     seen = np.zeros(len(raw.train), dtype=bool)
     touched: set[int] = set()
     left = budget
@@ -312,7 +319,7 @@ def activeclean_baseline(
         grad[seen] = -np.inf
         rows = np.argsort(-grad, kind="stable")[:batch].astype(np.int64)
         seen[rows] = True
-        raw, done = _expert(raw, np.sort(rows), plan)
+        raw, done = _expert(raw, np.sort(rows), plan, source_labels)
         touched |= done
         left -= len(rows)
     return raw, touched

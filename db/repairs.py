@@ -187,3 +187,17 @@ def summary(conn: psycopg.Connection[Any], dataset: str) -> dict[str, int]:
         [dataset],
     ).fetchall()
     return {status: int(count) for status, count in rows}
+
+
+def values_before_repair(
+    conn: psycopg.Connection[Any], dataset: str, column: str
+) -> dict[str, str | None]:
+    """row key -> the value `column` held before its first repair still applied: the
+    value as the source gave it, for rows mendb has changed."""
+    rows = conn.execute(
+        "SELECT DISTINCT ON (row_key) row_key, old_value FROM mendb.repairs"
+        " WHERE dataset = %s AND column_name = %s AND status = 'applied'"
+        " ORDER BY row_key, id",
+        [dataset, column],
+    ).fetchall()
+    return {key: old for key, old in rows}

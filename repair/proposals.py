@@ -96,7 +96,9 @@ class TextEncoder(Protocol):
 class RepairContext:
     """What a repairer may look at: the prepared arrays, the valuation, which
     training rows (indices into `data.train`) are suspects, and optionally the raw
-    columns, the diagnosis of each suspect, a neighbour index and a text encoder."""
+    columns, the diagnosis of each suspect, a neighbour index and a text encoder.
+    `source_labels` are the training rows' labels as the source gave them, before
+    any applied relabel (None: the labels in `data` are those)."""
 
     data: TrainingArrays
     values: ValuationResult
@@ -106,6 +108,7 @@ class RepairContext:
     diagnoses: tuple[Diagnosis, ...] | None = None
     neighbours: NeighbourSearch | None = None
     encoder: TextEncoder | None = None
+    source_labels: NDArray[np.int64] | None = None
 
     def column(self, name: str) -> Column:
         for column in self.columns:

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import psycopg
+from numpy.typing import NDArray
 from psycopg import sql
 
 from db import datasets
@@ -25,7 +26,7 @@ from db.datasets import Dataset
 from db.embeddings import SyncReport, read_texts, sync_text_column
 from db.neighbours import PgvectorNeighbours
 from db.read import DatasetRead, read_dataset
-from db.repairs import insert_proposals, list_repairs
+from db.repairs import insert_proposals, list_repairs, values_before_repair
 from repair.diagnose import broken_cell_rows, diagnose, doubted_label_rows
 from repair.embedder import encoder as load_encoder
 from repair.proposals import Column, RepairContext, Repairer, RepairProposal, TextEncoder
@@ -100,6 +101,7 @@ def propose(
         columns=columns,
         neighbours=_neighbours(conn, dataset, data, encoder),
         encoder=encoder,
+        source_labels=_source_labels(conn, dataset, data),
     )
     context = replace(context, diagnoses=diagnose(context, k=k))
     proposals = [p for r in repairers or default_repairers(k) for p in r.propose(context)]
@@ -119,6 +121,22 @@ def _without_open(
         r["row_key"] for r in list_repairs(conn, dataset=name, status=["proposed", "accepted"])
     }
     return [p for p in proposals if p.row_key not in open_rows]
+
+
+def _source_labels(
+    conn: psycopg.Connection[Any], dataset: Dataset, data: TrainingArrays
+) -> NDArray[np.int64] | None:
+    """Each training row's label before any applied relabel, as class indices; None
+    when no label was changed."""
+    before = values_before_repair(conn, dataset.name, dataset.label)
+    if not before:
+        return None
+    labels = data.train.y.copy()
+    for position, key in enumerate(data.train.keys):
+        old = before.get(str(key))
+        if old is not None and old in data.classes:
+            labels[position] = data.classes.index(old)
+    return labels
 
 
 def _columns(

@@ -17,6 +17,15 @@ right: that the given label is a flip, times that the winner is the true label.
   boundary runs through. The share of flipped labels is estimated from the same
   classifier (`noise_rate`, maximum likelihood by EM); on the benchmark's four
   datasets it gives 0.10 to 0.15 at 10 % flips and 0.19 to 0.24 at 20 %.
+- That share is judged on the labels as the source gave them (`source_labels`:
+  a row relabelled since counts with its old label). On the table as mended only
+  the flips the classifier finds plausible are left, and the estimate fell below
+  even the share still flipped, taking every later confidence with it. In the
+  loop benchmark's later rounds (30 seeds, digits 10) the relabels proposed were expected to
+  be right (their confidences summed) 66 times and were right 216 times on breast
+  cancer, 18 against 81 on wine, 143 against 440 on digits; judged on the labels
+  as given, 171 against 190, 41 against 75, 256 against 349 (first rounds: 952
+  against 976, 266 against 304, 998 against 993).
 """
 
 from __future__ import annotations
@@ -99,7 +108,7 @@ class LabelRepairer:
             data.train.x[trusted], data.train.y[trusted], data.n_classes, reference=data.valid
         )
         calibrate = _calibration(context, trusted, held_out, self.k)
-        rate = noise_rate(_given_label_probability(context, trusted, held_out), data.n_classes)
+        rate = source_noise_rate(context, trusted, held_out)
         given = support.probabilities[np.arange(len(rows)), data.train.y[rows]]
         flipped = flip_probability(given, rate, data.n_classes)
         proposals = []
@@ -117,22 +126,23 @@ class LabelRepairer:
         return proposals
 
 
-def _given_label_probability(
+def source_noise_rate(
     context: RepairContext, trusted: NDArray[np.int64], held_out: NDArray[np.float64]
-) -> NDArray[np.float64]:
-    """Every training row's probability of its own label, from a classifier on the
-    trusted and validation rows that never saw it (out of fold for the trusted rows
-    themselves)."""
+) -> float:
+    """The share of labels the source flipped (`noise_rate`), judged on every
+    training row's label as the source gave it: a row relabelled since counts with
+    its old label, by a classifier on the trusted and validation rows that never
+    saw the row (out of fold for the trusted rows themselves)."""
     x, y, k = context.data.train.x, context.data.train.y, context.data.n_classes
-    given = np.empty(len(y))
-    given[trusted] = held_out[np.arange(len(trusted)), y[trusted]]
+    probabilities = np.empty((len(y), k))
+    probabilities[trusted] = held_out
     others = np.setdiff1d(np.arange(len(y)), trusted)
     if len(others):
-        probabilities = class_probabilities(
+        probabilities[others] = class_probabilities(
             x[trusted], y[trusted], x[others], k, context.data.valid
         )
-        given[others] = probabilities[np.arange(len(others)), y[others]]
-    return given
+    source = y if context.source_labels is None else context.source_labels
+    return noise_rate(probabilities[np.arange(len(y)), source], k)
 
 
 def noise_rate(given: NDArray[np.float64], n_classes: int, tol: float = 1e-9) -> float:

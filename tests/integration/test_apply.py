@@ -11,7 +11,7 @@ import pytest
 from db import datasets
 from db.apply import apply_repairs, revert_repairs
 from db.errors import MendbError
-from db.repairs import insert_proposals, list_repairs, review
+from db.repairs import insert_proposals, list_repairs, review, values_before_repair
 from repair.proposals import RepairProposal
 from server import operations
 from server.context import Mendb
@@ -109,6 +109,20 @@ def test_a_value_in_another_text_form_still_reverts(
     report = revert_repairs(conn, dataset)
     assert report.done == ids and report.stale == []
     assert table_md5(conn) == before
+
+
+def test_the_audit_gives_each_label_as_the_source_gave_it(
+    conn: psycopg.Connection[Any], dataset: datasets.Dataset
+) -> None:
+    source = dict(conn.execute("SELECT id::text, label::text FROM train").fetchall())
+    review(conn, "accepted", ids=propose_flips(conn, [1, 2]), actor="alice")
+    apply_repairs(conn, dataset, actor="alice")
+    review(conn, "accepted", ids=propose_flips(conn, [2, 3]), actor="alice")  # row 2 again
+    apply_repairs(conn, dataset, actor="alice")
+    assert values_before_repair(conn, "d", "label") == {k: source[k] for k in ("1", "2", "3")}
+    assert values_before_repair(conn, "d", "a") == {}
+    revert_repairs(conn, dataset, actor="bob")
+    assert values_before_repair(conn, "d", "label") == {}
 
 
 def test_revert_by_id_and_refusals(

@@ -138,3 +138,38 @@ def test_the_validation_rows_teach_the_label_expert() -> None:
     assert {p.row_key: p.new_value for p in taught} == {"300": "1", "301": "1"}
     assert all(p.evidence["classifier"]["1"] > 0.8 for p in taught)
     assert LabelRepairer().propose(_pocket(with_validation=False)) == []
+
+
+def test_the_noise_rate_is_judged_on_the_labels_as_the_source_gave_them() -> None:
+    """After an earlier round relabelled the 32 flips deepest in their class, the 8
+    left lie near the boundary, where the classifier finds their labels plausible.
+    Judged on the mended labels the share of flips falls to its floor, below even
+    the 2 % still flipped, and every later confidence with it; judged on the labels
+    as given (relabelled rows with their old label) it stays the source's 10 %."""
+    rng = np.random.default_rng(0)
+    n = 400
+    true = rng.integers(0, 2, n)
+    x = rng.normal(size=(n, 2)) + 2.0 * true[:, None]
+    flips = rng.choice(n, 40, replace=False)
+    source = np.where(np.isin(np.arange(n), flips), 1 - true, true)
+    deepest_first = flips[np.argsort(-np.abs(x[flips].sum(axis=1) - 2.0))]
+    mended, left = deepest_first[:32], deepest_first[32:]
+    y = source.copy()
+    y[mended] = true[mended]
+    keys = np.array([str(i) for i in range(n)], dtype=object)
+    empty = Split(x[:0], y[:0], keys[:0])
+    raw = TrainingArrays(Split(x, y, keys), empty, empty, ("0", "1"), ("a", "b"))
+    values = np.full(n, 0.01)
+    values[left] = -0.01
+    context = RepairContext(
+        prepare(raw), ValuationResult.exact(keys, values, "test", {}), left, "label"
+    )
+    context = replace(context, diagnoses=diagnose(context))
+
+    as_given = LabelRepairer().propose(replace(context, source_labels=source))
+    as_mended = {p.row_key: p for p in LabelRepairer().propose(context)}
+    assert {p.row_key for p in as_given} == set(as_mended) == {str(i) for i in left}
+    assert all(p.new_value == str(true[int(p.row_key)]) for p in as_given)
+    assert 0.07 < as_given[0].evidence["noise_rate"] < 0.14
+    assert as_mended[as_given[0].row_key].evidence["noise_rate"] < len(left) / n
+    assert all(p.confidence > 5 * as_mended[p.row_key].confidence for p in as_given)
