@@ -631,7 +631,7 @@ def markdown(cells: list[Cell], plan: Plan, meta: dict[str, Any]) -> str:
         " relabels'). A flip whose new label is plausible where its row lies (neither"
         " its neighbours nor the classifier contradict it, or the expert is less than"
         f" {plan.min_verified_confidence:g} sure, unverified below"
-        f" {plan.min_confidence:g}, or refuted by the retrain) is left: the 'left"
+        f" {plan.min_confidence:g}) is left: the 'left"
         " flips'. The downstream"
         " model needs the unusual rows with their true labels: its boundary runs"
         " through them.",
