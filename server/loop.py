@@ -2,16 +2,17 @@
 after round, while the model keeps improving.
 
 Each round is a row in `mendb.rounds`. The loop stops when the test gain falls below
-`min_gain` (0 by default: only a fall), when no row is valued as harmful, when the
-MTM diagnostic says the values cannot be trusted for this utility, or after
-`max_rounds`. A round that lowers test accuracy is reverted in one transaction and
-the loop stops, saying so. With the auto policy a round accepts the proposals at
-least `min_confidence` sure, and those at least `min_verified_confidence` sure
-whose counterfactual retrain says they improve the validation utility; it rejects
-the rest (a later round may propose for those
-rows again), and a round that accepts nothing ends the loop. With the review policy
-the loop pauses after proposing, and `run_loop` resumes it once every proposal of
-the round has been accepted or rejected (CLI, HTTP, or a plain UPDATE in psql).
+`min_gain` (0 by default: only a fall), when no row is valued as harmful and none
+has a broken cell or a contradicted label to repair, when the MTM diagnostic says
+the values cannot be trusted for this utility, or after `max_rounds`. A round that
+lowers test accuracy is reverted in one transaction and the loop stops, saying so.
+With the auto policy a round accepts the proposals at least `min_confidence` sure,
+and those at least `min_verified_confidence` sure whose counterfactual retrain says
+they improve the validation utility; it rejects the rest (a later round may propose
+for those rows again), and a round that accepts nothing ends the loop. With the
+review policy the loop pauses after proposing, and `run_loop` resumes it once every
+proposal of the round has been accepted or rejected (CLI, HTTP, or a plain UPDATE
+in psql).
 """
 
 from __future__ import annotations
@@ -260,8 +261,6 @@ def _begin_round(
             negative_rows=negative,
         )
     mtm_warning = (outcome.diagnostics.get("mtm") or {}).get("warning")
-    if negative == 0:
-        return _stopped(app, round_id, f"no row is valued below {threshold:g} (harmful)")
     if mtm_warning:
         return _stopped(app, round_id, f"values cannot be trusted: {mtm_warning}")
     budget = config.budget or default_budget(n_train)
@@ -294,6 +293,15 @@ def _begin_round(
         )
         current = rounds.of_loop(conn, loop_id)[-1]
     log(f"  {len(ids)} proposals, {len(accepted)} accepted")
+    if not ids and negative == 0:
+        # Rows with a broken cell or a contradicted label are looked at whatever
+        # their value (server.propose): no harmful row alone is no reason to stop.
+        return _stopped(
+            app,
+            round_id,
+            f"no row is valued below {threshold:g} (harmful), and none has a broken cell"
+            " or a contradicted label to repair",
+        )
     if not ids:
         return _stopped(app, round_id, "no repair to propose for the low-valued rows")
     if config.policy == "auto" and not accepted:

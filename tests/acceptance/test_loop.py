@@ -80,6 +80,33 @@ def test_a_cell_blown_up_a_hundredfold_is_put_back_though_its_value_is_positive(
     assert repaired == pytest.approx({k: b for k, b in rows}, rel=1e-6)  # b is a real
 
 
+def test_no_harmful_row_stops_the_loop_only_once_no_broken_cell_is_left(
+    app: Mendb, conn: psycopg.Connection[Any]
+) -> None:
+    """Two classes far apart: KNN-Shapley values no row as harmful, not even one
+    whose cell was blown up a hundredfold (it is nobody's neighbour). The loop still
+    mends that cell, and stops the round after, with nothing left to repair."""
+    make_table(conn, n=120, seed=4)
+    conn.execute("UPDATE train SET a = a + 10 * label, b = b + 10 * label")
+    datasets.register(
+        conn, app.engine, "d", "train", "id", "label", datasets.parse_feature_spec("a,b")
+    )
+    ((row, a),) = conn.execute(
+        "SELECT id, a FROM train WHERE mendb.split_unit(0, id::text) >= 0.4 AND a > 1"
+        " ORDER BY id LIMIT 1"
+    ).fetchall()
+    conn.execute("UPDATE train SET a = a * 100 WHERE id = %s", [row])
+    outcome = run_loop(app, "d", LoopConfig(k=5), lambda _: None)
+    assert [r["negative_rows"] for r in outcome.rounds] == [0, 0]
+    assert outcome.rounds[0]["applied"] == 1 and outcome.rounds[0]["decision"] == "kept"
+    mended = conn.execute("SELECT a FROM train WHERE id = %s", [row]).fetchone()
+    assert mended is not None and mended[0] == pytest.approx(a)
+    assert outcome.reason == (
+        "no row is valued below 0 (harmful), and none has a broken cell or a"
+        " contradicted label to repair"
+    )
+
+
 def test_a_round_that_hurts_is_rolled_back(app: Mendb, conn: psycopg.Connection[Any]) -> None:
     noisy_dataset(app, conn)
     config = LoopConfig(budget=20, max_rounds=3, policy="review", k=5)
