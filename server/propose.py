@@ -132,8 +132,9 @@ def _source_labels(
     if not before:
         return None
     labels = data.train.y.copy()
-    for position, key in enumerate(data.train.keys):
-        old = before.get(str(key))
+    keys = data.train.keys.astype(str)
+    for position in np.flatnonzero(np.isin(keys, list(before))):
+        old = before[keys[position]]
         if old is not None and old in data.classes:
             labels[position] = data.classes.index(old)
     return labels

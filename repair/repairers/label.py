@@ -20,12 +20,12 @@ right: that the given label is a flip, times that the winner is the true label.
 - That share is judged on the labels as the source gave them (`source_labels`:
   a row relabelled since counts with its old label). On the table as mended only
   the flips the classifier finds plausible are left, and the estimate fell below
-  even the share still flipped, taking every later confidence with it. In the
-  loop benchmark's later rounds (30 seeds, digits 10) the relabels proposed were expected to
-  be right (their confidences summed) 66 times and were right 216 times on breast
-  cancer, 18 against 81 on wine, 143 against 440 on digits; judged on the labels
-  as given, 171 against 190, 41 against 75, 256 against 349 (first rounds: 952
-  against 976, 266 against 304, 998 against 993).
+  even the share still flipped, taking every later confidence with it. In the loop
+  benchmark's later rounds (30 seeds, digits 10) the relabels proposed were
+  expected to be right (their confidences summed) 66 times and were right 216
+  times on breast cancer, 18 against 81 on wine, 143 against 440 on digits; judged
+  on the labels as given, 171 against 190, 41 against 75, 256 against 349 (first
+  rounds: 952 against 976, 266 against 304, 998 against 993).
 """
 
 from __future__ import annotations
