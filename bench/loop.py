@@ -613,7 +613,7 @@ def markdown(cells: list[Cell], plan: Plan, meta: dict[str, Any]) -> str:
     )
     lines += [
         "",
-        "Why the gap is not closed: every round is judged on the test rows, and a round"
+        "Why part of the gap stays open: every round is judged on the test rows, and a round"
         f" that lowers test accuracy is undone whole. One test row is {row_share}, so"
         " a round that mends dozens of rows can still lose a row by chance, and then the"
         f" loop stops: in {len(first)} of {len(cells)} seeds the first round was undone"
@@ -631,10 +631,9 @@ def markdown(cells: list[Cell], plan: Plan, meta: dict[str, Any]) -> str:
         " relabels'). A flip whose new label is plausible where its row lies (neither"
         " its neighbours nor the classifier contradict it, or the expert is less than"
         f" {plan.min_verified_confidence:g} sure, unverified below"
-        f" {plan.min_confidence:g}) is left: the 'left"
-        " flips'. The downstream"
-        " model needs the unusual rows with their true labels: its boundary runs"
-        " through them.",
+        f" {plan.min_confidence:g}) is left: the 'left flips'. On a test split of a few"
+        " dozen rows one such flip can cost several test rows. The downstream model"
+        " needs the unusual rows with their true labels: its boundary runs through them.",
     ]
     lines += ["", "Per seed (the loop's stopping reason):", "",
               "| dataset | seed | clean | noisy | mendb | (a) | (b) | (c) | B | rounds | stop |",
