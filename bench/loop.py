@@ -631,8 +631,7 @@ def markdown(cells: list[Cell], plan: Plan, meta: dict[str, Any]) -> str:
         " relabels'). A flip whose new label is plausible where its row lies (neither"
         " its neighbours nor the classifier contradict it, or the expert is less than"
         f" {plan.min_verified_confidence:g} sure, unverified below"
-        f" {plan.min_confidence:g}) is left: the 'left flips'. On a test split of a few"
-        " dozen rows one such flip can cost several test rows. The downstream model"
+        f" {plan.min_confidence:g}) is left: the 'left flips'. The downstream model"
         " needs the unusual rows with their true labels: its boundary runs through them.",
     ]
     lines += ["", "Per seed (the loop's stopping reason):", "",
