@@ -504,8 +504,9 @@ def _shown(path: Path) -> Path:
     return path.relative_to(ROOT.parent) if path.is_relative_to(ROOT.parent) else path
 
 
-def _interval(values: list[float], of: Callable[[NDArray[np.float64]], float]) -> str:
-    """A 95 % bootstrap interval over seeds (rows of `values`) for a statistic."""
+def _interval(values: list[Any], of: Callable[[NDArray[np.float64]], float]) -> str:
+    """A 95 % bootstrap interval over seeds (one value, or one row of values, per
+    seed) for a statistic of them."""
     table = np.asarray(values, dtype=np.float64)
     table = table[~np.isnan(table).any(axis=tuple(range(1, table.ndim)))]
     if len(table) < 2:
