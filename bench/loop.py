@@ -64,12 +64,12 @@ OUT = Path(os.environ.get("BENCH_LOOP_OUT", ROOT / "out" / "loop"))
 TITLE = "The self-improving loop"
 DATASETS = ("breast_cancer", "wine", "digits")
 METHODS = ("mendb", "cleanlab", "random", "activeclean")
-# The per-seed share of the gap moves in steps of one test row on the small tables
-# (wine tests on ~36 rows, breast cancer on ~115), so over seeds its sd is about
-# 0.38 there against 0.13 on digits (360 rows). At 30 seeds wine read 80 % where
-# 200 fresh seeds of the same code read 93 %: 200 seeds put the 95 % interval
-# within about 5 points on the small tables, which cost 3 s a seed; digits gets that
-# from 30, at a minute a seed.
+# On the small tables the gap is a few test rows (wine tests on ~36, breast cancer
+# on ~114), so the per-seed share jumps by whole rows: its sd over seeds is 0.46 on
+# wine and 0.61 on breast cancer, against 0.13 on digits (~363 test rows). At 30
+# seeds wine read 80 % where seeds 0-199 of the same code read 92 %. 200 seeds, at
+# a few seconds each, bring the 95 % interval to about +-7 points on wine and +-9
+# on breast cancer; digits gets +-5 from 30, at a minute a seed.
 DEFAULT_SEEDS = {"breast_cancer": 200, "wine": 200, "digits": 30}
 
 
