@@ -12,15 +12,23 @@ from sklearn.linear_model import LogisticRegression
 from valuation.data import Split
 
 
-def fit_predict(train: Split, test: Split, seed: int = 0) -> NDArray[np.int64]:
-    """Logistic regression on the (prepared) training split, labels for `test`."""
-    classes = np.unique(train.y)
-    if len(classes) == 1:
-        return np.full(len(test), classes[0])
+def train_logistic(train: Split, seed: int = 0) -> LogisticRegression | None:
+    """The downstream model fitted on the (prepared) training split; None when the
+    split holds a single class, where there is nothing to fit."""
+    if len(np.unique(train.y)) < 2:
+        return None
     model = LogisticRegression(max_iter=2000, random_state=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(train.x, train.y)
+    return model
+
+
+def fit_predict(train: Split, test: Split, seed: int = 0) -> NDArray[np.int64]:
+    """Logistic regression on the (prepared) training split, labels for `test`."""
+    model = train_logistic(train, seed)
+    if model is None:
+        return np.full(len(test), train.y[0])
     return model.predict(test.x)
 
 
