@@ -1,0 +1,211 @@
+"""The loop's decisions: measurements in, a decision out. Pure: no database, no I/O.
+
+A round is judged on the validation rows only, by paired per-row differences between
+the model before and after the round's repairs: kept when the validation log-loss
+improves beyond its statistical margin and the balanced accuracy does not fall beyond
+its own. The sealed test split never enters a decision. A second guard refuses
+relabels that push the training label distribution away from a trusted reference,
+the signature of a label expert that erases a minority.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import numpy as np
+from numpy.typing import NDArray
+
+from valuation.judge import Measurement, PairedChange, paired_change
+
+# One-sided 95 %: a round is a one-sided question (did it improve?), and a round that
+# changes nothing passes by chance one time in twenty. A larger z refuses real small
+# gains on the few hundred validation rows a table usually has; a kept round that did
+# nothing costs little, since the next round is judged afresh against it.
+DEFAULT_Z = 1.645
+
+
+class DecisionCode(StrEnum):
+    KEPT = "kept"
+    LOG_LOSS_NOT_BETTER = "log_loss_not_better"
+    GAIN_BELOW_MIN = "gain_below_min"
+    BALANCED_ACCURACY_FELL = "balanced_accuracy_fell"
+    LABEL_SHIFT = "label_shift"
+    NO_VALIDATION_ROWS = "no_validation_rows"
+    VALUES_UNTRUSTED = "values_untrusted"
+    NOTHING_TO_PROPOSE = "nothing_to_propose"
+    NOTHING_ACCEPTED = "nothing_accepted"
+    MAX_ROUNDS = "max_rounds"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """`keep`: the round's repairs stay (else the loop reverts them); `stop`: the loop
+    ends after this round. `reason` is one sentence naming the judge and its figures."""
+
+    code: DecisionCode
+    keep: bool
+    stop: bool
+    reason: str
+    figures: dict[str, float] = field(default_factory=dict)
+
+
+def halt(code: DecisionCode, reason: str) -> Decision:
+    """A stop that no measurement decided (nothing to propose, untrusted values, the
+    last round): nothing of the round is kept, since nothing was applied; after the
+    last round, the caller has already kept or reverted it by `judge_round`."""
+    return Decision(code, keep=False, stop=True, reason=reason)
+
+
+def judge_round(
+    before: Measurement,
+    after: Measurement,
+    *,
+    z: float = DEFAULT_Z,
+    min_gain: float = 0.0,
+    test: tuple[Measurement, Measurement] | None = None,
+) -> Decision:
+    """Keep the round only if validation log-loss falls by more than `z` paired
+    standard errors and by at least `min_gain`, and balanced accuracy does not fall
+    by more than `z` of its paired standard errors.
+
+    `test` is accepted and ignored: the sealed test split is reported, never judged
+    on, and taking it here lets a test prove that it changes nothing."""
+    del test
+    _check_paired(before, after)
+    if len(before) == 0:
+        return halt(DecisionCode.NO_VALIDATION_ROWS, "no validation rows to judge the round on")
+    log_loss = paired_change(before.row_log_loss(), after.row_log_loss())
+    # The balanced error rises by exactly what the balanced accuracy falls.
+    fall = paired_change(before.row_balanced_error(), after.row_balanced_error())
+    balanced_before = 1.0 - float(before.row_balanced_error().mean())
+    loss_before = float(before.row_log_loss().mean())
+    figures = {
+        "log_loss_before": loss_before,
+        "log_loss_after": loss_before + log_loss.mean,
+        "log_loss_change": log_loss.mean,
+        "log_loss_se": log_loss.se,
+        "balanced_accuracy_before": balanced_before,
+        "balanced_accuracy_after": balanced_before - fall.mean,
+        "balanced_accuracy_change": -fall.mean,
+        "balanced_accuracy_se": fall.se,
+        "rows": float(log_loss.rows),
+        "z": z,
+        "min_gain": min_gain,
+    }
+    noun = "corrected validation" if before.corrected else "validation"
+    loss_text = _change_text(f"{noun} log-loss", loss_before, log_loss)
+    balanced_text = _change_text(
+        f"{noun} balanced accuracy", balanced_before, PairedChange(-fall.mean, fall.se, fall.rows)
+    )
+    if not fall.mean <= z * fall.se:
+        return _refuse(
+            DecisionCode.BALANCED_ACCURACY_FELL,
+            f"{balanced_text}, a fall beyond {z:g} standard errors",
+            figures,
+        )
+    gain = -log_loss.mean
+    if not gain > z * log_loss.se:
+        return _refuse(
+            DecisionCode.LOG_LOSS_NOT_BETTER,
+            f"{loss_text}, not better by more than {z:g} standard errors",
+            figures,
+        )
+    if not gain >= min_gain:
+        return _refuse(
+            DecisionCode.GAIN_BELOW_MIN,
+            f"{loss_text}, a gain below the minimum {min_gain:g}",
+            figures,
+        )
+    return Decision(
+        DecisionCode.KEPT,
+        keep=True,
+        stop=False,
+        reason=f"{loss_text} and {balanced_text}: the round was kept",
+        figures=figures,
+    )
+
+
+def _check_paired(before: Measurement, after: Measurement) -> None:
+    if before.n_classes != after.n_classes or not np.array_equal(before.labels, after.labels):
+        raise ValueError("before and after must be measured on the same rows and classes")
+    if before.corrected != after.corrected or (
+        before.corrected and not np.array_equal(before.transition, after.transition)
+    ):
+        raise ValueError("before and after must be corrected by the same noise model")
+
+
+def _change_text(name: str, start: float, change: PairedChange) -> str:
+    return (
+        f"{name} {start:.3f} -> {start + change.mean:.3f} ({change.mean:+.3f} +- {change.se:.3f})"
+    )
+
+
+def _refuse(code: DecisionCode, text: str, figures: dict[str, float]) -> Decision:
+    return Decision(
+        code, keep=False, stop=True, reason=f"{text}: the round was reverted", figures=figures
+    )
+
+
+def label_shift_guard(
+    train_counts_before: NDArray[np.int64],
+    train_counts_after: NDArray[np.int64],
+    reference: NDArray[np.float64],
+    reference_rows: float,
+    *,
+    z: float = DEFAULT_Z,
+) -> Decision | None:
+    """Refuse a round whose relabels move the training label distribution away from
+    the reference distribution (trusted validation labels, or the noise model's clean
+    prior) by more than sampling explains; None when it passes.
+
+    With q the training shares and r the reference, the change of the squared
+    distance |q_after - r|^2 - |q_before - r|^2 = 2 d . (m - r), with d = q_after -
+    q_before and m their midpoint, is linear in r. Both r and the clean training
+    shares the relabels aim at are multinomial samples of one distribution, so the
+    change is refused when it exceeds z times its standard error
+    2 sqrt(d' S d (1 / reference_rows + 1 / training_rows)), S = diag(r) - r r'. A move
+    toward the reference lowers the distance and always passes. `reference_rows` may
+    be `math.inf` for a reference known exactly."""
+    before = _shares(train_counts_before)
+    after = _shares(train_counts_after)
+    r = np.asarray(reference, dtype=float)
+    if not (before.shape == after.shape == r.shape):
+        raise ValueError("train counts and the reference must cover the same classes")
+    if reference_rows <= 0:
+        raise ValueError(f"reference_rows must be positive, got {reference_rows}")
+    r = r / r.sum()
+    d = after - before
+    change = float(np.sum((after - r) ** 2) - np.sum((before - r) ** 2))
+    spread = float(d @ (np.diag(r) - np.outer(r, r)) @ d)
+    training_rows = float(np.sum(train_counts_after))
+    se = 2.0 * math.sqrt(max(spread, 0.0) * (1.0 / reference_rows + 1.0 / training_rows))
+    if not change > z * se:
+        return None
+    moved = int(np.argmax(np.abs(d)))
+    figures = {
+        "squared_distance_before": float(np.sum((before - r) ** 2)),
+        "squared_distance_after": float(np.sum((after - r) ** 2)),
+        "squared_distance_change": change,
+        "squared_distance_se": se,
+        "class": float(moved),
+        "share_before": float(before[moved]),
+        "share_after": float(after[moved]),
+        "share_reference": float(r[moved]),
+        "z": z,
+    }
+    return _refuse(
+        DecisionCode.LABEL_SHIFT,
+        f"the relabels move class {moved}'s training share {before[moved]:.3f} ->"
+        f" {after[moved]:.3f}, away from the reference {r[moved]:.3f} (squared distance"
+        f" {change:+.4f} +- {se:.4f}, beyond {z:g} standard errors)",
+        figures,
+    )
+
+
+def _shares(counts: NDArray[np.int64]) -> NDArray[np.float64]:
+    values = np.asarray(counts, dtype=float)
+    if values.ndim != 1 or np.any(values < 0) or values.sum() <= 0:
+        raise ValueError("train counts must be non-negative per class with at least one row")
+    return values / values.sum()
