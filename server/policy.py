@@ -73,6 +73,8 @@ def judge_round(
     `test` is accepted and ignored: the sealed test split is reported, never judged
     on, and taking it here lets a test prove that it changes nothing."""
     del test
+    if z < 0 or min_gain < 0:
+        raise ValueError(f"z and min_gain must not be negative, got {z} and {min_gain}")
     _check_paired(before, after)
     if len(before) == 0:
         return halt(DecisionCode.NO_VALIDATION_ROWS, "no validation rows to judge the round on")
@@ -130,10 +132,14 @@ def judge_round(
 def _check_paired(before: Measurement, after: Measurement) -> None:
     if before.n_classes != after.n_classes or not np.array_equal(before.labels, after.labels):
         raise ValueError("before and after must be measured on the same rows and classes")
-    if before.corrected != after.corrected or (
-        before.corrected and not np.array_equal(before.transition, after.transition)
-    ):
+    if not _same_noise(before.transition, after.transition):
         raise ValueError("before and after must be corrected by the same noise model")
+
+
+def _same_noise(first: NDArray[np.float64] | None, second: NDArray[np.float64] | None) -> bool:
+    if first is None or second is None:
+        return first is None and second is None
+    return bool(np.array_equal(first, second))
 
 
 def _change_text(name: str, start: float, change: PairedChange) -> str:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
+from sklearn.linear_model import LogisticRegression
 
 from valuation.data import Split
 from valuation.evaluate import train_logistic
@@ -40,7 +41,7 @@ MAX_CONDITION = 50.0
 class Downstream:
     """The fitted downstream model; `probabilities` covers all `n_classes` classes."""
 
-    model: object | None
+    model: LogisticRegression | None
     trained_classes: NDArray[np.int64]
     n_classes: int
 
@@ -49,7 +50,7 @@ class Downstream:
         if self.model is None:
             raw[:, self.trained_classes] = 1.0
         else:
-            raw[:, self.trained_classes] = self.model.predict_proba(x)  # type: ignore[attr-defined]
+            raw[:, self.trained_classes] = self.model.predict_proba(x)
         floored = np.clip(raw, PROBABILITY_FLOOR, 1.0)
         return floored / floored.sum(axis=1, keepdims=True)
 
@@ -82,19 +83,26 @@ def correction(transition: NDArray[np.float64], max_condition: float = MAX_CONDI
     k = len(t)
     if t.shape != (k, k) or np.any(t < 0) or not np.allclose(t.sum(axis=1), 1.0):
         raise ValueError("transition must be a square matrix of non-negative rows summing to 1")
+    if max_condition < 1:
+        raise ValueError(f"max_condition must be at least 1, got {max_condition}")
     condition = float(np.linalg.cond(t))
-    identity = np.eye(k)
-    if condition <= max_condition:
-        return Correction(np.linalg.inv(t), 0.0, condition)
-    low, high = 0.0, 1.0  # the blend at `high` is always well conditioned
+    blend = 0.0 if condition <= max_condition else _least_blend(t, max_condition)
+    blended = (1 - blend) * t + blend * np.eye(k)
+    return Correction(np.asarray(np.linalg.inv(blended), dtype=np.float64), blend, condition)
+
+
+def _least_blend(t: NDArray[np.float64], max_condition: float) -> float:
+    """The least weight on the identity (to bisection precision) that brings T's
+    condition number to `max_condition`; at weight 1 it is 1."""
+    identity = np.eye(len(t))
+    low, high = 0.0, 1.0
     for _ in range(50):
         middle = (low + high) / 2
         if np.linalg.cond((1 - middle) * t + middle * identity) <= max_condition:
             high = middle
         else:
             low = middle
-    blended = (1 - high) * t + high * identity
-    return Correction(np.linalg.inv(blended), high, condition)
+    return high
 
 
 @dataclass(frozen=True)

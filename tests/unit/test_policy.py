@@ -83,6 +83,13 @@ def test_no_validation_rows_decide_nothing() -> None:
     assert decision.code is DecisionCode.NO_VALIDATION_ROWS and not decision.keep
 
 
+def test_a_negative_margin_is_refused() -> None:
+    labels = imbalanced(6, 4)
+    same = confident(labels, labels, 0.7)
+    with pytest.raises(ValueError, match="must not be negative"):
+        judge_round(same, same, z=-1.0)
+
+
 def test_rounds_measured_on_different_rows_are_refused() -> None:
     labels = imbalanced(6, 4)
     other = labels[::-1].copy()
