@@ -96,19 +96,22 @@ def judge_round(
         "z": z,
         "min_gain": min_gain,
     }
+    fixed = before.correction()
+    if fixed is not None:
+        figures["noise_blend"] = fixed.blend
     noun = "corrected validation" if before.corrected else "validation"
     loss_text = _change_text(f"{noun} log-loss", loss_before, log_loss)
     balanced_text = _change_text(
         f"{noun} balanced accuracy", balanced_before, PairedChange(-fall.mean, fall.se, fall.rows)
     )
-    if not fall.mean <= z * fall.se:
+    if not fall.mean <= _margin(z, fall):
         return _refuse(
             DecisionCode.BALANCED_ACCURACY_FELL,
             f"{balanced_text}, a fall beyond {z:g} standard errors",
             figures,
         )
     gain = -log_loss.mean
-    if not gain > z * log_loss.se:
+    if not gain > _margin(z, log_loss):
         return _refuse(
             DecisionCode.LOG_LOSS_NOT_BETTER,
             f"{loss_text}, not better by more than {z:g} standard errors",
@@ -134,6 +137,11 @@ def _check_paired(before: Measurement, after: Measurement) -> None:
         raise ValueError("before and after must be measured on the same rows and classes")
     if not _same_noise(before.transition, after.transition):
         raise ValueError("before and after must be corrected by the same noise model")
+
+
+def _margin(z: float, change: PairedChange) -> float:
+    """z standard errors; infinite when the error is (too few rows), whatever z."""
+    return z * change.se if math.isfinite(change.se) else math.inf
 
 
 def _same_noise(first: NDArray[np.float64] | None, second: NDArray[np.float64] | None) -> bool:

@@ -90,6 +90,12 @@ def test_a_negative_margin_is_refused() -> None:
         judge_round(same, same, z=-1.0)
 
 
+def test_one_row_claims_no_margin_even_at_z_zero() -> None:
+    labels = np.array([1])
+    decision = judge_round(confident(labels, labels, 0.6), confident(labels, labels, 0.9), z=0.0)
+    assert decision.code is DecisionCode.LOG_LOSS_NOT_BETTER
+
+
 def test_rounds_measured_on_different_rows_are_refused() -> None:
     labels = imbalanced(6, 4)
     other = labels[::-1].copy()
