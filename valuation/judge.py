@@ -127,7 +127,8 @@ class Measurement:
     """The downstream model's class probabilities on a split's rows, with the split's
     (recorded) labels and, when those are noisy, the noise model that corrects them.
     `prior` is the clean class distribution that weighs the balanced error when
-    correcting; without it, it is estimated from the corrected labels."""
+    correcting (unused without `transition`); without it, it is estimated from the
+    corrected labels."""
 
     probabilities: NDArray[np.float64]
     labels: NDArray[np.int64]
