@@ -1,0 +1,80 @@
+"""The figures the loop benchmark publishes, checked by hand on tiny inputs."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from bench.loop import stats
+
+
+def test_recovered_share_is_oriented_by_the_metric() -> None:
+    # accuracy-like: noisy 0.6, clean 0.8, final 0.75 wins back 0.15 of 0.2
+    assert stats.recovered_share(0.75, 0.8, 0.6, True) == pytest.approx(0.75)
+    # log-loss: noisy 0.5, clean 0.3, final 0.45 wins back 0.05 of 0.2
+    assert stats.recovered_share(0.45, 0.3, 0.5, False) == pytest.approx(0.25)
+    # worse than noisy is negative, better than clean above 1
+    assert stats.recovered_share(0.5, 0.8, 0.6, True) == pytest.approx(-0.5)
+    assert stats.recovered_share(0.2, 0.3, 0.5, False) == pytest.approx(1.5)
+
+
+def test_no_gap_gives_no_share() -> None:
+    assert math.isnan(stats.recovered_share(0.7, 0.7, 0.7, True))
+    # noise that made the metric better leaves nothing to win back
+    assert math.isnan(stats.recovered_share(0.7, 0.6, 0.65, True))
+    assert math.isnan(stats.recovered_share(0.2, 0.4, 0.3, False))
+
+
+def test_share_of_mean_gap_takes_means_first() -> None:
+    rows = np.array([[0.9, 1.0, 0.8], [0.7, 0.8, 0.7]])  # (final, clean, noisy)
+    # means: final 0.8, clean 0.9, noisy 0.75 -> 0.05 / 0.15; per-seed shares would be 0.5 and nan
+    assert stats.share_of_mean_gap(rows, True) == pytest.approx(1 / 3)
+
+
+def test_mean_of_shares_leaves_out_groups_without_a_gap() -> None:
+    a = np.array([[0.9, 1.0, 0.8]])  # share 0.5
+    b = np.array([[0.8, 0.8, 0.6]])  # share 1.0
+    none = np.array([[0.8, 0.7, 0.7]])
+    assert stats.mean_of_shares([a, b, none], True) == pytest.approx(0.75)
+
+
+def test_bootstrap_interval_of_constant_seeds_is_the_value() -> None:
+    rows = np.tile([0.9, 1.0, 0.8], (5, 1))
+    low, high = stats.bootstrap_interval([rows], lambda g: stats.mean_of_shares(g, True))
+    assert low == pytest.approx(0.5) and high == pytest.approx(0.5)
+
+
+def test_bootstrap_interval_spans_the_seeds_and_holds_their_mean() -> None:
+    values = np.array([[0.0], [1.0], [2.0], [3.0]])
+    low, high = stats.bootstrap_interval([values], lambda g: float(g[0].mean()))
+    assert 0.0 <= low < 1.5 < high <= 3.0
+
+
+def test_bootstrap_interval_needs_two_seeds_per_group() -> None:
+    one = np.array([[1.0]])
+    two = np.array([[1.0], [2.0]])
+    low, high = stats.bootstrap_interval([two, one], lambda g: 0.0)
+    assert math.isnan(low) and math.isnan(high)
+
+
+def test_never_worse_flags_only_a_fall_beyond_the_interval() -> None:
+    noisy = np.array([0.70, 0.70, 0.70, 0.70])
+    clearly_worse = stats.never_worse(noisy - 0.05, noisy, True)
+    assert clearly_worse.worse and clearly_worse.mean == pytest.approx(-0.05)
+    mixed = stats.never_worse(noisy + np.array([-0.02, 0.03, -0.01, 0.02]), noisy, True)
+    assert not mixed.worse and mixed.low < 0 < mixed.high
+    # for log-loss a higher value is the worse one
+    assert stats.never_worse(noisy + 0.1, noisy, False).worse
+    assert not stats.never_worse(noisy - 0.1, noisy, False).worse
+
+
+def test_never_worse_on_one_seed_reads_the_difference() -> None:
+    assert stats.never_worse(np.array([0.69]), np.array([0.70]), True).worse
+    assert not stats.never_worse(np.array([0.70]), np.array([0.70]), True).worse
+
+
+def test_precision() -> None:
+    assert stats.precision(9, 1) == pytest.approx(0.9)
+    assert math.isnan(stats.precision(0, 0))
