@@ -7,6 +7,14 @@ tests can pass synthetic games.
 `ModelUtility` trains a fresh proxy (`valuation.proxy`) on the rows S and scores
 its predictions on the validation rows with `metric` (accuracy by default).
 
+Class-balanced utilities: plain accuracy pays for every validation row alike, so
+on an imbalanced label a model that ignores a rare class loses little, and a
+correct row of that class looks harmful merely for being rare. Balanced accuracy,
+the mean recall over the classes of the validation rows, is accuracy with each
+validation row weighted by `class_weights`: w = 1 / (K * share of its class), which
+average 1. `choose_utility` resolves the methods' `utility` setting ("auto",
+"accuracy" or "balanced_accuracy") from the training labels and says why.
+
 u(empty) and one-class subsets: a model cannot be trained without two classes, so
 a subset whose rows share one label predicts that label everywhere, and the empty
 set predicts the majority class of the *whole* training set, the best a model can
@@ -21,6 +29,7 @@ pickled, so each worker starts with an empty one.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
@@ -43,8 +52,79 @@ class Utility(Protocol):
     def __call__(self, indices: NDArray[np.int64]) -> float: ...
 
 
+UTILITIES = ("auto", "accuracy", "balanced_accuracy")
+# "auto" balances when the smallest class has fewer than half the training rows of
+# the largest: from there on a model that predicts only the larger class already
+# scores two thirds accuracy or more on two classes, so accuracy pays a model (and
+# a valuation) for erasing the smaller one; at milder imbalance both metrics rank
+# rows alike and plain accuracy keeps the papers' utility.
+BALANCE_BELOW = 0.5
+
+
+@dataclass(frozen=True)
+class UtilityChoice:
+    """The metric a run scores validation rows with, and why it was chosen."""
+
+    metric: str
+    reason: str
+
+    @property
+    def balanced(self) -> bool:
+        return self.metric == "balanced_accuracy"
+
+    def diagnostics(self) -> dict[str, str]:
+        return {"utility": self.metric, "utility_reason": self.reason}
+
+
+def choose_utility(
+    setting: str, y_train: NDArray[np.integer], classes: tuple[str, ...] = ()
+) -> UtilityChoice:
+    """Resolve a `utility` setting: "auto" looks at the training labels' balance."""
+    if setting != "auto":
+        return UtilityChoice(setting, "chosen by the caller")
+    counts = np.bincount(np.asarray(y_train, dtype=np.int64))
+    present = np.flatnonzero(counts)
+    if len(present) < 2:
+        return UtilityChoice("accuracy", "auto: the training rows have fewer than two classes")
+    smallest, largest = present[np.argmin(counts[present])], present[np.argmax(counts[present])]
+    ratio = counts[smallest] / counts[largest]
+    share = counts[smallest] / counts.sum()
+    name = classes[smallest] if smallest < len(classes) else str(smallest)
+    facts = (
+        f"the smallest class ({name!s}) is {share:.0%} of the training rows,"
+        f" {ratio:.0%} of the largest"
+    )
+    if ratio < BALANCE_BELOW:
+        return UtilityChoice("balanced_accuracy", f"auto: {facts} (under {BALANCE_BELOW:.0%})")
+    return UtilityChoice("accuracy", f"auto: {facts} (not under {BALANCE_BELOW:.0%})")
+
+
+def class_weights(y: NDArray[np.integer]) -> NDArray[np.float64]:
+    """Per-row weights 1 / (K * share of the row's class among `y`), averaging 1;
+    the weighted mean of correctness is then balanced accuracy over these rows."""
+    y = np.asarray(y, dtype=np.int64)
+    if len(y) == 0:
+        return np.zeros(0)
+    counts = np.bincount(y)
+    k = np.count_nonzero(counts)
+    return len(y) / (k * counts[y].astype(np.float64))
+
+
 def accuracy(y_true: NDArray[np.int64], y_pred: NDArray[np.int64]) -> float:
     return float(np.mean(y_true == y_pred)) if len(y_true) else 0.0
+
+
+def balanced_accuracy(y_true: NDArray[np.int64], y_pred: NDArray[np.int64]) -> float:
+    """Mean recall over the classes present in `y_true`."""
+    if len(y_true) == 0:
+        return 0.0
+    return float(np.mean(class_weights(y_true) * (y_true == y_pred)))
+
+
+METRICS: dict[str, Metric] = {
+    "accuracy": accuracy,
+    "balanced_accuracy": balanced_accuracy,
+}
 
 
 class ModelUtility:

@@ -1,4 +1,5 @@
-"""What the sampling methods share: seeds, stopping rules, executors, results."""
+"""What the sampling methods share: seeds, stopping rules, executors, the utility
+setting, and results that say whether the estimate converged."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from valuation._validation import InvalidParameterError, check_int, check_real
+from valuation._validation import InvalidParameterError, check_choice, check_int, check_real
 from valuation.base import ProgressCallback, Valuation
 from valuation.data import TrainingArrays
 from valuation.engine import Estimate
@@ -19,7 +20,9 @@ from valuation.stopping import (
     RankStability,
     StandardErrorBelow,
     StoppingRule,
+    assess_convergence,
 )
+from valuation.utility import UTILITIES, UtilityChoice, choose_utility
 
 
 def resolve_seed(seed: Any) -> int:
@@ -32,7 +35,15 @@ def resolve_seed(seed: Any) -> int:
 class SamplingMethod(Valuation):
     """A Monte Carlo method; subclasses store these attributes in `__init__`:
     max_samples, max_time, stderr_below, rank_tolerance, rhat_below, n_chains,
-    block_size, seed, executor, n_jobs (`rank_tolerance` and `rhat_below` optional)."""
+    block_size, seed, executor, n_jobs (`rank_tolerance`, `rhat_below` and
+    `utility` optional).
+
+    The result's diagnostics say which utility scored the validation rows and why
+    (`utility`, `utility_reason`) and, for a Monte Carlo estimate, whether it
+    converged (`convergence`, see `valuation.stopping.Convergence`)."""
+
+    _monte_carlo = True  # False: an exact method run by the engine, nothing to converge
+    _judge_rhat = True  # False: R-hat is held to a limit only when `rhat_below` asks
 
     max_samples: int
     max_time: float | None
@@ -72,6 +83,10 @@ class SamplingMethod(Valuation):
             "max_samples": check_int("max_samples", self.max_samples, low=1),
         }
 
+    def _choose_utility(self, data: TrainingArrays) -> UtilityChoice:
+        setting = check_choice("utility", getattr(self, "utility", "accuracy"), UTILITIES)
+        return choose_utility(setting, data.train.y, data.classes)
+
     def _params(self, seed: int | None) -> dict[str, Any]:
         """Parameters as run: the seed actually used, the executor by name."""
         params = self.get_params()
@@ -90,16 +105,33 @@ class SamplingMethod(Valuation):
         seed: int | None,
         diagnostics: dict[str, Any],
         progress: ProgressCallback | None,
+        utility: UtilityChoice | None = None,
     ) -> ValuationResult:
+        """The result; its params hold the seed and the utility as resolved, so the
+        same params replay the run."""
         if progress is not None:
             progress(1.0)
+        params = self._params(seed)
+        diagnostics = dict(diagnostics)
+        if utility is not None:
+            params["utility"] = utility.metric
+            diagnostics.update(utility.diagnostics())
+        if self._monte_carlo:
+            diagnostics["convergence"] = assess_convergence(
+                estimate.rhat,
+                self.n_chains,
+                estimate.criteria,
+                never_sampled=int(np.count_nonzero(estimate.counts == 0)),
+                rhat_limit=getattr(self, "rhat_below", None),
+                judge_rhat=self._judge_rhat,
+            ).to_dict()
         return ValuationResult(
             row_keys=data.train.keys,
             values=np.asarray(estimate.values, dtype=np.float64),
             stderr=np.asarray(estimate.stderr, dtype=np.float64),
             counts=np.asarray(estimate.counts, dtype=np.int64),
             method=self.method,
-            params=self._params(seed),
+            params=params,
             seed=seed,
             diagnostics=diagnostics,
         )

@@ -17,6 +17,20 @@ classes a linear model separates well it ranks flipped labels better than trees
 do. `model` is a learner with `fit`/`predict`, or the name of one: "tree" (the
 default, scikit-learn's `DecisionTreeClassifier`) or "logistic".
 
+`utility` ("auto", "accuracy" or "balanced_accuracy") decides how a learner's
+verdict on a row is read. Data-OOB scores a row by its own out-of-bag correctness,
+so weighting the score by the row's class would only rescale whole classes and
+move them across the harm threshold; what favours the majority is the learners'
+decision, which a bag's class prior tilts towards the larger class in regions
+where classes overlap. Balanced, a learner's probabilities are divided by its
+bag's class shares and renormalised, p'(c|x) = (p(c|x) / pi_c) / sum_c' p(c'|x) /
+pi_c', which is the decision that maximises balanced accuracy: the accuracy score
+asks whether argmax p' is the row's label, the probability score reads p' of the
+row's label. It needs `predict_proba`. A fully grown tree's leaves are mostly pure
+(probabilities 0 or 1), so balancing changes its verdicts little; a learner with
+graded probabilities (`model="logistic"`) is where it counts. "auto" balances when
+the training label is imbalanced (`valuation.utility.choose_utility`).
+
 Each bag is fitted once and predicts all of its out-of-bag rows at once, so the
 cost is B fits whatever n. Bags are samples of the common engine: bag k draws,
 from `SeedSequence(seed, spawn_key=(k,))`, first its `round(bag_fraction * n)` row
@@ -56,6 +70,7 @@ from valuation.executors import Executor
 from valuation.methods._sampling import SamplingMethod, resolve_seed
 from valuation.proxy import fresh_model
 from valuation.samplers import Sampler, Tally, sample_rng
+from valuation.utility import UtilityChoice
 
 Bags = tuple[NDArray[np.float64], NDArray[np.int64], Any]
 """The payload of a Data-OOB run: training features, labels, unfitted learner."""
@@ -71,9 +86,12 @@ SCORES = ("accuracy", "probability")
 class BagSampler(Sampler):
     """Sample k is one bootstrap bag; it tallies the scores of its out-of-bag rows."""
 
-    def __init__(self, bag_fraction: float = 1.0, score: str = "accuracy") -> None:
+    def __init__(
+        self, bag_fraction: float = 1.0, score: str = "accuracy", balanced: bool = False
+    ) -> None:
         self.bag_fraction = bag_fraction
         self.score = score
+        self.balanced = balanced
 
     def run(self, payload: Bags, ids: NDArray[np.int64], seed: int) -> Tally:
         x, y, learner = payload
@@ -87,7 +105,9 @@ class BagSampler(Sampler):
             drawn = np.bincount(bag, minlength=n)
             out = np.flatnonzero(drawn == 0)
             if len(out):
-                scores = _out_of_bag_scores(learner, x, y, bag, drawn, state, out, self.score)
+                scores = _out_of_bag_scores(
+                    learner, x, y, bag, drawn, state, out, self.score, self.balanced
+                )
                 tally.add(out, scores)
         tally.samples = tally.evaluations = len(ids)
         return tally
@@ -102,9 +122,11 @@ def _out_of_bag_scores(
     state: int,
     rows: NDArray[np.int64],
     score: str,
+    balanced: bool = False,
 ) -> NDArray[np.float64]:
     """Fit a fresh learner on the bag (`drawn`: times each row was drawn) and score
-    it on `rows` against their own labels."""
+    it on `rows` against their own labels (with the bag's class prior divided out
+    when `balanced`)."""
     first = y[bag[0]]
     if np.all(y[drawn > 0] == first):  # a bag with one class predicts it, surely
         return (y[rows] == first).astype(np.float64)
@@ -116,13 +138,27 @@ def _out_of_bag_scores(
         model.fit(x[distinct], y[distinct], sample_weight=drawn[distinct].astype(np.float64))
     else:
         model.fit(x[bag], y[bag])
-    if score == "accuracy":
+    if score == "accuracy" and not balanced:
         return (np.asarray(model.predict(x[rows])) == y[rows]).astype(np.float64)
     probabilities = np.asarray(model.predict_proba(x[rows]), np.float64)
     classes = np.asarray(model.classes_)
+    if balanced:
+        probabilities = _without_prior(probabilities, classes, y[bag])
+        if score == "accuracy":
+            return (classes[np.argmax(probabilities, axis=1)] == y[rows]).astype(np.float64)
     column = np.minimum(np.searchsorted(classes, y[rows]), len(classes) - 1)
     known = classes[column] == y[rows]  # a label absent from the bag gets probability 0
     return np.where(known, probabilities[np.arange(len(rows)), column], 0.0)
+
+
+def _without_prior(
+    probabilities: NDArray[np.float64], classes: NDArray[Any], bag_labels: NDArray[np.int64]
+) -> NDArray[np.float64]:
+    """p(c|x) / pi_c renormalised, pi_c the share of class c among the bag's draws."""
+    prior = np.array([np.mean(bag_labels == c) for c in classes], dtype=np.float64)
+    corrected = probabilities / np.where(prior > 0, prior, 1.0)
+    total = corrected.sum(axis=1, keepdims=True)
+    return np.divide(corrected, total, out=np.zeros_like(corrected), where=total > 0)
 
 
 def _takes_sample_weight(model: Any) -> bool:
@@ -134,7 +170,7 @@ def _takes_sample_weight(model: Any) -> bool:
 
 class DataOOB(SamplingMethod):
     """Out-of-bag score per row over `n_estimators` bagged learners (decision trees
-    and accuracy by default)."""
+    and accuracy by default, class-balanced when the label is imbalanced)."""
 
     method = "data_oob"
     budget_param = "n_estimators"  # its samples are its bags
@@ -149,6 +185,7 @@ class DataOOB(SamplingMethod):
         bag_fraction: float = 1.0,
         model: Any = None,
         score: str = "accuracy",
+        utility: str = "auto",
         max_time: float | None = None,
         n_chains: int = 1,
         block_size: int = 1,
@@ -160,6 +197,7 @@ class DataOOB(SamplingMethod):
         self.bag_fraction = bag_fraction
         self.model = model
         self.score = score
+        self.utility = utility
         self.max_time = max_time
         self.n_chains = n_chains
         self.block_size = block_size
@@ -174,12 +212,18 @@ class DataOOB(SamplingMethod):
     def fit(self, data: TrainingArrays, progress: ProgressCallback | None = None) -> Self:
         options = self._run_options()
         stopping = self._stopping()
+        choice = self._choose_utility(data)
+        learner = self._learner(choice)
+        if choice.balanced and not hasattr(learner, "predict_proba"):  # "auto" only
+            choice = UtilityChoice(
+                "accuracy", f"{choice.reason}; the learner has no predict_proba to balance"
+            )
         sampler = BagSampler(
             check_real("bag_fraction", self.bag_fraction, low=1e-9, high=1.0),
             check_choice("score", self.score, SCORES),
+            choice.balanced,
         )
         seed = resolve_seed(self.seed)
-        learner = self._learner()
         payload: Bags = (np.asarray(data.train.x, np.float64), data.train.y, learner)
         estimate = run(
             payload, sampler, len(data.train), stopping, seed=seed, progress=progress, **options
@@ -195,15 +239,26 @@ class DataOOB(SamplingMethod):
         )
         diagnostics = estimate.diagnostics(options["n_chains"])
         diagnostics["never_out_of_bag"] = int((~seen).sum())
-        self._result = self._make_result(data, estimate, seed, diagnostics, progress)
+        self._result = self._make_result(
+            data, estimate, seed, diagnostics, progress, utility=choice
+        )
         return self
 
-    def _learner(self) -> Any:
+    def _learner(self, choice: UtilityChoice) -> Any:
         model = "tree" if self.model is None else self.model
         if isinstance(model, str):
             model = LEARNERS[check_choice("model", model, tuple(LEARNERS))]()
-        if self.score == "probability" and not hasattr(model, "predict_proba"):
+        if hasattr(model, "predict_proba"):
+            return model
+        if self.score == "probability":
             raise InvalidParameterError(
                 "model", self.model, "a learner with predict_proba for score='probability'"
+            )
+        if choice.balanced and self.utility != "auto":
+            raise InvalidParameterError(
+                "model",
+                self.model,
+                f"a learner with predict_proba for a balanced utility ({choice.reason});"
+                " or set utility='accuracy'",
             )
         return model

@@ -22,6 +22,12 @@ ties are sorted again stably. Batches are sized so the (batch x N) working set
 stays bounded whatever N is, run on a few threads (numpy releases the GIL in the
 product and the sort), and are summed in batch order, so the values do not
 depend on the number of threads.
+
+With `utility="balanced_accuracy"` (or "auto" on an imbalanced label) each
+validation row's utility is weighted by `valuation.utility.class_weights` of the
+validation labels, so the KNN utility becomes class-balanced. Shapley values are
+linear in the utility, so the weighted values are the weighted mean of the
+per-validation-row values and the kernel stays exact.
 """
 
 from __future__ import annotations
@@ -34,10 +40,11 @@ from typing import Self
 import numpy as np
 from numpy.typing import NDArray
 
-from valuation._validation import check_int
+from valuation._validation import check_choice, check_int
 from valuation.base import ProgressCallback, Valuation
 from valuation.data import TrainingArrays
 from valuation.result import ValuationResult
+from valuation.utility import UTILITIES, choose_utility, class_weights
 
 _WORKING_SET = 1 << 22  # elements of one (batch x N) array: 32 MB in float64
 _MAX_THREADS = 8  # each thread holds about five (batch x N) arrays
@@ -50,13 +57,18 @@ def knn_shapley(
     y_valid: NDArray[np.integer],
     k: int,
     progress: ProgressCallback | None = None,
+    weights: NDArray[np.floating] | None = None,
 ) -> NDArray[np.float64]:
-    """Exact KNN-Shapley value of every training row, averaged over validation rows."""
+    """Exact KNN-Shapley value of every training row, averaged over validation rows
+    (weighted by `weights`, one per validation row, when given)."""
     n = len(x_train)
     if n == 0:
         return np.zeros(0)
     xv = np.ascontiguousarray(x_valid, dtype=np.float64)
     yv = np.asarray(y_valid, dtype=np.int64)
+    wv = None if weights is None else np.asarray(weights, dtype=np.float64)
+    if wv is not None and wv.shape != yv.shape:
+        raise ValueError(f"weights has shape {wv.shape}, expected {yv.shape}")
     kernel = _Kernel(x_train, y_train, k)
     batch = max(1, _WORKING_SET // n)
     starts = range(0, len(xv), batch)
@@ -68,7 +80,8 @@ def knn_shapley(
         while True:
             while len(pending) < 2 * threads and (start := next(todo, None)) is not None:
                 xb, yb = xv[start : start + batch], yv[start : start + batch]
-                pending.append((start + len(xb), pool.submit(kernel, xb, yb)))
+                wb = None if wv is None else wv[start : start + batch]
+                pending.append((start + len(xb), pool.submit(kernel, xb, yb, wb)))
             if not pending:
                 break
             done, future = pending.popleft()
@@ -81,8 +94,7 @@ def knn_shapley(
 class _Kernel:
     """The training side, shared by every batch: rows, labels, squared norms, weights."""
 
-    def __init__(self, x_train: NDArray[np.floating], y_train: NDArray[np.integer], k: int
-                 ) -> None:
+    def __init__(self, x_train: NDArray[np.floating], y_train: NDArray[np.integer], k: int) -> None:
         self.x = np.ascontiguousarray(x_train, dtype=np.float64)
         self.y = np.asarray(y_train, dtype=np.int64)
         self.sq = np.einsum("ij,ij->i", self.x, self.x)
@@ -104,34 +116,52 @@ class _Kernel:
             order[tied] = np.argsort(dist[tied], axis=1, kind="stable")
         return order
 
-    def __call__(self, xb: NDArray[np.float64], yb: NDArray[np.int64]) -> NDArray[np.float64]:
-        """The sum over the batch's validation rows of every training row's value."""
+    def __call__(
+        self, xb: NDArray[np.float64], yb: NDArray[np.int64], wb: NDArray[np.float64] | None
+    ) -> NDArray[np.float64]:
+        """The (weighted) sum over the batch's validation rows of every training
+        row's value."""
         n = len(self.y)
         order = self.order(xb)
         match = self.y[order] == yb[:, None]
         steps = np.subtract(match[:, :-1], match[:, 1:], dtype=np.float64)
         steps *= self.weights
+        last = match[:, -1].astype(np.float64)
+        if wb is not None:
+            steps *= wb[:, None]
+            last *= wb
         cumulative = np.cumsum(steps, axis=1)
         total = cumulative[:, -1].sum() if n > 1 else 0.0
-        constant = total + match[:, -1].sum() * self.last
+        constant = total + last.sum() * self.last
         # Position i (0-based) gets s_N + T - C_{i-1}; position 0 gets s_N + T.
         return constant - np.bincount(order[:, 1:].ravel(), cumulative.ravel(), minlength=n)
 
 
 class KNNShapley(Valuation):
-    """Exact KNN-Shapley over the dataset's feature space (standardised by `db/`)."""
+    """Exact KNN-Shapley over the dataset's feature space (standardised by `db/`);
+    `utility` is "accuracy", "balanced_accuracy" or "auto" (balanced when the
+    training label is imbalanced, see `valuation.utility.choose_utility`)."""
 
     method = "knn_shapley"
 
-    def __init__(self, k: int = 10) -> None:
+    def __init__(self, k: int = 10, utility: str = "auto") -> None:
         self.k = k
+        self.utility = utility
 
     def fit(self, data: TrainingArrays, progress: ProgressCallback | None = None) -> Self:
         k = check_int("k", self.k, low=1)
+        choice = choose_utility(
+            check_choice("utility", self.utility, UTILITIES), data.train.y, data.classes
+        )
+        weights = class_weights(data.valid.y) if choice.balanced else None
         values = knn_shapley(
-            data.train.x, data.train.y, data.valid.x, data.valid.y, k, progress=progress
+            data.train.x, data.train.y, data.valid.x, data.valid.y, k, progress, weights
         )
         self._result = ValuationResult.exact(
-            data.train.keys, values, self.method, self.get_params()
+            data.train.keys,
+            values,
+            self.method,
+            {**self.get_params(), "utility": choice.metric},
+            diagnostics=choice.diagnostics(),
         )
         return self

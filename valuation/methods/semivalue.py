@@ -11,9 +11,10 @@ leave-one-out are one loop (`valuation.engine.run`) with different samplers.
 - Leave-one-out: u(N) - u(N minus i), exact, n + 1 utility evaluations.
 
 u(S) is `valuation.utility.ModelUtility`: a proxy (logistic regression unless
-`model` is given) trained on S and scored by accuracy on the validation rows.
-Diagnostics add the MTM fit (`valuation.diagnostics.mtm_fit`) of the sampled
-utilities.
+`model` is given) trained on S and scored on the validation rows by `utility`:
+"accuracy", "balanced_accuracy", or "auto" (balanced when the training label is
+imbalanced, `valuation.utility.choose_utility`). Diagnostics add the MTM fit
+(`valuation.diagnostics.mtm_fit`) of the sampled utilities.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from valuation.samplers import (
     Sampler,
     beta_coefficients,
 )
-from valuation.utility import ModelUtility
+from valuation.utility import METRICS, ModelUtility
 
 
 class _Semivalue(SamplingMethod):
@@ -54,16 +55,25 @@ class _Semivalue(SamplingMethod):
         stopping = self._stopping()
         sampler = self._sampler()
         seed = resolve_seed(self.seed) if self._seeded else 0
+        choice = self._choose_utility(data)
         utility = ModelUtility(
-            data.train.x, data.train.y, data.valid.x, data.valid.y, model=self.model
+            data.train.x,
+            data.train.y,
+            data.valid.x,
+            data.valid.y,
+            model=self.model,
+            metric=METRICS[choice.metric],
         )
-        estimate = run(utility, sampler, len(data.train), stopping, seed=seed,
-                       progress=progress, **options)
+        estimate = run(
+            utility, sampler, len(data.train), stopping, seed=seed, progress=progress, **options
+        )
         diagnostics = estimate.diagnostics(options["n_chains"])
         if self._mtm:
             diagnostics["mtm"] = mtm_fit(estimate.records, len(data.train), seed)
         recorded = seed if self._seeded else None
-        self._result = self._make_result(data, estimate, recorded, diagnostics, progress)
+        self._result = self._make_result(
+            data, estimate, recorded, diagnostics, progress, utility=choice
+        )
         return self
 
 
@@ -81,6 +91,7 @@ class TMCShapley(_Semivalue):
         rhat_below: float | None = None,
         truncation: float = 0.01,
         model: Any = None,
+        utility: str = "auto",
         n_chains: int = 4,
         block_size: int = 2,
         seed: int | None = None,
@@ -94,6 +105,7 @@ class TMCShapley(_Semivalue):
         self.rhat_below = rhat_below
         self.truncation = truncation
         self.model = model
+        self.utility = utility
         self.n_chains = n_chains
         self.block_size = block_size
         self.seed = seed
@@ -120,6 +132,7 @@ class BetaShapley(_Semivalue):
         rhat_below: float | None = None,
         truncation: float = 0.0,
         model: Any = None,
+        utility: str = "auto",
         n_chains: int = 4,
         block_size: int = 2,
         seed: int | None = None,
@@ -135,6 +148,7 @@ class BetaShapley(_Semivalue):
         self.rhat_below = rhat_below
         self.truncation = truncation
         self.model = model
+        self.utility = utility
         self.n_chains = n_chains
         self.block_size = block_size
         self.seed = seed
@@ -161,6 +175,7 @@ class BanzhafMSR(_Semivalue):
         rank_tolerance: float | None = None,
         rhat_below: float | None = None,
         model: Any = None,
+        utility: str = "auto",
         n_chains: int = 4,
         block_size: int = 32,
         seed: int | None = None,
@@ -173,6 +188,7 @@ class BanzhafMSR(_Semivalue):
         self.rank_tolerance = rank_tolerance
         self.rhat_below = rhat_below
         self.model = model
+        self.utility = utility
         self.n_chains = n_chains
         self.block_size = block_size
         self.seed = seed
@@ -189,6 +205,7 @@ class LeaveOneOut(_Semivalue):
     method = "loo"
     _seeded = False
     _mtm = False
+    _monte_carlo = False
     seed = None
     max_time = None
     stderr_below = None
@@ -198,11 +215,13 @@ class LeaveOneOut(_Semivalue):
     def __init__(
         self,
         model: Any = None,
+        utility: str = "auto",
         block_size: int = 16,
         executor: Executor | None = None,
         n_jobs: int = 1,
     ) -> None:
         self.model = model
+        self.utility = utility
         self.block_size = block_size
         self.executor = executor
         self.n_jobs = n_jobs

@@ -15,16 +15,19 @@ transferred from many small games:
    (subset, permutation) pairs of a block advance together as batched arrays.
    The ridge classifier: W = (X^T X + lam I)^-1 X^T Y on [z, 1] with one-hot Y,
    predicting argmax(z W); u(empty) is the majority-class accuracy as in
-   `valuation.utility`.
+   `valuation.utility`. With `utility="balanced_accuracy"` (or "auto" on an
+   imbalanced label) the accuracy is balanced: each validation row is weighted by
+   `valuation.utility.class_weights`.
 4. A row's value is the mean of its marginal contributions over every subset and
    permutation it took part in; the standard error comes from their spread.
    Chains are the engine's chains (sample k = subset k // n_chains of chain
    k mod n_chains), so R-hat across them is reported.
 
-Rows never sampled (only when a time limit stops the run early) get the mean value
-of their `fallback_neighbors` nearest sampled rows in the PCA space (a KNN
-regression fitted on at most 200,000 sampled rows), a count of 0 and an infinite
-standard error.
+Rows never sampled (only when a time limit or `max_samples` stops the run early)
+get the mean value of their `fallback_neighbors` nearest sampled rows in the PCA
+space (a KNN regression fitted on at most 200,000 sampled rows), a count of 0 and
+an infinite standard error, and the run is flagged as not converged
+(`diagnostics["convergence"]`).
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from valuation.engine import run
 from valuation.executors import Executor
 from valuation.methods._sampling import SamplingMethod, resolve_seed
 from valuation.samplers import Sampler, Tally, sample_rng
+from valuation.utility import UtilityChoice, class_weights
 
 _CHUNK = 65_536
 _FALLBACK_FIT_ROWS = 200_000
@@ -63,8 +67,9 @@ def pca(x: NDArray[np.floating], k: int) -> tuple[NDArray[np.float64], NDArray[n
     return mean, axes * np.sign(axes[np.argmax(np.abs(axes), axis=0), range(axes.shape[1])])
 
 
-def project(x: NDArray[np.floating], mean: NDArray[np.float64], axes: NDArray[np.float64]
-            ) -> NDArray[np.float64]:
+def project(
+    x: NDArray[np.floating], mean: NDArray[np.float64], axes: NDArray[np.float64]
+) -> NDArray[np.float64]:
     out = np.empty((len(x), axes.shape[1]))
     for start in range(0, len(x), _CHUNK):
         out[start : start + _CHUNK] = (x[start : start + _CHUNK] - mean) @ axes
@@ -72,15 +77,25 @@ def project(x: NDArray[np.floating], mean: NDArray[np.float64], axes: NDArray[np
 
 
 class Game:
-    """The payload: projected rows with a bias column, labels, validation rows."""
+    """The payload: projected rows with a bias column, labels, validation rows and
+    their weights in the accuracy (1, or class-balancing when `balanced`)."""
 
-    def __init__(self, z: NDArray[np.float64], y: NDArray[np.int64], zv: NDArray[np.float64],
-                 yv: NDArray[np.int64], n_classes: int, lam: float) -> None:
+    def __init__(
+        self,
+        z: NDArray[np.float64],
+        y: NDArray[np.int64],
+        zv: NDArray[np.float64],
+        yv: NDArray[np.int64],
+        n_classes: int,
+        lam: float,
+        balanced: bool = False,
+    ) -> None:
         self.z = np.hstack([z, np.ones((len(z), 1))])
         self.zv = np.hstack([zv, np.ones((len(zv), 1))])
         self.y, self.yv, self.n_classes, self.lam = y, yv, n_classes, lam
+        self.wv = class_weights(yv) if balanced else np.ones(len(yv))
         majority = np.argmax(np.bincount(y, minlength=n_classes))
-        self.empty = float(np.mean(yv == majority)) if len(yv) else 0.0
+        self.empty = float(np.mean(self.wv * (yv == majority))) if len(yv) else 0.0
 
 
 @lru_cache(maxsize=8)
@@ -151,7 +166,7 @@ def _rls_marginals(game: Game, order: NDArray[np.int64]) -> NDArray[np.float64]:
         error = target - np.matmul(x[:, None, :], weights)[:, 0, :]
         weights += gain[:, :, None] * error[:, None, :]
         predicted = np.argmax(np.matmul(game.zv, weights), axis=2)
-        score = (predicted == game.yv).mean(axis=1)
+        score = ((predicted == game.yv) * game.wv).mean(axis=1)
         marginals[:, t] = np.where(valid, score - previous, 0.0)
         previous = np.where(valid, score, previous)
     return marginals
@@ -162,6 +177,11 @@ class TSShapley(SamplingMethod):
 
     method = "ts_shapley"
     stderr_below = None
+    # A chain holds each row in one subset only, so the spread within a chain never
+    # sees how a row's value moves from subset to subset, and R-hat grows with that
+    # movement however many permutations are run: it is reported, and held to a
+    # limit only when `rhat_below` is given.
+    _judge_rhat = False
 
     def __init__(
         self,
@@ -175,6 +195,7 @@ class TSShapley(SamplingMethod):
         max_samples: int | None = None,
         max_time: float | None = None,
         rhat_below: float | None = None,
+        utility: str = "auto",
         block_size: int = 32,
         seed: int | None = None,
         executor: Executor | None = None,
@@ -190,6 +211,7 @@ class TSShapley(SamplingMethod):
         self.max_samples = max_samples  # type: ignore[assignment]
         self.max_time = max_time
         self.rhat_below = rhat_below
+        self.utility = utility
         self.block_size = block_size
         self.seed = seed
         self.executor = executor
@@ -209,19 +231,27 @@ class TSShapley(SamplingMethod):
         finally:
             self.max_samples = given  # type: ignore[assignment]
         seed = resolve_seed(self.seed)
-        game, z = self._game(data, seed)
+        choice = self._choose_utility(data)
+        game, z = self._game(data, seed, choice)
         estimate = run(game, sampler, n, stopping, seed=seed, progress=progress, **options)
         values, stderr = _fill_unsampled(
-            z, estimate.values, estimate.stderr, estimate.counts,
+            z,
+            estimate.values,
+            estimate.stderr,
+            estimate.counts,
             check_int("fallback_neighbors", self.fallback_neighbors, low=1),
         )
         estimate = type(estimate)(**{**estimate.__dict__, "values": values, "stderr": stderr})
         diagnostics = estimate.diagnostics(options["n_chains"])
         diagnostics["never_sampled"] = int((estimate.counts == 0).sum())
-        self._result = self._make_result(data, estimate, seed, diagnostics, progress)
+        self._result = self._make_result(
+            data, estimate, seed, diagnostics, progress, utility=choice
+        )
         return self
 
-    def _game(self, data: TrainingArrays, seed: int) -> tuple[Game, NDArray[np.float64]]:
+    def _game(
+        self, data: TrainingArrays, seed: int, choice: UtilityChoice
+    ) -> tuple[Game, NDArray[np.float64]]:
         k = min(check_int("n_components", self.n_components, low=1), data.train.x.shape[1])
         max_valid = check_int("max_valid", self.max_valid, low=1)
         lam = check_real("ridge", self.ridge, low=1e-12)
@@ -230,13 +260,17 @@ class TSShapley(SamplingMethod):
         chosen = np.sort(rng.permutation(len(data.valid))[:max_valid])
         z = project(data.train.x, mean, axes)
         zv = project(data.valid.x[chosen], mean, axes)
-        game = Game(z, data.train.y, zv, data.valid.y[chosen], data.n_classes, lam)
+        game = Game(z, data.train.y, zv, data.valid.y[chosen], data.n_classes, lam, choice.balanced)
         return game, z
 
 
-def _fill_unsampled(z: NDArray[np.float64], values: NDArray[np.float64],
-                    stderr: NDArray[np.float64], counts: NDArray[np.int64], neighbors: int
-                    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+def _fill_unsampled(
+    z: NDArray[np.float64],
+    values: NDArray[np.float64],
+    stderr: NDArray[np.float64],
+    counts: NDArray[np.int64],
+    neighbors: int,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """KNN regression of sampled values in PCA space for rows never sampled."""
     seen = counts > 0
     if seen.all() or not seen.any():
@@ -248,4 +282,3 @@ def _fill_unsampled(z: NDArray[np.float64], values: NDArray[np.float64],
     filled = values.copy()
     filled[~seen] = knn.predict(z[~seen])
     return filled, np.where(seen, stderr, np.inf)
-

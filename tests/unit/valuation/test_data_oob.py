@@ -11,9 +11,10 @@ import pytest
 from sklearn.tree import DecisionTreeClassifier
 
 from tests.unit.valuation.games import dataset
+from valuation import Split
 from valuation.executors import LocalExecutor
 from valuation.methods import METHODS, make_valuation
-from valuation.methods.data_oob import DataOOB
+from valuation.methods.data_oob import SCORES, DataOOB, _out_of_bag_scores
 
 
 def reference(x, y, n_bags: int, seed: int) -> np.ndarray:
@@ -198,3 +199,106 @@ def test_probability_score_of_a_label_the_bag_never_saw_is_zero() -> None:
 def test_bad_learner_or_score_is_named(params: dict, named: str) -> None:
     with pytest.raises(ValueError, match=f"parameter {named}="):
         DataOOB(n_estimators=5, **params).fit(dataset(10, seed=1, noise=0.5))
+
+
+class ConstantBelief:
+    """A learner that gives every row the same probabilities, whatever it saw."""
+
+    def __init__(self, probabilities=(0.7, 0.3)) -> None:
+        self.probabilities = probabilities
+
+    def get_params(self, deep: bool = True) -> dict:
+        return {"probabilities": self.probabilities}
+
+    def fit(self, x, y):
+        self.classes_ = np.array([0, 1])
+        return self
+
+    def predict(self, x):
+        return np.full(len(x), int(np.argmax(self.probabilities)))
+
+    def predict_proba(self, x):
+        return np.tile(self.probabilities, (len(x), 1))
+
+
+def test_balancing_divides_out_the_bags_class_prior() -> None:
+    # Hand computation: a bag of three 0s and one 1 (prior 3/4, 1/4); a learner sure
+    # at 0.7 / 0.3 gives, balanced, 0.7/0.75 : 0.3/0.25, that is 0.4375 : 0.5625.
+    x = np.zeros((6, 1))
+    y = np.array([0, 0, 0, 1, 0, 1])
+    bag = np.array([0, 1, 2, 3])
+    drawn = np.bincount(bag, minlength=6)
+    rows = np.array([4, 5])
+    scores = {
+        (score, balanced): _out_of_bag_scores(
+            ConstantBelief(), x, y, bag, drawn, 0, rows, score, balanced
+        )
+        for score in SCORES
+        for balanced in (False, True)
+    }
+    np.testing.assert_allclose(scores["probability", False], [0.7, 0.3])
+    np.testing.assert_allclose(scores["probability", True], [0.4375, 0.5625])
+    np.testing.assert_array_equal(scores["accuracy", False], [1.0, 0.0])
+    np.testing.assert_array_equal(scores["accuracy", True], [0.0, 1.0])
+
+
+def test_a_balanced_bag_is_left_as_it_is() -> None:
+    x = np.zeros((5, 1))
+    y = np.array([0, 1, 0, 1, 1])
+    bag = np.array([0, 1, 2, 3])
+    drawn = np.bincount(bag, minlength=5)
+    got = _out_of_bag_scores(
+        ConstantBelief((0.4, 0.6)), x, y, bag, drawn, 0, np.array([4]), "probability", True
+    )
+    np.testing.assert_allclose(got, [0.6])
+
+
+def balanced_probability_reference(x, y, n_bags: int, seed: int) -> np.ndarray:
+    """The probability score with each bag's class prior divided out, one row at a time."""
+    from sklearn.linear_model import LogisticRegression
+
+    n = len(y)
+    total, seen = np.zeros(n), np.zeros(n)
+    for k in range(n_bags):
+        rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(k,)))
+        bag = rng.integers(0, n, n)
+        distinct, drawn = np.unique(bag, return_counts=True)
+        model = LogisticRegression(max_iter=1000)
+        model.fit(x[distinct], y[distinct], sample_weight=drawn.astype(float))
+        prior = {c: np.mean(y[bag] == c) for c in model.classes_}
+        for i in sorted(set(range(n)) - set(bag.tolist())):
+            shares = model.predict_proba(x[i : i + 1])[0]
+            odds = {c: p / prior[c] for c, p in zip(model.classes_, shares, strict=True)}
+            total[i] += odds.get(y[i], 0.0) / sum(odds.values())
+            seen[i] += 1
+    return total / seen
+
+
+def test_balanced_probability_score_matches_the_reference() -> None:
+    data = dataset(30, seed=6, noise=0.8)
+    rare = Split(data.train.x, (data.train.x[:, 0] > 0.6).astype(np.int64), data.train.keys)
+    data = type(data)(rare, data.valid, data.test, data.classes, data.feature_names)
+    method = DataOOB(n_estimators=40, seed=3, model="logistic", score="probability")
+    result = method.fit(data).result
+    assert result.diagnostics["utility"] == "balanced_accuracy"
+    assert result.params["utility"] == "balanced_accuracy"
+    expected = balanced_probability_reference(data.train.x, data.train.y, 40, seed=3)
+    np.testing.assert_allclose(result.values, expected, atol=1e-10)
+    plain = (
+        DataOOB(n_estimators=40, seed=3, model="logistic", score="probability", utility="accuracy")
+        .fit(data)
+        .result
+    )
+    minority = data.train.y == 1
+    assert result.values[minority].mean() > plain.values[minority].mean()
+
+
+def test_auto_falls_back_to_accuracy_for_a_learner_without_probabilities() -> None:
+    data = dataset(40, seed=3, noise=1.0)
+    rare = Split(data.train.x, (data.train.x[:, 0] > 0.8).astype(np.int64), data.train.keys)
+    data = type(data)(rare, data.valid, data.test, data.classes, data.feature_names)
+    result = DataOOB(n_estimators=10, seed=0, model=CellVote()).fit(data).result
+    assert result.diagnostics["utility"] == "accuracy"
+    assert "no predict_proba" in result.diagnostics["utility_reason"]
+    with pytest.raises(ValueError, match="parameter model="):
+        DataOOB(n_estimators=10, model=CellVote(), utility="balanced_accuracy").fit(data)
