@@ -13,6 +13,10 @@ chain means m_c, within-chain sample variances s_c^2 = n_c stderr_c^2 and n the
 mean count, W = mean(s_c^2), B/n = var(m_c), R = sqrt(((n-1)/n W + B/n) / W).
 The figure reported is the largest R over rows whose contributions vary within
 chains (W > 0); it is 1 when no row varies.
+
+The estimate also records, for each convergence criterion of the stopping rule
+(standard error, rank stability, R-hat), whether it held at the last check, so a
+run that stopped because its budget ran out is told apart from one that converged.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from numpy.typing import NDArray
 from valuation.base import ProgressCallback
 from valuation.executors import Executor, LocalExecutor
 from valuation.samplers import Record, Sampler, Tally
-from valuation.stopping import StoppingRule
+from valuation.stopping import StoppingRule, criteria_met
 
 RECORD_LIMIT = 4000
 """At most this many (subset, utility) pairs are kept for the MTM diagnostic."""
@@ -46,6 +50,8 @@ class Estimate:
     rhat: float
     elapsed: float
     records: list[Record] = field(default_factory=list)
+    criteria: dict[str, bool] = field(default_factory=dict)
+    """Each convergence criterion of the stopping rule: did it hold at the end?"""
 
     def diagnostics(self, n_chains: int) -> dict[str, Any]:
         return {
@@ -152,12 +158,12 @@ def run(
             if merged % check_every and (blocks or pending):
                 continue
             snapshot = Snapshot(sampler, chains, time.perf_counter() - started)
-            stop = rule.done(snapshot)
+            stop = rule.check(snapshot)
             if progress is not None:
                 progress(1.0 if stop else rule.completion(snapshot))
             if stop:
                 break
-    return _finish(sampler, chains, time.perf_counter() - started)
+    return _finish(sampler, chains, time.perf_counter() - started, criteria_met(rule))
 
 
 def _capped(tally: Tally, chains: list[Tally]) -> Tally:
@@ -166,7 +172,9 @@ def _capped(tally: Tally, chains: list[Tally]) -> Tally:
     return tally
 
 
-def _finish(sampler: Sampler, chains: list[Tally], elapsed: float) -> Estimate:
+def _finish(
+    sampler: Sampler, chains: list[Tally], elapsed: float, criteria: dict[str, bool]
+) -> Estimate:
     snapshot = Snapshot(sampler, chains, elapsed)
     total = snapshot.total
     return Estimate(
@@ -178,4 +186,5 @@ def _finish(sampler: Sampler, chains: list[Tally], elapsed: float) -> Estimate:
         rhat=snapshot.rhat,
         elapsed=elapsed,
         records=total.records,
+        criteria=criteria,
     )

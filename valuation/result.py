@@ -15,7 +15,9 @@ class ValuationResult:
 
     `stderr` is the standard error of a Monte Carlo estimate (0 for exact methods);
     `counts` is the number of samples each value averages (1 for exact methods).
-    `diagnostics` carries method-level figures such as convergence or fit quality.
+    `diagnostics` carries method-level figures such as convergence or fit quality;
+    a Monte Carlo method's `diagnostics["convergence"]` says whether its estimate
+    converged (`valuation.stopping.Convergence`), read through `converged`.
     `harmful_below` is the value below which a row hurts the model: 0 for values
     that are marginal contributions (Shapley, Banzhaf, influence), 0.5 for Data-OOB
     (most learners that did not see the row predict another label); None where the
@@ -40,6 +42,13 @@ class ValuationResult:
 
     def __len__(self) -> int:
         return len(self.row_keys)
+
+    @property
+    def converged(self) -> bool | None:
+        """False when the method's own convergence checks failed; None when it has
+        none (exact methods) or nothing could check it."""
+        convergence = self.diagnostics.get("convergence") or {}
+        return convergence.get("converged")
 
     def harmful(self) -> NDArray[np.bool_]:
         """Rows valued below `harmful_below` (none where there is no such point)."""

@@ -8,12 +8,18 @@ stateful ones (rank stability) start afresh each time.
 
 Rules read a `Status`: samples done, seconds elapsed, the current values,
 standard errors and counts, and R-hat across chains.
+
+Budgets (`MaxSamples`, `MaxTime`) end a run; criteria (`StandardErrorBelow`,
+`RankStability`, `GelmanRubin`) say it converged. Each rule remembers whether it
+held at the latest check (`met`), so after a run `assess_convergence` can tell a
+run whose criteria were met from one whose budget ran out first, and say so.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -36,10 +42,23 @@ class Status(Protocol):
 
 
 class StoppingRule(ABC):
-    """`done` is called once per check and may update state; `completion` only reads."""
+    """`done` is called once per check and may update state; `completion` only reads.
+    `check` is `done` that also records the answer in `met`."""
+
+    criterion: ClassVar[str | None] = None
+    """The method setting a convergence criterion answers to; None for a budget."""
+    met: bool = False
 
     @abstractmethod
     def done(self, status: Status) -> bool: ...
+
+    def check(self, status: Status) -> bool:
+        self.met = self.done(status)
+        return self.met
+
+    def leaves(self) -> list[StoppingRule]:
+        """The simple rules this rule is made of."""
+        return [self]
 
     @abstractmethod
     def completion(self, status: Status) -> float: ...
@@ -56,7 +75,10 @@ class AnyOf(StoppingRule):
         self.rules = rules
 
     def done(self, status: Status) -> bool:
-        return any([rule.done(status) for rule in self.rules])  # every rule sees every check
+        return any([rule.check(status) for rule in self.rules])  # every rule sees every check
+
+    def leaves(self) -> list[StoppingRule]:
+        return [leaf for rule in self.rules for leaf in rule.leaves()]
 
     def completion(self, status: Status) -> float:
         return max(rule.completion(status) for rule in self.rules)
@@ -70,7 +92,10 @@ class AllOf(StoppingRule):
         self.rules = rules
 
     def done(self, status: Status) -> bool:
-        return all([rule.done(status) for rule in self.rules])
+        return all([rule.check(status) for rule in self.rules])
+
+    def leaves(self) -> list[StoppingRule]:
+        return [leaf for rule in self.rules for leaf in rule.leaves()]
 
     def completion(self, status: Status) -> float:
         return min(rule.completion(status) for rule in self.rules)
@@ -117,6 +142,8 @@ class StandardErrorBelow(StoppingRule):
     Completion is (threshold / max stderr)^2, which grows about linearly in samples.
     """
 
+    criterion = "stderr_below"
+
     def __init__(self, threshold: float, min_samples: int = 10) -> None:
         self.threshold = threshold
         self.min_samples = min_samples
@@ -151,6 +178,8 @@ class RankStability(StoppingRule):
     """Stop when the Spearman correlation between the ranks at successive checks
     stays at or above 1 - `tolerance` for `patience` checks in a row."""
 
+    criterion = "rank_tolerance"
+
     def __init__(self, tolerance: float = 0.01, patience: int = 3) -> None:
         self.tolerance = tolerance
         self.patience = patience
@@ -176,6 +205,8 @@ class GelmanRubin(StoppingRule):
     """Stop when the largest per-row R-hat across chains is <= `threshold` (Gelman &
     Rubin 1992). Needs at least two chains; with fewer it never stops."""
 
+    criterion = "rhat_below"
+
     def __init__(self, threshold: float = 1.05, min_samples: int = 20) -> None:
         self.threshold = threshold
         self.min_samples = min_samples
@@ -191,3 +222,86 @@ class GelmanRubin(StoppingRule):
 
     def __repr__(self) -> str:
         return f"GelmanRubin({self.threshold})"
+
+
+def criteria_met(rule: StoppingRule) -> dict[str, bool]:
+    """Each convergence criterion of `rule`, and whether it held at the last check."""
+    return {leaf.criterion: leaf.met for leaf in rule.leaves() if leaf.criterion is not None}
+
+
+# The classic limit of Gelman et al. (Bayesian Data Analysis): the figure checked is
+# the largest R-hat over every row, so a tighter limit would flag well-mixed runs
+# on chance alone; a run that asked for `rhat_below` is held to its own figure.
+RHAT_LIMIT = 1.1
+
+
+@dataclass(frozen=True)
+class Convergence:
+    """Whether a Monte Carlo run converged by its own checks.
+
+    `converged` is False when a requested criterion was not met before the budget
+    ran out, when R-hat across chains is above its limit (or cannot be computed
+    for lack of samples per chain), or when rows were never sampled; None when
+    nothing could check it (one chain and no criterion); True otherwise.
+    """
+
+    converged: bool | None
+    rhat: float | None
+    rhat_limit: float | None
+    criteria: dict[str, bool] = field(default_factory=dict)
+    never_sampled: int = 0
+    warning: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "converged": self.converged,
+            "rhat": self.rhat,
+            "rhat_limit": self.rhat_limit,
+            "criteria": dict(self.criteria),
+            "never_sampled": self.never_sampled,
+            "warning": self.warning,
+        }
+
+
+def assess_convergence(
+    rhat: float,
+    n_chains: int,
+    criteria: dict[str, bool],
+    never_sampled: int = 0,
+    rhat_limit: float | None = None,
+    judge_rhat: bool = True,
+) -> Convergence:
+    """Judge a finished run from its R-hat, its criteria's last answers and the
+    rows it never reached. R-hat is held to `rhat_limit` (default `RHAT_LIMIT`)
+    when there are two chains or more, unless `judge_rhat` is False and no limit
+    was asked for (it is then reported, not judged)."""
+    limit = RHAT_LIMIT if rhat_limit is None else rhat_limit
+    judged = n_chains >= 2 and (judge_rhat or rhat_limit is not None)
+    finite = bool(np.isfinite(rhat))
+    problems = [
+        f"{name} was not met before the sample or time budget ran out"
+        for name, met in criteria.items()
+        if not met
+    ]
+    if judged and not finite:
+        problems.append("too few samples per chain to compute R-hat")
+    elif judged and rhat > limit:
+        problems.append(f"R-hat across chains is {rhat:.4g}, above {limit:g}")
+    if never_sampled:
+        problems.append(f"{never_sampled} rows were never sampled (their values are guesses)")
+    checked = bool(criteria) or judged or never_sampled > 0
+    converged = (not problems) if checked else None
+    warning = (
+        "the Monte Carlo estimate did not converge: " + "; ".join(problems) + "; values are"
+        " unreliable, give the run more samples or time"
+        if problems
+        else None
+    )
+    return Convergence(
+        converged=converged,
+        rhat=float(rhat) if finite else None,
+        rhat_limit=limit if judged else None,
+        criteria=dict(criteria),
+        never_sampled=int(never_sampled),
+        warning=warning,
+    )
