@@ -115,14 +115,15 @@ def out_of_fold_probabilities(
     n_classes: int,
     folds: int = 5,
     reference: Split | None = None,
+    seed: int = 0,
 ) -> NDArray[np.float64]:
     """Each row's class probabilities from a classifier that never saw it (but
-    saw every `reference` row)."""
+    saw every `reference` row); `seed` draws the folds."""
     out = np.full((len(y), n_classes), 1.0 / n_classes)
     smallest = np.bincount(y).max() if len(y) else 0
     folds = min(folds, int(np.min(np.bincount(y)[np.unique(y)])) if len(y) else 0)
     if folds < 2 or smallest == len(y):
         return out
-    for fit_rows, held in StratifiedKFold(folds, shuffle=True, random_state=0).split(x, y):
+    for fit_rows, held in StratifiedKFold(folds, shuffle=True, random_state=seed).split(x, y):
         out[held] = class_probabilities(x[fit_rows], y[fit_rows], x[held], n_classes, reference)
     return out
