@@ -98,7 +98,9 @@ class RepairContext:
     training rows (indices into `data.train`) are suspects, and optionally the raw
     columns, the diagnosis of each suspect, a neighbour index and a text encoder.
     `source_labels` are the training rows' labels as the source gave them, before
-    any applied relabel (None: the labels in `data` are those)."""
+    any applied relabel (None: the labels in `data` are those).
+    `trusted_validation`: the validation rows' labels are known right (a curated
+    table), so their class distribution is the clean one."""
 
     data: TrainingArrays
     values: ValuationResult
@@ -109,6 +111,7 @@ class RepairContext:
     neighbours: NeighbourSearch | None = None
     encoder: TextEncoder | None = None
     source_labels: NDArray[np.int64] | None = None
+    trusted_validation: bool = False
 
     def column(self, name: str) -> Column:
         for column in self.columns:

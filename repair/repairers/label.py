@@ -1,31 +1,28 @@
 """Label repair: a neighbour vote and a classifier, both over the rows valuation
-trusts, with a confidence calibrated on those rows.
+trusts, with the relabel's confidence its posterior under the source's noise model.
 
 `NeighbourLabelRepairer` is the plain inverse-distance vote of the suspect's
 nearest trusted neighbours. `LabelRepairer` averages that vote with the class
 probabilities of a logistic model trained on the trusted rows and the validation
-rows (`repair.evidence`). Its confidence is the probability that the relabel is
-right: that the given label is a flip, times that the winner is the true label.
+rows (`repair.evidence`); where that average contradicts the row's label it
+proposes the class likeliest to be the true one (`repair.noise`):
 
-- The winner is right with the probability fitted (Platt scaling) on the trusted
-  rows' own out-of-fold scores, where the right answer is known to be their label.
-- The given label is a flip with its posterior under symmetric label noise
-  (`flip_probability`): a row whose true label is merely unusual where it lies (a
-  malignant tumour that measures like a benign one) keeps some probability of its
-  label under the classifier, a flipped one almost none. Both look alike to the
-  neighbours; relabelling the unusual ones costs the downstream model the rows its
-  boundary runs through. The share of flipped labels is estimated from the same
-  classifier (`noise_rate`, maximum likelihood by EM); on the benchmark's four
-  datasets it gives 0.10 to 0.15 at 10 % flips and 0.19 to 0.24 at 20 %.
-- That share is judged on the labels as the source gave them (`source_labels`:
-  a row relabelled since counts with its old label). On the table as mended only
-  the flips the classifier finds plausible are left, and the estimate fell below
-  even the share still flipped, taking every later confidence with it. In the loop
-  benchmark's later rounds (30 seeds, digits 10) the relabels proposed were
-  expected to be right (their confidences summed) 66 times and were right 216
-  times on breast cancer, 18 against 81 on wine, 143 against 440 on digits; judged
-  on the labels as given, 171 against 190, 41 against 75, 256 against 349 (first
-  rounds: 952 against 976, 266 against 304, 998 against 993).
+    P(true j | x, recorded i)  proportional to  T[j, i] p_j(x).
+
+- T is class-conditional: when the source under-reported a class (recorded part of
+  A as B, none of B as A), T[B, A] is near zero and a row recorded A is not
+  relabelled B however much it looks like B: a real A lying among the Bs keeps its
+  label. A single symmetric flip rate cannot say this; it relabelled the minority
+  into the majority wherever classes overlap.
+- T is estimated on the labels as the source gave them (`source_labels`: a row
+  relabelled since counts with its old label). On the table as mended only the
+  flips the classifier finds plausible are left, and an estimate there understates
+  the noise, taking every later confidence with it.
+- When the validation rows are trusted (`RepairContext.trusted_validation`), their
+  class distribution is the clean one (the gap to the recorded distribution is the
+  net mass the noise moved), and p(x) comes from a classifier on them alone: the
+  trusted training rows still carry the noise valuation missed, and a classifier
+  that learns from them takes the under-reported class for the other one.
 """
 
 from __future__ import annotations
@@ -35,17 +32,15 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from sklearn.linear_model import LogisticRegression
 
 from repair.evidence import (
     class_probabilities,
-    fit_quietly,
     nearest,
-    nearest_others,
     out_of_fold_probabilities,
     trusted_or_all,
     weighted_votes,
 )
+from repair.noise import NoiseModel, estimate_noise
 from repair.proposals import RepairContext, RepairProposal
 
 
@@ -90,7 +85,8 @@ def _trusted_neighbours(
 
 
 class LabelRepairer:
-    """Neighbour vote plus out-of-fold classifier, calibrated confidence."""
+    """Neighbour vote plus out-of-fold classifier; the confidence is the posterior
+    of the winner under the source's class-conditional noise model."""
 
     name = "label_vote_oof"
 
@@ -107,32 +103,44 @@ class LabelRepairer:
         held_out = out_of_fold_probabilities(
             data.train.x[trusted], data.train.y[trusted], data.n_classes, reference=data.valid
         )
-        calibrate = _calibration(context, trusted, held_out, self.k)
-        rate = source_noise_rate(context, trusted, held_out)
-        given = support.probabilities[np.arange(len(rows)), data.train.y[rows]]
-        flipped = flip_probability(given, rate, data.n_classes)
+        noise = source_noise_model(context, trusted, held_out)
+        current = data.train.y[rows]
+        clean = support.probabilities
+        if context.trusted_validation and len(np.unique(data.valid.y)) > 1:
+            clean = class_probabilities(
+                data.valid.x, data.valid.y, data.train.x[rows], data.n_classes
+            )
+        posterior = noise.posterior(clean, current)
         proposals = []
         for position, index in enumerate(rows):
-            scores = support.combined[position]
-            winner, current = int(np.argmax(scores)), int(data.train.y[index])
-            if winner == current:
+            if int(np.argmax(support.combined[position])) == int(current[position]):
                 continue
-            confidence = round(calibrate(float(scores[winner])) * float(flipped[position]), 6)
-            prior = {"flip_probability": round(float(flipped[position]), 4),
-                     "noise_rate": round(rate, 4)}  # fmt: skip
+            others = posterior[position].copy()
+            others[current[position]] = -1.0
+            winner = int(np.argmax(others))
+            confidence = round(float(np.clip(others[winner], 0.0, 1.0)), 6)
+            noise_evidence = {
+                "transition": round(float(noise.transition[winner, current[position]]), 4),
+                "posterior": round(float(posterior[position, winner]), 4),
+                "flip_probability": round(1.0 - float(posterior[position, current[position]]), 4),
+                "noise_rate": round(noise.flip_share, 4),
+            }
             proposals.append(
-                _proposal(context, self.name, index, winner, confidence, support, position, prior)
+                _proposal(
+                    context, self.name, index, winner, confidence, support, position, noise_evidence
+                )
             )
         return proposals
 
 
-def source_noise_rate(
+def source_noise_model(
     context: RepairContext, trusted: NDArray[np.int64], held_out: NDArray[np.float64]
-) -> float:
-    """The share of labels the source flipped (`noise_rate`), judged on every
-    training row's label as the source gave it: a row relabelled since counts with
-    its old label, by a classifier on the trusted and validation rows that never
-    saw the row (out of fold for the trusted rows themselves)."""
+) -> NoiseModel:
+    """The noise model of every training row's label as the source gave it (a row
+    relabelled since counts with its old label), judged by a classifier on the
+    trusted and validation rows that never saw the row (out of fold for the trusted
+    rows themselves). The validation rows' class distribution is the reference
+    when the context trusts them."""
     x, y, k = context.data.train.x, context.data.train.y, context.data.n_classes
     probabilities = np.empty((len(y), k))
     probabilities[trusted] = held_out
@@ -142,60 +150,13 @@ def source_noise_rate(
             x[trusted], y[trusted], x[others], k, context.data.valid
         )
     source = y if context.source_labels is None else context.source_labels
-    return noise_rate(probabilities[np.arange(len(y)), source], k)
-
-
-def noise_rate(given: NDArray[np.float64], n_classes: int, tol: float = 1e-9) -> float:
-    """The share of flipped labels that best explains each row's probability of its
-    own label (maximum likelihood under the model of `flip_probability`, by EM: the
-    share is the mean posterior of a flip, until it stops moving). Kept within
-    [1 / n, 1 / 2]: neither certainty nor a majority of flips is assumed."""
-    n = max(len(given), 1)
-    low, high = 1.0 / n, 0.5
-    rate = float(np.clip(0.1, low, high))
-    for _ in range(500):
-        updated = float(np.clip(flip_probability(given, rate, n_classes).mean(), low, high))
-        if abs(updated - rate) < tol:
-            return updated
-        rate = updated
-    return rate
-
-
-def flip_probability(
-    given: NDArray[np.float64], rate: float, n_classes: int
-) -> NDArray[np.float64]:
-    """P(a row's label is a flip | the classifier gives its label probability p),
-    when a share `rate` of labels were moved to another class, any alike:
-
-        rate (1 - p) / (K - 1)  /  (rate (1 - p) / (K - 1) + (1 - rate) p).
-
-    Where flips follow a pattern (one class mistaken for another), a plausible
-    label is more likely a flip than this says: the error is to relabel less."""
-    p = np.clip(np.asarray(given, np.float64), 0.0, 1.0)
-    flip = rate * (1.0 - p) / max(n_classes - 1, 1)
-    clean = (1.0 - rate) * p
-    total = flip + clean
-    return np.divide(flip, total, out=np.zeros_like(total), where=total > 0)
-
-
-def _calibration(
-    context: RepairContext, trusted: NDArray[np.int64], held_out: NDArray[np.float64], k: int
-) -> Any:
-    """Platt scaling of the winning combined score, fitted on trusted rows (their
-    out-of-fold class probabilities `held_out`)."""
-    data = context.data
-    x, y = data.train.x[trusted], data.train.y[trusted]
-    distances, found = nearest_others(x, np.arange(len(x)), k)
-    votes = weighted_votes(y[found], distances, data.n_classes)
-    combined = 0.5 * (votes + held_out)
-    best = combined.max(axis=1)
-    right = (combined.argmax(axis=1) == y).astype(int)
-    if right.min() == right.max():
-        share = float(right.mean())
-        return lambda score: round(min(max(share * score, 0.0), 1.0), 6)
-    platt = LogisticRegression(C=1e4)
-    fit_quietly(platt, best[:, None], right)
-    return lambda score: round(float(platt.predict_proba([[score]])[0, 1]), 6)
+    valid = context.data.valid
+    if not context.trusted_validation or len(valid) == 0:
+        return estimate_noise(probabilities, source)
+    reference = np.bincount(valid.y, minlength=k) / len(valid)
+    return estimate_noise(
+        probabilities, source, reference_prior=reference, reference_rows=len(valid)
+    )
 
 
 def _proposal(
