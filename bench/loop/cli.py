@@ -14,6 +14,7 @@ from bench.loop.tables import TABLES
 
 DEFAULT_SEEDS = 3
 DEFAULT_MAX_ROWS = 2000
+DEFAULT_JOBS = 2
 QUICK = {"tables": ("breast_cancer", "credit_data"), "noise": ("symmetric", "under_report"),
          "max_rows": 1000}  # fmt: skip
 
@@ -61,8 +62,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--jobs",
         type=int,
-        default=1,
-        help="worker processes, each with its own embedded PostgreSQL",
+        default=DEFAULT_JOBS,
+        help=f"worker processes, each with its own embedded PostgreSQL (default {DEFAULT_JOBS})",
     )
     p.add_argument(
         "--report",

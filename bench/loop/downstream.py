@@ -28,7 +28,11 @@ def _model(name: str, seed: int) -> Any:
     makers: dict[str, Callable[[], Any]] = {
         "logistic": lambda: LogisticRegression(max_iter=2000, random_state=seed),
         "boosting": lambda: HistGradientBoostingClassifier(max_iter=50, random_state=seed),
-        "mlp": lambda: MLPClassifier((32,), max_iter=300, random_state=seed),
+        # Full-batch L-BFGS with weight decay: on a few thousand rows it trains in a
+        # fraction of Adam's time, without an unregularised fit's overconfidence.
+        "mlp": lambda: MLPClassifier(
+            (32,), solver="lbfgs", alpha=1.0, max_iter=300, random_state=seed
+        ),
     }
     return makers[name]()
 

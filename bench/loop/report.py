@@ -17,6 +17,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from bench.loop import stats
 from bench.loop.baselines import BASELINES
+from bench.loop.cli import DEFAULT_JOBS
 from bench.loop.downstream import METRICS, MODELS
 from bench.loop.experiment import METHODS, VALIDATIONS, CellSpec
 from bench.loop.planting import NOISES, RATES
@@ -240,7 +241,7 @@ def targets_table(cells: list[Cell]) -> str:
     rows = [
         ["never worse in every cell", _check(all(verdicts.values())),
          f"{sum(verdicts.values())} of {len(verdicts)} cells"],
-        [f"relabel precision >= {TARGETS['precision']:.0%} in every cell", _check(not low),
+        [f"relabel precision >= {_pct(TARGETS['precision'])} in every cell", _check(not low),
          f"{len(low)} cells below" + (": " + ", ".join(low) if low else "")],
     ]  # fmt: skip
 
@@ -257,7 +258,7 @@ def targets_table(cells: list[Cell]) -> str:
             against = ", ".join(f"{NAMES[m]} {_pct(o)}" for m, o in others.items())
             parts.append(f"{n}: {_pct(value)}{_interval(interval)} ({against})")
         return [
-            f"validation {v}: >= {target:.0%} of the balanced-accuracy gap on"
+            f"validation {v}: >= {_pct(target)} of the balanced-accuracy gap on"
             f" {' and '.join(noises)}" + (", ahead of the baselines" if ahead else ""),
             _check(met) if parts else "n/a",
             "; ".join(parts),
@@ -273,7 +274,7 @@ def _flags(args: argparse.Namespace) -> str:
     flags = []
     for name in ("tables", "noise", "validation", "seeds", "max_rows", "jobs"):
         value = getattr(args, name, None)
-        if value and not (name == "jobs" and value == 1):
+        if value and not (name == "jobs" and value == DEFAULT_JOBS):
             flags.append(f"--{name.replace('_', '-')} {value}")
     if getattr(args, "quick", False):
         flags.insert(0, "--quick")
@@ -307,7 +308,8 @@ def render(cells: list[Cell], args: argparse.Namespace) -> str:
     settings = _present(cells, "validation", VALIDATIONS)
     return env.get_template(TEMPLATE).render(
         meta=meta,
-        rates={k: f"{v:.0%}" for k, v in RATES.items()},
+        rates={k: _pct(v) for k, v in RATES.items()},
+        min_gap=stats.MIN_GAP,
         tables_table=tables_table(cells),
         targets_table=targets_table(cells),
         cells_tables=[(v, cells_table(cells, v)) for v in settings],

@@ -24,6 +24,7 @@ from db.embedded import stop as stop_server
 from server.context import Mendb
 from server.settings import Settings
 
+REPO = Path(__file__).resolve().parents[2]
 OUT = Path(os.environ.get("BENCH_LOOP_OUT", Path(__file__).resolve().parents[1] / "out" / "loop"))
 CELLS = OUT / "cells"
 
@@ -114,7 +115,8 @@ def run_parallel(specs: list[CellSpec], jobs: int) -> int:
         log = (OUT / f"worker{j}.log").open("a")
         command = [sys.executable, "-m", "bench.loop", "--worker", str(plan), "--home",
                    str(OUT / f"pg{j}")]  # fmt: skip
-        workers.append((subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT), log))
+        process = subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+        workers.append((process, log))
     failed = 0
     while workers:
         time.sleep(2)

@@ -12,16 +12,19 @@ import numpy as np
 from numpy.typing import NDArray
 
 DRAWS = 2000
+# A gap smaller than this (in the metric's own units: balanced accuracy, nats of
+# log-loss) is a row or two of the test split; a share of it says nothing.
+MIN_GAP = 0.005
 Statistic = Callable[[list[NDArray[np.float64]]], float]
 
 
 def recovered_share(final: float, clean: float, noisy: float, higher_is_better: bool) -> float:
     """(final - noisy) / (clean - noisy), oriented so that 1 is "as good as clean"
     and 0 "as bad as noisy" whichever way the metric points; NaN when the noise
-    did not make the metric worse (there is no gap to win back)."""
+    did not make the metric worse by at least `MIN_GAP` (no gap to win back)."""
     sign = 1.0 if higher_is_better else -1.0
     gap = sign * (clean - noisy)
-    if not gap > 1e-12:
+    if not gap >= MIN_GAP:
         return math.nan
     return sign * (final - noisy) / gap
 

@@ -25,6 +25,9 @@ def test_no_gap_gives_no_share() -> None:
     # noise that made the metric better leaves nothing to win back
     assert math.isnan(stats.recovered_share(0.7, 0.6, 0.65, True))
     assert math.isnan(stats.recovered_share(0.2, 0.4, 0.3, False))
+    # a gap below MIN_GAP is a row or two of the test split
+    tiny = stats.MIN_GAP / 2
+    assert math.isnan(stats.recovered_share(0.7, 0.7 + tiny, 0.7, True))
 
 
 def test_share_of_mean_gap_takes_means_first() -> None:
