@@ -1,5 +1,7 @@
 """Listing `mendb.row_values` (the latest scores of each dataset and method) with
-filters, an order from a whitelist, and paging, built with SQLAlchemy Core."""
+filters, an order from a whitelist, and paging, built with SQLAlchemy Core. Each
+row says whether its run's estimate converged (`converged`, null for exact
+methods) and, when not, why (`convergence_warning`)."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ row_values = sa.Table(
     "row_values", _metadata,
     *(sa.Column(name) for name in (
         "dataset", "row_key", "method", "value", "stderr", "samples", "rank", "run_id",
-        "computed_at", "stale",
+        "computed_at", "stale", "converged", "convergence_warning",
     )),
 )  # fmt: skip
 _c = row_values.c
@@ -37,6 +39,7 @@ def list_scores(
     min_value: float | None = None,
     max_value: float | None = None,
     stale: bool | None = None,
+    converged: bool | None = None,
     order: str = "value",
     limit: int = 100,
     offset: int = 0,
@@ -52,6 +55,8 @@ def list_scores(
         query = query.where(_c.value <= max_value)
     if stale is not None:
         query = query.where(_c.stale == stale)
+    if converged is not None:  # unconverged: the runs whose checks failed, not exact ones
+        query = query.where(_c.converged.is_(converged))
     query = query.order_by(*ORDERS[order]).limit(limit).offset(offset)
     compiled = query.compile(dialect=postgresql.psycopg.dialect())  # type: ignore[no-untyped-call]
     with conn.cursor(row_factory=dict_row) as cur:

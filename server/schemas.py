@@ -89,6 +89,12 @@ class ScorePublic(BaseModel):
     run_id: int
     computed_at: datetime | None
     stale: bool
+    converged: bool | None = Field(
+        default=None,
+        description="False when the run's Monte Carlo estimate failed its own convergence"
+        " checks; null for exact methods.",
+    )
+    convergence_warning: str | None = None
 
 
 class RepairPublic(BaseModel):

@@ -79,9 +79,13 @@ def value(
             f"run {outcome.run_id}: {outcome.method} valued {outcome.rows} rows in"
             f" {outcome.seconds:.2f}s; see mendb.row_values"
         )
-        warning = (outcome.diagnostics.get("mtm") or {}).get("warning")
-        if warning:
-            console.print(f"[yellow]warning:[/yellow] {warning}")
+        utility = outcome.diagnostics.get("utility")
+        if utility:
+            click.echo(f"utility: {utility} ({outcome.diagnostics.get('utility_reason')})")
+        for part in ("convergence", "mtm"):
+            warning = (outcome.diagnostics.get(part) or {}).get("warning")
+            if warning:
+                console.print(f"[yellow]warning:[/yellow] {warning}")
 
     emit(jsonable(outcome.to_dict()), as_json, render)
 
@@ -91,20 +95,27 @@ def value(
 @click.option("--method", default=None, help="Which method's values (default: the latest).")
 @click.option("--limit", default=20, show_default=True)
 def scores(as_json: bool, name: str, method: str | None, limit: int) -> None:
-    """Show the lowest-valued rows of the latest valuation."""
+    """Show the lowest-valued rows of the latest valuation, flagging values whose
+    Monte Carlo estimate did not converge."""
+    columns = ("row_key", "method", "value", "rank", "converged", "convergence_warning")
     with open_app() as app, app.connection() as conn:
         datasets_db.get(conn, name)
         rows = conn.execute(
-            "SELECT row_key, method, value, rank FROM mendb.row_values WHERE dataset = %s"
+            "SELECT row_key, method, value, rank, converged, convergence_warning"
+            " FROM mendb.row_values WHERE dataset = %s"
             " AND (%s::text IS NULL OR method = %s) ORDER BY method, rank LIMIT %s",
             [name, method, method, limit],
         ).fetchall()
-    found = [dict(zip(("row_key", "method", "value", "rank"), r, strict=True)) for r in rows]
+    found = [dict(zip(columns, r, strict=True)) for r in rows]
 
     def render() -> None:
-        table = Table("rank", "row", "method", "value")
+        warned = {r["method"]: r["convergence_warning"] for r in found if r["converged"] is False}
+        for which, warning in warned.items():
+            console.print(f"[yellow]warning:[/yellow] {which}: {warning}")
+        table = Table("rank", "row", "method", "value", "converged")
         for r in found:
-            table.add_row(str(r["rank"]), r["row_key"], r["method"], f"{r['value']:+.6f}")
+            flag = {True: "yes", False: "NO", None: "-"}[r["converged"]]
+            table.add_row(str(r["rank"]), r["row_key"], r["method"], f"{r['value']:+.6f}", flag)
         Console().print(table)
 
     emit(found, as_json, render)

@@ -25,12 +25,15 @@ def get_scores(
     min_value: Bound = None,
     max_value: Bound = None,
     stale: bool | None = None,
+    converged: bool | None = None,
     order: Order = "value",
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
     offset: Annotated[int, Query(ge=0, le=2**31)] = 0,
 ) -> Page[ScorePublic]:
     """The latest finished valuation of each method (see `mendb.row_values`), lowest
-    value first by default; `stale` rows changed since they were valued."""
+    value first by default; `stale` rows changed since they were valued; a row's
+    `converged` is false (with `convergence_warning`) when its run's Monte Carlo
+    estimate failed its own convergence checks."""
     datasets.get(conn, name)
     rows = list_scores(
         conn,
@@ -39,6 +42,7 @@ def get_scores(
         min_value=min_value,
         max_value=max_value,
         stale=stale,
+        converged=converged,
         order=order,
         limit=limit,
         offset=offset,

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import psycopg
 import pytest
+from click.testing import CliRunner
 
 from db import datasets, runs
 from db.errors import NoScores
+from db.row_values import list_scores
 from db.scores import read_scores, write_scores
 from server import operations
+from server.cli import cli
 from server.context import Mendb
 from tests.factories import make_table
 from valuation.result import ValuationResult
@@ -47,7 +52,8 @@ def test_value_run_is_queryable_in_sql(app: Mendb, conn: psycopg.Connection[Any]
     outcome = operations.value_dataset(app, "demo", "knn_shapley", {"k": 5}, seen.append)
     assert seen[-1] == 1.0
     run = runs.get(conn, outcome.run_id)
-    assert run["status"] == "done" and run["params"] == {"k": 5, "seed": None}
+    assert run["status"] == "done"
+    assert run["params"] == {"k": 5, "utility": run["diagnostics"]["utility"], "seed": None}
     assert run["rows_read"] == 80 and len(run["fingerprint"]) == 64
     rows = conn.execute(
         "select * from mendb.row_values where dataset = 'demo' order by value limit 20"
@@ -78,3 +84,67 @@ def test_latest_run_wins_and_failed_runs_are_recorded(
         "SELECT status, error FROM mendb.runs ORDER BY id DESC LIMIT 1"
     ).fetchone()
     assert failed is not None and failed[0] == "failed" and "k=0" in failed[1]
+
+
+def test_an_unconverged_run_is_flagged_in_row_values_and_the_cli(
+    app: Mendb,
+    conn: psycopg.Connection[Any],
+    dsn: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    make_table(conn, n=40)
+    datasets.register(
+        conn, app.engine, "d", "train", "id", "label", datasets.parse_feature_spec("a,b")
+    )
+    operations.value_dataset(app, "d", "knn_shapley", {"k": 3})
+    # Two permutations per chain cannot show R-hat below its limit, and a standard
+    # error of 1e-9 is out of reach of eight permutations.
+    tiny = operations.value_dataset(
+        app, "d", "tmc_shapley", {"max_samples": 8, "n_chains": 4, "stderr_below": 1e-9, "seed": 0}
+    )
+    convergence = runs.get(conn, tiny.run_id)["diagnostics"]["convergence"]
+    assert convergence["converged"] is False
+    assert convergence["criteria"] == {"stderr_below": False}
+    flags = conn.execute(
+        "SELECT method, converged, convergence_warning, count(*) FROM mendb.row_values"
+        " WHERE dataset = 'd' GROUP BY 1, 2, 3 ORDER BY 1"
+    ).fetchall()
+    assert [(m, c) for m, c, _, _ in flags] == [("knn_shapley", None), ("tmc_shapley", False)]
+    warning = flags[1][2]
+    assert "stderr_below was not met" in warning and warning == convergence["warning"]
+
+    listed = list_scores(conn, "d", converged=False, limit=1000)
+    assert {r["method"] for r in listed} == {"tmc_shapley"} and len(listed) == flags[1][3]
+    assert all(r["convergence_warning"] == warning for r in listed)
+
+    monkeypatch.setenv("DATABASE_URL", dsn)
+    monkeypatch.setenv("MENDB_HOME", str(tmp_path))
+    runner = CliRunner()
+    shown = runner.invoke(cli, ["scores", "d", "--method", "tmc_shapley", "--limit", "3"])
+    assert shown.exit_code == 0, shown.output
+    assert "did not converge" in shown.stderr and "stderr_below" in shown.stderr
+    assert "NO" in shown.stdout
+    as_json = runner.invoke(cli, ["scores", "d", "--limit", "100", "--json"])
+    rows = json.loads(as_json.stdout)
+    assert {(r["method"], r["converged"]) for r in rows} == {
+        ("knn_shapley", None),
+        ("tmc_shapley", False),
+    }
+    exact = runner.invoke(cli, ["scores", "d", "--method", "knn_shapley"])
+    assert "did not converge" not in exact.stderr
+
+
+def test_a_converged_run_is_shown_as_converged(app: Mendb, conn: psycopg.Connection[Any]) -> None:
+    make_table(conn, n=12)
+    datasets.register(
+        conn, app.engine, "d", "train", "id", "label", datasets.parse_feature_spec("a,b")
+    )
+    outcome = operations.value_dataset(
+        app, "d", "tmc_shapley", {"max_samples": 400, "n_chains": 4, "seed": 0}
+    )
+    assert outcome.diagnostics["convergence"]["converged"] is True
+    flags = conn.execute(
+        "SELECT DISTINCT converged, convergence_warning FROM mendb.row_values"
+    ).fetchall()
+    assert flags == [(True, None)]
