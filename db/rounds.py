@@ -7,12 +7,18 @@ from typing import Any
 import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
 
 _COLUMNS = frozenset({
     "method", "value_run_id", "rows_valued", "negative_rows", "proposal_ids", "proposals",
     "accepted", "applied", "valid_before", "valid_after", "test_before", "test_after",
-    "status", "decision", "reason",
+    "status", "decision", "reason", "code", "validation",
+    "valid_log_loss_before", "valid_log_loss_after", "valid_balanced_before",
+    "valid_balanced_after", "valid_macro_f1_before", "valid_macro_f1_after",
+    "valid_brier_before", "valid_brier_after", "test_balanced_before", "test_balanced_after",
+    "test_log_loss_before", "test_log_loss_after",
 })  # fmt: skip
+_JSON_COLUMNS = frozenset({"judges", "relabels", "label_distribution"})
 
 
 def start(
@@ -31,9 +37,10 @@ def start(
 def update(conn: psycopg.Connection[Any], round_id: int, **fields: Any) -> None:
     """Set some of the round's columns; 'finish=True' also stamps its end and duration."""
     finish = fields.pop("finish", False)
-    unknown = set(fields) - _COLUMNS
+    unknown = set(fields) - _COLUMNS - _JSON_COLUMNS
     if unknown:
         raise ValueError(f"unknown round columns {sorted(unknown)}")
+    values = [Jsonb(v) if name in _JSON_COLUMNS else v for name, v in fields.items()]
     assignments: list[sql.Composable] = [
         sql.SQL("{} = %s").format(sql.Identifier(name)) for name in fields
     ]
@@ -51,7 +58,7 @@ def update(conn: psycopg.Connection[Any], round_id: int, **fields: Any) -> None:
             sql.SQL("UPDATE mendb.rounds SET {} WHERE id = %s").format(
                 sql.SQL(", ").join(assignments)
             ),
-            [*fields.values(), round_id],
+            [*values, round_id],
         )
 
 

@@ -101,7 +101,8 @@ def propose(
         columns=columns,
         neighbours=_neighbours(conn, dataset, data, encoder),
         encoder=encoder,
-        source_labels=_source_labels(conn, dataset, data),
+        source_labels=source_labels(conn, dataset, data),
+        trusted_validation=dataset.split.validation_table is not None,
     )
     context = replace(context, diagnoses=diagnose(context, k=k))
     proposals = [p for r in repairers or default_repairers(k) for p in r.propose(context)]
@@ -123,7 +124,7 @@ def _without_open(
     return [p for p in proposals if p.row_key not in open_rows]
 
 
-def _source_labels(
+def source_labels(
     conn: psycopg.Connection[Any], dataset: Dataset, data: TrainingArrays
 ) -> NDArray[np.int64] | None:
     """Each training row's label before any applied relabel, as class indices; None

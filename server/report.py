@@ -65,20 +65,24 @@ def build_report(app: Mendb, name: str, seed: int = 0) -> Report:
         "values": _value_distribution(values),
         "point_removal": _point_removal(data, values, seed),
         "rounds": _rounds_figure(loop_rounds),
+        "label_distribution": _labels_figure(loop_rounds),
         "repairs": _repairs_figure(repairs),
     }
     tables = {
         "rounds": [
             {
-                k: r[k]
+                k: r.get(k)
                 for k in (
                     "round",
                     "method",
                     "proposals",
                     "accepted",
                     "applied",
-                    "test_before",
-                    "test_after",
+                    "valid_log_loss_before",
+                    "valid_log_loss_after",
+                    "valid_balanced_before",
+                    "valid_balanced_after",
+                    "relabels",
                     "decision",
                     "reason",
                 )
@@ -137,17 +141,43 @@ def _point_removal(
 
 
 def _rounds_figure(loop_rounds: list[dict[str, Any]]) -> Figure:
+    """The judges per round, on the validation rows (the sealed test beside them,
+    for the record)."""
+    figure, (loss, balanced) = plt.subplots(1, 2, figsize=(9, 3.5))
+    measured = [r for r in loop_rounds if r.get("valid_log_loss_before") is not None]
+    if measured:
+        numbers = [r["round"] for r in measured]
+        for axes, name in ((loss, "log_loss"), (balanced, "balanced")):
+            for column, label in (
+                (f"valid_{name}_before", "validation, before"),
+                (f"valid_{name}_after", "validation, after"),
+                (f"test_{name}_after", "sealed test, after (reported only)"),
+            ):
+                axes.plot(numbers, [r.get(column) for r in measured], marker="o", label=label)
+        balanced.legend(fontsize="small")
+    loss.set(title="Log-loss per round (latest loop)", xlabel="round", ylabel="log-loss")
+    balanced.set(title="Balanced accuracy per round", xlabel="round", ylabel="balanced accuracy")
+    figure.tight_layout()
+    return figure
+
+
+def _labels_figure(loop_rounds: list[dict[str, Any]]) -> Figure:
+    """The training rows' class shares after each round against the reference the
+    loop holds them to (the validation table's, or the estimated clean prior)."""
     figure, axes = plt.subplots(figsize=(7, 3.5))
-    if loop_rounds:
-        numbers = [r["round"] for r in loop_rounds]
-        for column, label in (
-            ("test_before", "test, before"),
-            ("test_after", "test, after"),
-            ("valid_after", "validation, after"),
-        ):
-            axes.plot(numbers, [r[column] for r in loop_rounds], marker="o", label=label)
-        axes.legend()
-    axes.set(title="Utility per round (latest loop)", xlabel="round", ylabel="accuracy")
+    shares = [r.get("label_distribution") or {} for r in loop_rounds]
+    shares = [d for d in shares if d.get("before")]
+    if shares:
+        classes = list(shares[0]["before"])
+        steps = [shares[0]["before"]] + [d.get("after") or d["before"] for d in shares]
+        for c in classes:
+            (line,) = axes.plot(range(len(steps)), [s.get(c, 0.0) for s in steps], marker="o",
+                                label=f"{c}")  # fmt: skip
+            axes.axhline(shares[0]["reference"].get(c, 0.0), color=line.get_color(),
+                         linestyle="--", linewidth=0.8)  # fmt: skip
+        axes.legend(fontsize="small", title="class (dashed: reference)")
+    axes.set(title="Training label distribution per round", xlabel="after round",
+             ylabel="share of training rows")  # fmt: skip
     return figure
 
 

@@ -44,3 +44,31 @@ def table_md5(conn: psycopg.Connection[Any], name: str = "train") -> str:
     row = conn.execute(query).fetchone()
     assert row is not None
     return str(row[0])
+
+
+def make_imbalanced_table(
+    conn: psycopg.Connection[Any],
+    name: str = "train",
+    n: int = 600,
+    minority: float = 0.25,
+    separation: float = 1.6,
+    seed: int = 0,
+) -> np.ndarray[Any, Any]:
+    """A two-class table whose class 1 is a `minority` share of the rows and whose
+    classes overlap (their means `separation` standard deviations apart, in three
+    numeric features); returns the labels as written."""
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < minority).astype(np.int64)
+    x = rng.normal(size=(n, 3)) + separation / np.sqrt(3) * y[:, None]
+    table = sql.Identifier(name)
+    with conn.transaction():
+        conn.execute(
+            sql.SQL(
+                "CREATE TABLE {} (id integer PRIMARY KEY, a double precision,"
+                " b double precision, c double precision, label integer NOT NULL)"
+            ).format(table)
+        )
+        with conn.cursor() as cur, cur.copy(sql.SQL("COPY {} FROM STDIN").format(table)) as copy:
+            for i in range(n):
+                copy.write_row([i, *map(float, x[i]), int(y[i])])
+    return y

@@ -51,14 +51,20 @@ def register(
         dataset = datasets_db.register(
             conn, app.engine, name, table, key, label, parsed, split, sources
         )
-    emit(
-        dataset.to_dict(),
-        as_json,
-        lambda: click.echo(
+
+    def render() -> None:
+        click.echo(
             f"registered {name}: {dataset.table}, key {key}, label {label}, features "
             + ", ".join(f"{f.name} ({f.kind})" for f in dataset.features)
-        ),
-    )
+        )
+        if validation_table is None:
+            click.echo(
+                "note: validation rows are drawn from this table and carry its label errors;"
+                " a small table of checked labels (--validation-table) makes every decision"
+                " of the loop stronger"
+            )
+
+    emit(dataset.to_dict(), as_json, render)
 
 
 @command(cli)

@@ -131,9 +131,15 @@ def _text_demo(as_json: bool, rows: int, seed: int) -> None:
 @click.option("--max-rounds", default=5, show_default=True)
 @click.option(
     "--min-gain",
-    default=0.0,
+    default=LoopConfig.min_gain,
     show_default=True,
-    help="Stop when test accuracy gains less than this in a round (0: only a fall stops).",
+    help="Keep a round only if validation log-loss falls by at least this much, beyond its margin.",
+)
+@click.option(
+    "--margin",
+    default=LoopConfig.margin,
+    show_default=True,
+    help="Each judge's margin, in paired standard errors of its change on the validation rows.",
 )
 @click.option(
     "--policy",
@@ -165,6 +171,7 @@ def loop(
     budget: int | None,
     max_rounds: int,
     min_gain: float,
+    margin: float,
     policy: str,
     min_confidence: float,
     min_verified_confidence: float,
@@ -173,7 +180,8 @@ def loop(
 ) -> None:
     """Value, propose, apply and retrain, round after round (resumes a paused loop)."""
     config = LoopConfig(
-        method=method, budget=budget, max_rounds=max_rounds, min_gain=min_gain, policy=policy,
+        method=method, budget=budget, max_rounds=max_rounds, min_gain=min_gain, margin=margin,
+        policy=policy,
         min_confidence=min_confidence, min_verified_confidence=min_verified_confidence,
         seed=seed, verified_only=verified_only,
     )  # fmt: skip
@@ -183,15 +191,10 @@ def loop(
 
     def render() -> None:
         table = Table(
-            "round",
-            "method",
-            "proposals",
-            "accepted",
-            "applied",
-            "test before",
-            "test after",
-            "decision",
-        )
+            "round", "method", "proposals", "accepted", "applied", "relabels",
+            "valid log-loss", "valid balanced acc.", "decision",
+            title="judged on the validation rows",
+        )  # fmt: skip
         for r in outcome.rounds:
             table.add_row(
                 str(r["round"]),
@@ -199,8 +202,9 @@ def loop(
                 str(r["proposals"]),
                 str(r["accepted"]),
                 str(r["applied"]),
-                _fmt(r["test_before"]),
-                _fmt(r["test_after"]),
+                _relabels(r.get("relabels") or []),
+                _change(r.get("valid_log_loss_before"), r.get("valid_log_loss_after")),
+                _change(r.get("valid_balanced_before"), r.get("valid_balanced_after")),
                 str(r["decision"] or r["status"]),
             )
         Console().print(table)
@@ -211,6 +215,15 @@ def loop(
 
 def _fmt(value: float | None) -> str:
     return "" if value is None else f"{value:.4f}"
+
+
+def _change(before: float | None, after: float | None) -> str:
+    return _fmt(before) if after is None else f"{_fmt(before)} -> {_fmt(after)}"
+
+
+def _relabels(moved: list[dict[str, object]]) -> str:
+    """A round's relabels by direction, e.g. '12 good->bad, 3 bad->good'."""
+    return ", ".join(f"{m['count']} {m['from']}->{m['to']}" for m in moved) or "none"
 
 
 @command(cli)
