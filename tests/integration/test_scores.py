@@ -18,6 +18,7 @@ from db.scores import read_scores, write_scores
 from server import operations
 from server.cli import cli
 from server.context import Mendb
+from server.routes.scores import get_scores
 from tests.factories import make_table
 from valuation.result import ValuationResult
 
@@ -117,6 +118,10 @@ def test_an_unconverged_run_is_flagged_in_row_values_and_the_cli(
     listed = list_scores(conn, "d", converged=False, limit=1000)
     assert {r["method"] for r in listed} == {"tmc_shapley"} and len(listed) == flags[1][3]
     assert all(r["convergence_warning"] == warning for r in listed)
+    page = get_scores("d", conn, None, converged=False, limit=2)  # the HTTP handler
+    assert [(s.method, s.converged, s.convergence_warning) for s in page.items] == [
+        ("tmc_shapley", False, warning)
+    ] * 2
 
     monkeypatch.setenv("DATABASE_URL", dsn)
     monkeypatch.setenv("MENDB_HOME", str(tmp_path))
