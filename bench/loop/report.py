@@ -270,6 +270,25 @@ def targets_table(cells: list[Cell]) -> str:
     return _table(["target", "", "measured (logistic regression, mean over tables)"], rows)
 
 
+def summary(cells: list[Cell]) -> dict[str, Any]:
+    """The headline figures: cells never worse, and the relabels' precision per
+    validation setting, for the loop and cleanlab."""
+    keys = {(c["spec"]["table"], c["spec"]["noise"], c["spec"]["validation"]) for c in cells}
+    groups = [_by(cells, table=t, noise=n, validation=v) for t, n, v in sorted(keys)]
+    out: dict[str, Any] = {
+        "cells": len(groups),
+        "never_worse": sum(verdict(g)[0] for g in groups),
+        "baseline_never_worse": {m: sum(verdict(g, m)[0] for g in groups) for m in BASELINES},
+        "precision": [],
+    }
+    for v in _present(cells, "validation", VALIDATIONS):
+        mine = _by(cells, validation=v)
+        for m in ("mendb", "cleanlab"):
+            p, right, wrong = _precision(mine, m)
+            out["precision"].append(f"{NAMES[m]} {_pct(p)} ({right} / {wrong}) with {v} validation")
+    return out
+
+
 def _flags(args: argparse.Namespace) -> str:
     flags = []
     for name in ("tables", "noise", "validation", "seeds", "max_rows", "jobs"):
@@ -310,6 +329,8 @@ def render(cells: list[Cell], args: argparse.Namespace) -> str:
         meta=meta,
         rates={k: _pct(v) for k, v in RATES.items()},
         min_gap=stats.MIN_GAP,
+        summary=summary(cells),
+        names=NAMES,
         tables_table=tables_table(cells),
         targets_table=targets_table(cells),
         cells_tables=[(v, cells_table(cells, v)) for v in settings],

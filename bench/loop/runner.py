@@ -78,7 +78,7 @@ def _run_cells(app: Mendb, specs: list[CellSpec]) -> int:
     for spec in specs:
         _log(f"{spec.name}")
         try:
-            result = run_cell(app, spec, _log)
+            result = run_cell(app, spec, _log, OUT / "clean")
         except Exception:  # one broken cell must not end a long run
             failed += 1
             _log(traceback.format_exc())
