@@ -13,7 +13,7 @@ from bench.loop.experiment import VALIDATIONS, CellSpec
 from bench.loop.tables import TABLES
 
 DEFAULT_SEEDS = 3
-DEFAULT_MAX_ROWS = 2000
+DEFAULT_MAX_ROWS = 1500
 DEFAULT_JOBS = 2
 QUICK = {"tables": ("breast_cancer", "credit_data"), "noise": ("symmetric", "under_report"),
          "max_rows": 1000}  # fmt: skip

@@ -81,3 +81,22 @@ def test_never_worse_on_one_seed_reads_the_difference() -> None:
 def test_precision() -> None:
     assert stats.precision(9, 1) == pytest.approx(0.9)
     assert math.isnan(stats.precision(0, 0))
+
+
+def test_downstream_scores_a_single_class_training_set_as_certain() -> None:
+    from bench.loop.downstream import evaluate
+    from valuation.data import Split, TrainingArrays
+
+    rng = np.random.default_rng(0)
+
+    def split(n: int, y: np.ndarray) -> Split:
+        return Split(rng.normal(size=(n, 2)), y.astype(np.int64), np.arange(n).astype(object))
+
+    raw = TrainingArrays(
+        split(20, np.zeros(20)), split(4, np.array([0, 1, 0, 1])),
+        split(4, np.array([0, 1, 0, 1])), ("a", "b"), ("u", "v"),
+    )  # fmt: skip
+    for model_scores in evaluate(raw, seed=0).values():
+        assert model_scores["balanced_accuracy"] == pytest.approx(0.5)
+        assert model_scores["accuracy"] == pytest.approx(0.5)
+        assert model_scores["log_loss"] > 10  # half the test rows called impossible
