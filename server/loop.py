@@ -290,6 +290,7 @@ def _finish_round(
         reference.distribution,
         reference.rows,
         z=config.margin,
+        classes=before.classes,
     )
     if refusal is not None:
         with app.connection() as conn:

@@ -3,9 +3,11 @@
 A round is judged on the validation rows only, by paired per-row differences between
 the model before and after the round's repairs: kept when the validation log-loss
 improves beyond its statistical margin and the balanced accuracy does not fall beyond
-its own. The sealed test split never enters a decision. A second guard refuses
-relabels that push the training label distribution away from a trusted reference,
-the signature of a label expert that erases a minority.
+its own. On noisy validation labels the log-loss is forward-corrected and the
+balanced error backward-corrected (`valuation.judge`). The sealed test split never
+enters a decision. A second guard refuses relabels that push the training label
+distribution away from a trusted reference, the signature of a label expert that
+erases a minority.
 """
 
 from __future__ import annotations
@@ -78,11 +80,11 @@ def judge_round(
     _check_paired(before, after)
     if len(before) == 0:
         return halt(DecisionCode.NO_VALIDATION_ROWS, "no validation rows to judge the round on")
-    log_loss = paired_change(before.row_log_loss(), after.row_log_loss())
+    log_loss = paired_change(before.row_judged_log_loss(), after.row_judged_log_loss())
     # The balanced error rises by exactly what the balanced accuracy falls.
     fall = paired_change(before.row_balanced_error(), after.row_balanced_error())
     balanced_before = 1.0 - float(before.row_balanced_error().mean())
-    loss_before = float(before.row_log_loss().mean())
+    loss_before = float(before.row_judged_log_loss().mean())
     figures = {
         "log_loss_before": loss_before,
         "log_loss_after": loss_before + log_loss.mean,
@@ -100,7 +102,8 @@ def judge_round(
     if fixed is not None:
         figures["noise_blend"] = fixed.blend
     noun = "corrected validation" if before.corrected else "validation"
-    loss_text = _change_text(f"{noun} log-loss", loss_before, log_loss)
+    loss_noun = "forward-corrected validation" if before.corrected else "validation"
+    loss_text = _change_text(f"{loss_noun} log-loss", loss_before, log_loss)
     balanced_text = _change_text(
         f"{noun} balanced accuracy", balanced_before, PairedChange(-fall.mean, fall.se, fall.rows)
     )
@@ -156,9 +159,11 @@ def _change_text(name: str, start: float, change: PairedChange) -> str:
     )
 
 
-def _refuse(code: DecisionCode, text: str, figures: dict[str, float]) -> Decision:
+def _refuse(
+    code: DecisionCode, text: str, figures: dict[str, float], outcome: str = "reverted"
+) -> Decision:
     return Decision(
-        code, keep=False, stop=True, reason=f"{text}: the round was reverted", figures=figures
+        code, keep=False, stop=True, reason=f"{text}: the round was {outcome}", figures=figures
     )
 
 
@@ -169,6 +174,7 @@ def label_shift_guard(
     reference_rows: float,
     *,
     z: float = DEFAULT_Z,
+    classes: tuple[str, ...] | None = None,
 ) -> Decision | None:
     """Refuse a round whose relabels move the training label distribution away from
     the reference distribution (trusted validation labels, or the noise model's clean
@@ -181,7 +187,8 @@ def label_shift_guard(
     change is refused when it exceeds z times its standard error
     2 sqrt(d' S d (1 / reference_rows + 1 / training_rows)), S = diag(r) - r r'. A move
     toward the reference lowers the distance and always passes. `reference_rows` may
-    be `math.inf` for a reference known exactly."""
+    be `math.inf` for a reference known exactly. `classes` name the classes in the
+    reason."""
     before = _shares(train_counts_before)
     after = _shares(train_counts_after)
     r = np.asarray(reference, dtype=float)
@@ -209,12 +216,14 @@ def label_shift_guard(
         "share_reference": float(r[moved]),
         "z": z,
     }
+    name = repr(classes[moved]) if classes is not None else str(moved)
     return _refuse(
         DecisionCode.LABEL_SHIFT,
-        f"the relabels move class {moved}'s training share {before[moved]:.3f} ->"
+        f"the relabels would move class {name}'s training share {before[moved]:.3f} ->"
         f" {after[moved]:.3f}, away from the reference {r[moved]:.3f} (squared distance"
         f" {change:+.4f} +- {se:.4f}, beyond {z:g} standard errors)",
         figures,
+        outcome="refused before it was applied",
     )
 
 

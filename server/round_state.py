@@ -5,8 +5,8 @@ reference the training labels' distribution is held to.
 
 Without a trusted validation table the validation rows come from the same noisy
 table: a judge that scored the model against those labels would reward copying the
-noise. Then every validation loss is backward-corrected with the noise model
-estimated once, at the loop's start, on the labels as the source gave them.
+noise. Then the validation losses are corrected (`valuation.judge`) with the noise
+model estimated once, at the loop's start, on the labels as the source gave them.
 """
 
 from __future__ import annotations

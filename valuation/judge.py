@@ -200,6 +200,19 @@ class Measurement:
     def row_log_loss(self) -> NDArray[np.float64]:
         return self._expected(-np.log(self.probabilities))
 
+    def row_judged_log_loss(self) -> NDArray[np.float64]:
+        """The log-loss a round is judged on: plain on trusted labels; on noisy ones
+        forward-corrected, -log (p T)[recorded], the log-loss of the recorded label
+        under the model's clean probabilities pushed through the noise. It is proper
+        for the clean posterior too (its expectation is least when p is the clean
+        posterior, for an invertible T), so copying the noise does not pay; and it
+        weighs no row by an entry of T^-1, so its paired changes are far less noisy
+        than the backward-corrected ones, which a round must beat by a margin."""
+        if self.transition is None:
+            return self.row_log_loss()
+        pushed = self.probabilities @ np.asarray(self.transition, dtype=float)
+        return -np.log(np.clip(pushed[np.arange(len(self)), self.labels], PROBABILITY_FLOOR, 1))
+
     def row_brier(self) -> NDArray[np.float64]:
         p = self.probabilities
         squared = np.sum(p**2, axis=1, keepdims=True)
