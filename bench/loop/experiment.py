@@ -167,8 +167,10 @@ def _rounds(outcome_rounds: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def stop_kind(reason: str) -> str:
-    """A stop reason with its figures taken out, so that reasons can be counted."""
-    return re.sub(r"[-+]?\d+(\.\d+)?", "#", reason)
+    """A stop reason with its figures and quoted names (classes, columns) taken
+    out, so that reasons can be counted."""
+    without_names = re.sub(r"'[^']*'", "'…'", reason)
+    return re.sub(r"[-+]?\d+(\.\d+)?", "#", without_names)
 
 
 def _clean_scores(

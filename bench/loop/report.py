@@ -205,8 +205,9 @@ def stops_table(cells: list[Cell]) -> str:
     counts: Counter[tuple[str, str]] = Counter(
         (c["spec"]["validation"], c["stop_kind"]) for c in cells
     )
-    rows = [[v, f"`{kind}`", str(n)] for (v, kind), n in sorted(counts.items())]
-    return _table(["validation", "stop reason (# = a figure)", "cells"], rows)
+    rows = [[v, kind.replace("|", "\\|"), str(n)] for (v, kind), n in sorted(counts.items())]
+    header = ["validation", "stop reason (# stands for a figure, '…' for a name)", "cells"]
+    return _table(header, rows)
 
 
 def models_table(cells: list[Cell]) -> str:

@@ -39,3 +39,11 @@ def test_verdict_names_what_was_worse() -> None:
     assert not ok and len(what) == 2 * len(MODELS)
     better = [_cell("a", s, 0.7, 0.9, 0.6) for s in range(3)]
     assert report.verdict(better) == (True, [])
+
+
+def test_stop_kinds_count_alike_whatever_the_figures_and_names() -> None:
+    from bench.loop.experiment import stop_kind
+
+    a = stop_kind("class 'good' share 0.825 -> 0.914, beyond 1.645 standard errors")
+    b = stop_kind("class 'bad' share 0.1 -> 0.3, beyond 2 standard errors")
+    assert a == b == "class '…' share # -> #, beyond # standard errors"
