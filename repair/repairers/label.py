@@ -18,6 +18,9 @@ proposes the class likeliest to be the true one (`repair.noise`):
   relabelled since counts with its old label). On the table as mended only the
   flips the classifier finds plausible are left, and an estimate there understates
   the noise, taking every later confidence with it.
+- T is estimated from a classifier on every training row (out of fold), not on the
+  trusted ones only: one that never saw the suspects takes against their labels,
+  and counts a minority the source under-reported as the majority's flips into it.
 - When the validation rows are trusted (`RepairContext.trusted_validation`), their
   class distribution is the clean one (the gap to the recorded distribution is the
   net mass the noise moved), and p(x) comes from a classifier on them alone: the
@@ -36,11 +39,10 @@ from numpy.typing import NDArray
 from repair.evidence import (
     class_probabilities,
     nearest,
-    out_of_fold_probabilities,
     trusted_or_all,
     weighted_votes,
 )
-from repair.noise import NoiseModel, estimate_noise
+from repair.noise import noise_model_for
 from repair.proposals import RepairContext, RepairProposal
 
 
@@ -99,11 +101,8 @@ class LabelRepairer:
             return []
         data = context.data
         support = label_support(context, rows, self.k)
-        trusted = trusted_or_all(context.trusted(), context.suspects)
-        held_out = out_of_fold_probabilities(
-            data.train.x[trusted], data.train.y[trusted], data.n_classes, reference=data.valid
-        )
-        noise = source_noise_model(context, trusted, held_out)
+        source = data.train.y if context.source_labels is None else context.source_labels
+        noise = noise_model_for(data, source, context.trusted_validation)
         current = data.train.y[rows]
         clean = support.probabilities
         if context.trusted_validation and len(np.unique(data.valid.y)) > 1:
@@ -131,32 +130,6 @@ class LabelRepairer:
                 )
             )
         return proposals
-
-
-def source_noise_model(
-    context: RepairContext, trusted: NDArray[np.int64], held_out: NDArray[np.float64]
-) -> NoiseModel:
-    """The noise model of every training row's label as the source gave it (a row
-    relabelled since counts with its old label), judged by a classifier on the
-    trusted and validation rows that never saw the row (out of fold for the trusted
-    rows themselves). The validation rows' class distribution is the reference
-    when the context trusts them."""
-    x, y, k = context.data.train.x, context.data.train.y, context.data.n_classes
-    probabilities = np.empty((len(y), k))
-    probabilities[trusted] = held_out
-    others = np.setdiff1d(np.arange(len(y)), trusted)
-    if len(others):
-        probabilities[others] = class_probabilities(
-            x[trusted], y[trusted], x[others], k, context.data.valid
-        )
-    source = y if context.source_labels is None else context.source_labels
-    valid = context.data.valid
-    if not context.trusted_validation or len(valid) == 0:
-        return estimate_noise(probabilities, source)
-    reference = np.bincount(valid.y, minlength=k) / len(valid)
-    return estimate_noise(
-        probabilities, source, reference_prior=reference, reference_rows=len(valid)
-    )
 
 
 def _proposal(
