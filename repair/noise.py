@@ -6,7 +6,10 @@ which a single symmetric noise rate cannot say. It is estimated by confident
 learning (Northcutt, Jiang and Chuang, "Confident learning: estimating uncertainty
 in dataset labels", JAIR 2021): count, per recorded class, the rows a classifier
 that never saw them confidently places in each class, calibrate the counts to the
-recorded class sizes, and read the joint of true and recorded labels off them.
+recorded class sizes, and read the joint of true and recorded labels off them;
+then taken to the transition under which the recorded labels are likeliest
+(`most_likely_transition`), since confident counting finds flips both ways
+wherever classes overlap, whatever the noise.
 
 Where a trusted table gives the clean class distribution (`reference_prior`), the
 gap between it and the recorded distribution says how much net mass the noise
@@ -126,7 +129,7 @@ def estimate_noise(
 
     With a trusted reference distribution (`reference_prior`, measured on
     `reference_rows` rows): the clean prior is the reference, shrunk toward the
-    confident-learning prior per class by w = gap^2 / (gap^2 + se^2) (gap: their
+    estimated prior per class by w = gap^2 / (gap^2 + se^2) (gap: their
     difference; se^2: the reference share's binomial sampling variance), so a gap
     within the reference's sampling noise moves little and a gap well beyond it
     wins. The transition then has to carry that prior onto the recorded
@@ -240,7 +243,9 @@ def noise_model_for(
     """The noise model of the training rows' `recorded` labels, from out-of-fold
     class probabilities of a classifier on the training and validation rows; when
     the validation rows are trusted (`trusted_reference`), their class distribution
-    is the reference."""
+    is the reference. The classifier learns from the recorded labels, so it has
+    learnt part of the noise and the likeliest transition understates it; the
+    reference's margins put back the net part."""
     k = data.n_classes
     recorded = np.asarray(recorded, np.int64)
     probabilities = out_of_fold_probabilities(
