@@ -211,19 +211,15 @@ def run_cell(
     assert final.train.keys.astype(str).tolist() == keys, "the loop moved training rows"
     with app.connection() as conn:
         repairs = list_repairs(conn, dataset=spec.name)
+    # The budget the loop spent: rows with a repair applied at some point (kept,
+    # or reverted with a rolled-back round).
     spent = {r["row_key"] for r in repairs if r["status"] in ("applied", "reverted")}
-    budget = len(spent)
+    budget = len(spent & set(keys))
     iterations = max(1, sum(1 for r in outcome.rounds if r.get("applied")))
-    position = {k: i for i, k in enumerate(keys)}
-    after: dict[str, TrainingArrays] = {"mendb": final}
-    touched = {"mendb": len({position[k] for k in spent if k in position})}
-    for method in baselines.BASELINES:
-        t0 = time.perf_counter()
-        repaired, rows = baselines.run_baseline(
-            method, noisy, budget, iterations, spec.seed, config
-        )
-        seconds[method] = time.perf_counter() - t0
-        after[method], touched[method] = repaired, len(rows)
+    after, touched, baseline_seconds = _baselines(noisy, budget, iterations, spec.seed, config)
+    after = {"mendb": final, **after}
+    touched = {"mendb": budget, **touched}
+    seconds |= baseline_seconds
     majority = clean.classes.index(table.majority)
     minority = clean.classes.index(table.minority)
     scores = {
@@ -258,6 +254,24 @@ def run_cell(
         "rounds": _rounds(outcome.rounds),
         "seconds": {**seconds, "cell": time.perf_counter() - started},
     }
+
+
+def _baselines(
+    noisy: TrainingArrays, budget: int, iterations: int, seed: int, config: LoopConfig
+) -> tuple[dict[str, TrainingArrays], dict[str, int], dict[str, float]]:
+    """Every baseline on the noisy rows with the loop's budget: the repaired rows,
+    how many rows each changed, and its seconds."""
+    after: dict[str, TrainingArrays] = {}
+    touched: dict[str, int] = {}
+    seconds: dict[str, float] = {}
+    for method in baselines.BASELINES:
+        started = time.perf_counter()
+        after[method], rows = baselines.run_baseline(
+            method, noisy, budget, iterations, seed, config
+        )
+        seconds[method] = time.perf_counter() - started
+        touched[method] = len(rows)
+    return after, touched, seconds
 
 
 def _repair_counts(repairs: list[dict[str, Any]]) -> dict[str, int]:
