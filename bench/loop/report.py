@@ -111,17 +111,23 @@ def _present(cells: list[Cell], key: str, order: tuple[str, ...]) -> list[str]:
 def tables_table(cells: list[Cell]) -> str:
     rows = []
     for t in _present(cells, "table", TABLES):
-        c = _by(cells, table=t)[0]
+        mine = _by(cells, table=t)
+        c = mine[0]
         counts = c["class_counts"]
         total = sum(counts.values())
         rows.append([
             t, str(total), str(len(counts)),
-            f"{c['minority']} ({counts[c['minority']] / total:.0%})",
-            f"{c['majority']} ({counts[c['majority']] / total:.0%})",
+            f"{c['minority']} ({_pct(counts[c['minority']] / total)})",
+            f"{c['majority']} ({_pct(counts[c['majority']] / total)})",
             " / ".join(f"{k}: {v}" for k, v in c["rows"].items()),
+            " / ".join(
+                f"{np.mean([x['scores']['clean'][m]['balanced_accuracy'] for x in mine]):.3f}"
+                for m in MODELS
+            ),
         ])  # fmt: skip
     return _table(["table", "rows", "classes", "minority", "majority",
-                   "rows (trusted setting, seed 0)"], rows)  # fmt: skip
+                   "rows (first cell)", "clean bal. acc.: " + " / ".join(MODELS)],
+                  rows)  # fmt: skip
 
 
 def cells_table(cells: list[Cell], setting: str) -> str:
