@@ -63,21 +63,25 @@ def mean_grad(
     inputs: tuple[Tensor, ...],
     y: Tensor,
     chunk: int,
+    weights: Tensor | None = None,
 ) -> Tensor:
-    """Gradient of the mean loss over all examples, as a vector of length P."""
+    """Gradient of the mean loss over all examples, as a vector of length P; with
+    `weights` (one per example), of the weighted mean sum_b w_b l_b / sum_b w_b."""
     constants = _constants(model, params)
     n = len(y)
+    w = torch.ones(n, device=y.device) if weights is None else weights.to(torch.float32)
+    total_weight = w.sum()
 
     def summed(p: dict[str, Tensor], *batch: Tensor) -> Tensor:
-        *xs, labels = batch
+        *xs, labels, row_weights = batch
         logits = functional_call(model, (p, constants), tuple(xs))
-        return nn.functional.cross_entropy(logits, labels, reduction="sum") / n
+        losses = nn.functional.cross_entropy(logits, labels, reduction="none")
+        return (row_weights * losses).sum() / total_weight
 
     total: Tensor | None = None
     for start in range(0, n, chunk):
-        part = grad(summed)(
-            params, *(t[start : start + chunk] for t in inputs), y[start : start + chunk]
-        )
+        stop = start + chunk
+        part = grad(summed)(params, *(t[start:stop] for t in inputs), y[start:stop], w[start:stop])
         vector = flat_vector(part, list(params))
         total = vector if total is None else total + vector
     assert total is not None

@@ -94,12 +94,14 @@ def influence_values(
     seed: int,
     workdir: str | None = None,
     max_chunk: int | None = None,
+    valid_weights: Tensor | None = None,
     progress: Progress | None = None,
 ) -> InfluenceOutput:
     """Score every training row against the mean validation gradient (see module doc).
 
     `max_chunk` caps the rows per chunk further, for models whose activations, not
-    their gradients, bound memory (a transformer under `vmap`).
+    their gradients, bound memory (a transformer under `vmap`). `valid_weights`, one
+    per validation row, makes gbar_i the weighted mean of the validation gradients.
     """
     (train_inputs, y_train), (valid_inputs, y_valid) = train, valid
     n = len(y_train)
@@ -119,7 +121,8 @@ def influence_values(
         store = GradientStore(scratch, n, projection.n_out)
         for i, checkpoint in enumerate(checkpoints):
             params = checkpoint.params
-            gbar = projection(mean_grad(model, params, valid_inputs, y_valid, chunk)[None])[0]
+            full = mean_grad(model, params, valid_inputs, y_valid, chunk, valid_weights)
+            gbar = projection(full[None])[0]
             store.create(i)
             for start in range(0, n, chunk):
                 part = tuple(t[start : start + chunk] for t in train_inputs)

@@ -11,6 +11,14 @@ training row z is then valued against the mean validation gradient gbar_i:
         (Xia et al., "LESS: Selecting influential data for targeted instruction
         tuning", ICML 2024: Gamma is the Adam update direction)
 
+Indicator columns (two distinct training values: a one-hot level or a yes/no
+flag) are mapped back to 0 / 1 before training (`unit_indicators`). `db/`
+standardises every column alike, which puts a level held by a share p of the rows
+at about 1 / sqrt(p) standard deviations: the first layer's gradient of a row with
+a rare level is then many times longer than the others', and an inner product with
+the validation gradient ranks rows by their rarest level rather than by their label.
+Numeric columns keep their standardisation.
+
 Gradients are per example (`torch.func.vmap` over `grad`) and projected to `d_proj`
 dimensions with a seeded Rademacher matrix (Johnson-Lindenstrauss), streamed to disk
 in fp16. Positive values help (a step on the row lowers the validation loss),
@@ -47,6 +55,23 @@ DEFAULT_LR: dict[Variant, float] = {"sgd": 0.05, "adam": 1e-3}
 _TRAIN_SHARE = 0.2  # fraction of the progress bar given to training
 
 
+def _unit_indicators(
+    x_train: NDArray[np.floating], x_valid: NDArray[np.floating]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Both splits with every column that takes two values on the training rows mapped
+    linearly so that those values become 0 and 1 (other columns unchanged)."""
+    x_train = np.asarray(x_train, dtype=np.float64)
+    x_valid = np.asarray(x_valid, dtype=np.float64)
+    if len(x_train) == 0:
+        return x_train, x_valid
+    low, high = x_train.min(axis=0), x_train.max(axis=0)
+    inside = (x_train == low) | (x_train == high)
+    two_valued = (high > low) & inside.all(axis=0)
+    span = np.where(two_valued, high - low, 1.0)
+    offset = np.where(two_valued, low, 0.0)
+    return (x_train - offset) / span, (x_valid - offset) / span
+
+
 def gradient_influence(
     x_train: NDArray[np.floating],
     y_train: NDArray[np.integer],
@@ -65,9 +90,13 @@ def gradient_influence(
     batch_size: int = 64,
     workdir: str | None = None,
     device: str | None = None,
+    unit_indicators: bool = True,
+    valid_weights: NDArray[np.floating] | None = None,
     progress: ProgressCallback | None = None,
 ) -> InfluenceOutput:
-    """Train the proxy MLP on the training rows and score each of them (module doc)."""
+    """Train the proxy MLP on the training rows and score each of them (module doc).
+
+    `valid_weights` (one per validation row) weighs the validation gradient."""
     if len(x_valid) == 0:
         raise ValueError("gradient influence needs at least one validation row")
     if len(x_train) == 0:
@@ -78,6 +107,8 @@ def gradient_influence(
             raise ValueError(f"{name} row {row} has a non-finite feature; impute it first")
         if len(y) and (np.min(y) < 0 or np.max(y) >= n_classes):
             raise ValueError(f"{name} labels must be class indices in [0, {n_classes})")
+    if unit_indicators:
+        x_train, x_valid = _unit_indicators(x_train, x_valid)
     where = resolve_device(device)
     init_seed, order_seed, projection_seed = seed_streams(seed)
 
@@ -110,6 +141,9 @@ def gradient_influence(
         d_proj=d_proj,
         seed=projection_seed,
         workdir=workdir,
+        valid_weights=None
+        if valid_weights is None
+        else torch.as_tensor(np.asarray(valid_weights, dtype=np.float32), device=where),
         progress=scaled(progress, _TRAIN_SHARE, 1.0),
     )
 
@@ -137,6 +171,7 @@ class _GradientInfluence(Valuation):
         seed: int | None = None,
         workdir: str | None = None,
         device: str | None = None,
+        unit_indicators: bool = True,
     ) -> None:
         self.hidden = hidden
         self.layers = layers
@@ -148,6 +183,7 @@ class _GradientInfluence(Valuation):
         self.seed = seed
         self.workdir = workdir
         self.device = device
+        self.unit_indicators = unit_indicators
 
     def _checked(self) -> dict[str, Any]:
         """Validated parameters, with `lr` and `seed` resolved to the values used."""
@@ -178,7 +214,14 @@ class _GradientInfluence(Valuation):
             "seed": seed,
             "workdir": self.workdir,
             "device": self.device,
+            "unit_indicators": self._flag("unit_indicators"),
         }
+
+    def _flag(self, name: str) -> bool:
+        value = getattr(self, name)
+        if not isinstance(value, bool):
+            raise InvalidParameterError(name, value, "true or false")
+        return value
 
     def fit(self, data: TrainingArrays, progress: ProgressCallback | None = None) -> Self:
         params = self._checked()

@@ -13,11 +13,17 @@ from sklearn.metrics import roc_auc_score
 from torch import nn
 
 from valuation import Split, TrainingArrays
+from valuation._validation import InvalidParameterError
 from valuation.influence.gradients import adam_direction, mean_grad, per_example_grads
 from valuation.influence.projection import RademacherProjection, jl_epsilon
 from valuation.influence.store import GradientStore
 from valuation.influence.training import Checkpoint, mlp, train, trainable
-from valuation.methods.influence import InfluenceAdam, InfluenceSGD, gradient_influence
+from valuation.methods.influence import (
+    InfluenceAdam,
+    InfluenceSGD,
+    _unit_indicators,
+    gradient_influence,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -229,3 +235,31 @@ def test_bad_rows_are_named() -> None:
         gradient_influence(
             np.zeros((5, 2)), y, np.zeros((2, 2)), y[:2] + 2, 2, variant="sgd", seed=0
         )
+
+
+def test_weighted_validation_gradient_is_the_weighted_mean_of_per_example_gradients() -> None:
+    model, x, y = small_model(2)
+    params = {k: v.detach() for k, v in trainable(model).items()}
+    rows = per_example_grads(model, params, (x,), y)
+    weights = torch.arange(1, len(y) + 1, dtype=torch.float32)
+    expected = (weights[:, None] * rows).sum(0) / weights.sum()
+    torch.testing.assert_close(mean_grad(model, params, (x,), y, 4, weights), expected)
+
+
+def test_standardised_indicator_columns_are_mapped_back_to_zero_and_one() -> None:
+    level = np.array([0.0] * 9 + [1.0])  # a one-hot level held by a tenth of the rows
+    numeric = np.linspace(-1.0, 2.0, 10)
+    x = np.column_stack([(level - level.mean()) / level.std(), numeric, np.full(10, 3.0)])
+    valid = x[[9, 0]]
+    x_train, x_valid = _unit_indicators(x, valid)
+    np.testing.assert_allclose(x_train[:, 0], level)
+    np.testing.assert_allclose(x_valid[:, 0], [1.0, 0.0])
+    np.testing.assert_array_equal(x_train[:, 1:], x[:, 1:])  # numeric and constant: as given
+    np.testing.assert_array_equal(x_valid[:, 1:], valid[:, 1:])
+
+
+def test_unit_indicators_is_a_recorded_parameter() -> None:
+    data = arrays()
+    assert InfluenceSGD(seed=0, epochs=1).fit(data).result.params["unit_indicators"] is True
+    with pytest.raises(InvalidParameterError, match="unit_indicators"):
+        InfluenceSGD(seed=0, unit_indicators="yes").fit(data)  # type: ignore[arg-type]
