@@ -41,7 +41,7 @@ COMMENT ON COLUMN mendb.rounds.relabels IS
     'label repairs applied by the round, by direction: [{"from", "to", "count"}]';
 COMMENT ON COLUMN mendb.rounds.label_distribution IS
     'class shares of the training rows before and after the round, and the reference'
-    ' (validation table, or the estimated clean prior) they are judged against';
+    ' (the validation rows'' class shares) they are held to';
 COMMENT ON COLUMN mendb.rounds.test_before IS
     'reporting only: sealed-test accuracy before the round; no decision reads it';
 COMMENT ON COLUMN mendb.rounds.test_after IS

@@ -6,7 +6,7 @@ when the retrained model's validation log-loss falls beyond its paired margin an
 its balanced accuracy does not fall beyond its own, else it is reverted in one
 transaction and the loop stops, naming the judge that refused it. A round whose
 relabels would move the training labels' class distribution away from the
-reference (the validation table's, or the estimated clean prior) is refused before
+reference (the validation rows' class shares) is refused before
 it is applied. Without a trusted validation table the validation rows carry the
 table's noise, and their losses are corrected for it (`server.round_state`). The
 sealed test rows are measured for the record only (the `test_*` columns of

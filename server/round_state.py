@@ -30,12 +30,14 @@ from valuation.judge import Measurement, fit_model
 class Reference:
     """How the validation rows judge: trusted (a validation table) or noisy and
     corrected by `transition`; and the class distribution the training labels are
-    held to (the validation table's, or the estimated clean prior)."""
+    held to (the validation rows')."""
 
     validation: str  # 'trusted' | 'noisy_corrected'
     distribution: NDArray[np.float64]
     rows: int
     transition: NDArray[np.float64] | None = None
+    # The noise model's clean class prior: it weighs the corrected balanced error.
+    prior: NDArray[np.float64] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -43,17 +45,19 @@ class Reference:
             "distribution": self.distribution.round(6).tolist(),
             "rows": self.rows,
             "transition": None if self.transition is None else self.transition.round(6).tolist(),
+            "prior": None if self.prior is None else self.prior.round(6).tolist(),
         }
 
     @classmethod
     def from_json(cls, stored: dict[str, Any]) -> Reference:
-        transition = stored.get("transition")
-        return cls(
-            stored["validation"],
-            np.asarray(stored["distribution"], dtype=np.float64),
-            int(stored["rows"]),
-            None if transition is None else np.asarray(transition, dtype=np.float64),
-        )
+        def array(name: str) -> NDArray[np.float64] | None:
+            value = stored.get(name)
+            return None if value is None else np.asarray(value, dtype=np.float64)
+
+        distribution = array("distribution")
+        assert distribution is not None
+        return cls(stored["validation"], distribution, int(stored["rows"]),
+                   array("transition"), array("prior"))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -76,16 +80,26 @@ class RoundState:
 def reference_of(
     conn: psycopg.Connection[Any], dataset: Dataset, data: TrainingArrays, seed: int
 ) -> Reference:
-    """The loop's reference, fixed at its start."""
+    """The loop's reference, fixed at its start: the validation rows' class shares.
+
+    From a trusted table they are the clean distribution the relabels may move the
+    training labels toward. From the noisy table they are the recorded distribution,
+    and the relabels may not move the training labels away from it beyond sampling:
+    the noise model's own clean prior is estimated from the very labels it doubts,
+    and where classes overlap it can take the minority for noise, so trusting it
+    would let the loop erase the class it was meant to mend."""
     trusted = dataset.split.validation_table is not None
+    counts = np.bincount(data.valid.y, minlength=data.n_classes).astype(np.float64)
+    shares = counts / max(counts.sum(), 1.0)
+    if trusted:
+        return Reference("trusted", shares, len(data.valid))
     recorded = source_labels(conn, dataset, data)
     model: NoiseModel = noise_model_for(
-        data, data.train.y if recorded is None else recorded, trusted_reference=trusted, seed=seed
+        data, data.train.y if recorded is None else recorded, trusted_reference=False, seed=seed
     )
-    if trusted:
-        counts = np.bincount(data.valid.y, minlength=data.n_classes).astype(np.float64)
-        return Reference("trusted", counts / max(counts.sum(), 1.0), len(data.valid))
-    return Reference("noisy_corrected", np.asarray(model.prior), len(data.train), model.transition)
+    return Reference(
+        "noisy_corrected", shares, len(data.valid), model.transition, np.asarray(model.prior)
+    )
 
 
 def measure(
@@ -99,7 +113,7 @@ def measure(
         model,
         data.valid,
         transition=reference.transition if corrected else None,
-        prior=reference.distribution if corrected else None,
+        prior=reference.prior if corrected else None,
     )
     return RoundState(
         valid=valid,

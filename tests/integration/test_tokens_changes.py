@@ -57,7 +57,13 @@ def test_changed_rows_are_recorded_and_shown_stale(
         "SELECT attname FROM pg_attribute WHERE attrelid = 'mendb.row_values'::regclass"
         " AND attnum > 0 ORDER BY attnum"
     ).fetchall()
-    assert [c[0] for c in columns][-3:] == ["run_id", "computed_at", "stale"]
+    assert [c[0] for c in columns][-5:] == [
+        "run_id",
+        "computed_at",
+        "stale",
+        "converged",
+        "convergence_warning",
+    ]
     assert stale_keys(conn) == set()
     scored = {r[0] for r in conn.execute("SELECT row_key FROM mendb.row_values").fetchall()}
     a, b = sorted(scored, key=int)[:2]
@@ -87,7 +93,7 @@ def test_the_watcher_revalues_when_enough_rows_changed(
     run = conn.execute(
         "SELECT method, params, requested_by FROM mendb.runs WHERE id = %s", [queued[0]]
     ).fetchone()
-    assert run == ("knn_shapley", {"k": 3}, "mendb-watch")
+    assert run == ("knn_shapley", {"k": 3, "utility": "accuracy"}, "mendb-watch")
     assert worker.run_once()
     assert stale_keys(conn) == set()
     assert worker.watch() == []
