@@ -39,7 +39,7 @@ from server.context import Mendb
 from server.loop_config import POLICIES, LoopConfig, default_budget, loop_config
 from server.policy import Decision, DecisionCode, halt, judge_round, label_shift_guard
 from server.round_state import Reference, RoundState, measure, reference_of
-from valuation.choice import choose_method
+from valuation.choice import MethodChoice, choose_method
 from valuation.methods import METHODS
 
 __all__ = ["POLICIES", "LoopConfig", "LoopOutcome", "choose_method", "loop_config", "run_loop"]
@@ -168,19 +168,18 @@ def _begin_round(
     before = _measure(app, name, config, reference)
     if config.method == "auto":
         choice = choose_method(before.n_train, set(before.kinds), before.label_counts)
-        method, why, method_params = choice.method, choice.reason, dict(choice.params)
     else:
-        method, why, method_params = config.method, "chosen by the user", {}
+        choice = MethodChoice(config.method, {}, "chosen by the user")
+    method = choice.method
     with app.connection() as conn:
         round_id = rounds.start(conn, loop_id, name, number, method)
         rounds.update(conn, round_id, validation=reference.validation, **_before_columns(before))
     valid = before.valid.scores()
     log(
-        f"round {number}: valuing with {method} ({why}); validation log-loss"
+        f"round {number}: valuing with {method} ({choice.reason}); validation log-loss"
         f" {valid.log_loss:.4f}, balanced accuracy {valid.balanced_accuracy:.4f}"
     )
-    params = {"k": config.k} if method == "knn_shapley" else {"seed": config.seed}
-    outcome = operations.value_dataset(app, name, method, {**method_params, **params})
+    outcome, diagnostics = _value(app, name, choice, config)
     for rule in explain(app, name, outcome.run_id):
         log(f"  {rule['sentence']}")
     with app.connection() as conn:
@@ -194,7 +193,7 @@ def _begin_round(
             rows_valued=outcome.rows,
             negative_rows=negative,
         )
-    untrusted = _untrusted_values(outcome.diagnostics)
+    untrusted = _untrusted_values(diagnostics)
     if untrusted is not None:
         return _stopped(app, round_id, untrusted)
     budget = config.budget or default_budget(before.n_train)
@@ -227,6 +226,27 @@ def _begin_round(
         reason = f"no proposal was {config.acceptance()}"
         return _stopped(app, round_id, halt(DecisionCode.NOTHING_ACCEPTED, reason))
     return current, None
+
+
+def _value(
+    app: Mendb, name: str, choice: MethodChoice, config: LoopConfig
+) -> tuple[operations.ValueOutcome, dict[str, Any]]:
+    """Run the chosen valuation (a consensus runs its parts first); returns the run
+    the round proposes from and the diagnostics of every run it rests on."""
+
+    def settings(part: MethodChoice) -> dict[str, Any]:
+        own = {"k": config.k} if part.method == "knn_shapley" else {"seed": config.seed}
+        return {**part.params, **own}
+
+    if choice.method != "consensus":
+        outcome = operations.value_dataset(app, name, choice.method, settings(choice))
+        return outcome, outcome.diagnostics
+    parts = [operations.value_dataset(app, name, p.method, settings(p)) for p in choice.parts]
+    outcome = operations.consensus_dataset(app, name, [p.method for p in choice.parts])
+    unconverged = next(
+        (p.diagnostics for p in parts if _untrusted_values(p.diagnostics) is not None), None
+    )
+    return outcome, unconverged or outcome.diagnostics
 
 
 def _untrusted_values(diagnostics: dict[str, Any]) -> Decision | None:

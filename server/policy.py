@@ -113,6 +113,28 @@ def judge_round(
             f"{balanced_text}, a fall beyond {z:g} standard errors",
             figures,
         )
+    if before.corrected:
+        # The correction is only as good as the noise model, estimated from the very
+        # labels it doubts; one mistaken for the other way round would call the
+        # erasing of a minority a repair. So the balanced accuracy on the labels as
+        # recorded must not fall beyond its margin either.
+        recorded = paired_change(
+            before.uncorrected().row_balanced_error(), after.uncorrected().row_balanced_error()
+        )
+        recorded_before = 1.0 - float(before.uncorrected().row_balanced_error().mean())
+        figures["recorded_balanced_accuracy_change"] = -recorded.mean
+        figures["recorded_balanced_accuracy_se"] = recorded.se
+        if not recorded.mean <= _margin(z, recorded):
+            text = _change_text(
+                "validation balanced accuracy on the recorded labels",
+                recorded_before,
+                PairedChange(-recorded.mean, recorded.se, recorded.rows),
+            )
+            return _refuse(
+                DecisionCode.BALANCED_ACCURACY_FELL,
+                f"{text}, a fall beyond {z:g} standard errors",
+                figures,
+            )
     gain = -log_loss.mean
     if not gain > _margin(z, log_loss):
         return _refuse(

@@ -18,7 +18,7 @@ every loss here is linear in.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -166,6 +166,10 @@ class Measurement:
     @property
     def corrected(self) -> bool:
         return self.transition is not None
+
+    def uncorrected(self) -> Measurement:
+        """The same rows judged on their labels as recorded."""
+        return replace(self, transition=None, prior=None)
 
     def correction(self) -> Correction | None:
         return None if self.transition is None else correction(self.transition)
