@@ -15,8 +15,10 @@ from bench.loop.tables import TABLES
 DEFAULT_SEEDS = 3
 DEFAULT_MAX_ROWS = 1500
 DEFAULT_JOBS = 2
-QUICK = {"tables": ("breast_cancer", "credit_data"), "noise": ("symmetric", "under_report"),
-         "max_rows": 1000}  # fmt: skip
+# --quick: a taste in a few minutes.
+QUICK_TABLES = ("breast_cancer", "credit_data")
+QUICK_NOISE = ("symmetric", "under_report")
+QUICK_MAX_ROWS = 1000
 
 
 def _names(value: str | None, allowed: tuple[str, ...], default: tuple[str, ...]) -> list[str]:
@@ -30,11 +32,11 @@ def _names(value: str | None, allowed: tuple[str, ...], default: tuple[str, ...]
 
 
 def grid(args: argparse.Namespace) -> list[CellSpec]:
-    tables = _names(args.tables, TABLES, QUICK["tables"] if args.quick else TABLES)
-    noises = _names(args.noise, planting.NOISES, QUICK["noise"] if args.quick else planting.NOISES)
+    tables = _names(args.tables, TABLES, QUICK_TABLES if args.quick else TABLES)
+    noises = _names(args.noise, planting.NOISES, QUICK_NOISE if args.quick else planting.NOISES)
     validations = _names(args.validation, VALIDATIONS, VALIDATIONS)
     seeds = args.seeds or (1 if args.quick else DEFAULT_SEEDS)
-    max_rows = args.max_rows or (QUICK["max_rows"] if args.quick else DEFAULT_MAX_ROWS)
+    max_rows = args.max_rows or (QUICK_MAX_ROWS if args.quick else DEFAULT_MAX_ROWS)
     return [
         CellSpec(t, n, v, s, max_rows)
         for s in range(seeds)
