@@ -231,18 +231,14 @@ def _begin_round(
 def _value(
     app: Mendb, name: str, choice: MethodChoice, config: LoopConfig
 ) -> tuple[operations.ValueOutcome, dict[str, Any]]:
-    """Run the chosen valuation (a consensus runs its parts first); returns the run
-    the round proposes from and the diagnostics of every run it rests on."""
-
-    def settings(part: MethodChoice) -> dict[str, Any]:
-        own = {"k": config.k} if part.method == "knn_shapley" else {"seed": config.seed}
-        return {**part.params, **own}
-
-    if choice.method != "consensus":
-        outcome = operations.value_dataset(app, name, choice.method, settings(choice))
-        return outcome, outcome.diagnostics
-    parts = [operations.value_dataset(app, name, p.method, settings(p)) for p in choice.parts]
-    outcome = operations.consensus_dataset(app, name, [p.method for p in choice.parts])
+    """Run the chosen valuation; returns the run the round proposes from and the
+    diagnostics to trust it by (a part's, if one of a consensus did not converge)."""
+    outcome, parts = operations.value_choice(
+        app,
+        name,
+        choice,
+        lambda method: {"k": config.k} if method == "knn_shapley" else {"seed": config.seed},
+    )
     unconverged = next(
         (p.diagnostics for p in parts if _untrusted_values(p.diagnostics) is not None), None
     )

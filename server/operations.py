@@ -28,6 +28,7 @@ from repair.proposals import Repairer
 from server import propose as proposing
 from server.context import Mendb
 from valuation.base import Valuation
+from valuation.choice import MethodChoice, choose_method
 from valuation.consensus import consensus
 from valuation.data import TrainingArrays
 from valuation.evaluate import accuracy
@@ -145,6 +146,34 @@ def execute_value_run(
         result.diagnostics,
         read.skipped_columns,
     )
+
+
+def auto_method(app: Mendb, name: str) -> MethodChoice:
+    """The method `--method auto` picks for the dataset as it stands, and why."""
+    with app.connection() as conn:
+        dataset, data, _ = load(conn, name)
+    counts = np.bincount(data.train.y, minlength=data.n_classes)
+    return choose_method(len(data.train), {f.kind for f in dataset.features}, counts)
+
+
+def value_choice(
+    app: Mendb,
+    name: str,
+    choice: MethodChoice,
+    overrides: Callable[[str], dict[str, Any]] = lambda method: {},
+    progress: Progress | None = None,
+) -> tuple[ValueOutcome, list[ValueOutcome]]:
+    """Run a chosen method with its parameters (and `overrides(method)` on top); a
+    consensus runs its parts first. Returns the run to read values from and the
+    parts it rests on (none for a single method)."""
+    if choice.method != "consensus":
+        params = {**choice.params, **overrides(choice.method)}
+        return value_dataset(app, name, choice.method, params, progress), []
+    parts = [
+        value_dataset(app, name, p.method, {**p.params, **overrides(p.method)}, progress)
+        for p in choice.parts
+    ]
+    return consensus_dataset(app, name, [p.method for p in choice.parts]), parts
 
 
 def _valuation_from_params(app: Mendb, method: str, params: dict[str, Any]) -> Valuation:

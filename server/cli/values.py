@@ -35,9 +35,10 @@ def _parse_params(items: tuple[str, ...]) -> dict[str, Any]:
 @click.argument("name")
 @click.option(
     "--method",
-    default="knn_shapley",
+    default="auto",
     show_default=True,
-    type=click.Choice([*sorted(METHODS), "consensus"]),
+    type=click.Choice(["auto", *sorted(METHODS), "consensus"]),
+    help="auto: the method (or consensus of methods) for this size and kind of data, said why.",
 )
 @click.option("--k", type=int, default=None, help="Neighbours (knn_shapley).")
 @click.option("--seed", type=int, default=None, help="Seed of Monte Carlo methods.")
@@ -59,6 +60,12 @@ def value(
     extra: tuple[str, ...],
 ) -> None:
     """Value every training row of a dataset (consensus: combine the methods run so far)."""
+    if method == "auto":
+        tuned = (k, max_samples, max_time, n_jobs, scheduler)
+        if all(v is None for v in tuned) and not extra:
+            _value_auto(as_json, name, seed)
+            return
+        method = "knn_shapley"
     accepted = METHODS[method].param_names() if method in METHODS else []
     budget = METHODS[method].budget_param if method in METHODS else "max_samples"
     given = {"k": k, "seed": seed, budget: max_samples, "max_time": max_time, "n_jobs": n_jobs}
@@ -88,6 +95,37 @@ def value(
                 console.print(f"[yellow]warning:[/yellow] {warning}")
 
     emit(jsonable(outcome.to_dict()), as_json, render)
+
+
+def _value_auto(as_json: bool, name: str, seed: int | None) -> None:
+    """`mendb value NAME` with no method: the one chosen for the data, said why."""
+    with open_app() as app:
+        choice = operations.auto_method(app, name)
+        if not as_json:
+            click.echo(f"method: {choice.method} ({choice.reason})")
+        with progress_bar(f"{choice.method} on {name}", not as_json) as progress:
+            outcome, parts = operations.value_choice(
+                app,
+                name,
+                choice,
+                lambda method: {} if seed is None or method == "knn_shapley" else {"seed": seed},
+                progress,
+            )
+    result = {**outcome.to_dict(), "chosen_because": choice.reason,
+              "parts": [p.to_dict() for p in parts]}  # fmt: skip
+
+    def render() -> None:
+        for run in [*parts, outcome]:
+            click.echo(
+                f"run {run.run_id}: {run.method} valued {run.rows} rows in"
+                f" {run.seconds:.2f}s; see mendb.row_values"
+            )
+            for part in ("convergence", "mtm"):
+                warning = (run.diagnostics.get(part) or {}).get("warning")
+                if warning:
+                    console.print(f"[yellow]warning:[/yellow] {run.method}: {warning}")
+
+    emit(jsonable(result), as_json, render)
 
 
 @command(cli)

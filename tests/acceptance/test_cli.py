@@ -190,13 +190,48 @@ def test_gradient_influence_end_to_end(
     mendb: Any, conn: psycopg.Connection[Any], method: str, tmp_path: Path
 ) -> None:
     make_table(conn, n=80, seed=9)
-    mendb("register", "d", "--table", "train", "--key", "id", "--label", "label",
-          "--features", "a,b,colour")
-    run = mendb("value", "d", "--method", method, "--seed", "5", "--param", "epochs=2",
-                "--param", "d_proj=64")
+    mendb(
+        "register",
+        "d",
+        "--table",
+        "train",
+        "--key",
+        "id",
+        "--label",
+        "label",
+        "--features",
+        "a,b,colour",
+    )
+    run = mendb(
+        "value",
+        "d",
+        "--method",
+        method,
+        "--seed",
+        "5",
+        "--param",
+        "epochs=2",
+        "--param",
+        "d_proj=64",
+    )
     assert run["params"]["seed"] == 5 and run["params"]["d_proj"] == 64
     assert run["params"]["workdir"] == str(tmp_path / "work")
-    count = conn.execute("SELECT count(*), count(DISTINCT value) FROM mendb.row_values"
-                         " WHERE method = %s", [method]).fetchone()
+    count = conn.execute(
+        "SELECT count(*), count(DISTINCT value) FROM mendb.row_values WHERE method = %s", [method]
+    ).fetchone()
     assert count is not None and count[0] == run["rows"] and count[1] > 1
     assert not any((tmp_path / "work").glob("**/*.npy"))  # scratch gradients removed
+
+
+def test_value_without_a_method_picks_one_and_says_why(
+    mendb: Any, conn: psycopg.Connection[Any]
+) -> None:
+    make_table(conn, n=150, seed=4)
+    mendb("register", "demo", "--table", "public.train", "--key", "id", "--label", "label",
+          "--features", "a,b,colour")  # fmt: skip
+    run = mendb("value", "demo")
+    assert run["chosen_because"] and run["rows"] > 0
+    parts = [p["method"] for p in run["parts"]]
+    assert run["method"] != "consensus" or len(parts) >= 2
+    found = {r["method"] for r in mendb("scores", "demo", "--limit", "500")}
+    assert {run["method"], *parts} <= found
