@@ -72,3 +72,15 @@ class InvalidDataset(MendbError):
 
 class NoScores(Conflict):
     """The dataset has no finished valuation yet."""
+
+
+class MissingPrivilege(MendbError):
+    """mendb's database role lacks a privilege it needs; the message names the grant."""
+
+    status_code = 403
+
+
+class MissingExtension(MendbError):
+    """A PostgreSQL extension mendb needs is missing and mendb's role cannot create it."""
+
+    status_code = 503
