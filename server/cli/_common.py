@@ -5,20 +5,20 @@ printed with what they name, and turned into exit status 1."""
 from __future__ import annotations
 
 import functools
+import importlib
 import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
 from db.errors import MendbError
-from server.context import Mendb
-from server.settings import Settings
-from valuation._validation import InvalidParameterError
+
+if TYPE_CHECKING:
+    from server.context import Mendb
 
 console = Console(stderr=True)
 
@@ -33,6 +33,8 @@ def emit(data: Any, as_json: bool, render: Callable[[], None]) -> None:
 def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from valuation._validation import InvalidParameterError
+
         try:
             return func(*args, **kwargs)
         except (MendbError, InvalidParameterError) as error:
@@ -63,6 +65,10 @@ def command(group: click.Group, name: str | None = None) -> Callable[..., Any]:
 
 @contextmanager
 def open_app() -> Iterator[Mendb]:
+    # Imported here: `--help` needs neither pydantic nor SQLAlchemy.
+    from server.context import Mendb
+    from server.settings import Settings
+
     app = Mendb.open(Settings())
     try:
         yield app
@@ -75,6 +81,14 @@ def progress_bar(label: str, enabled: bool) -> Iterator[Callable[[float], None]]
     if not enabled:
         yield lambda fraction: None
         return
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -86,7 +100,47 @@ def progress_bar(label: str, enabled: bool) -> Iterator[Callable[[float], None]]
         yield lambda fraction: bar.update(task, completed=fraction)
 
 
-@click.group()
+class LazyGroup(click.Group):
+    """A group whose commands live in modules imported only when one of their
+    commands runs: a command that does no numeric work must not pay for importing
+    torch and scikit-learn, which some modules need to declare their options.
+
+    `lazy` maps a command's name to its module and the one-line summary that
+    `--help` lists for it while the module is not imported."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy: dict[str, tuple[str, str]] = {}
+
+    def add_lazy(self, name: str, module: str, summary: str) -> None:
+        self.lazy[name] = (module, summary)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(self.commands) | set(self.lazy))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.lazy:
+            importlib.import_module(self.lazy[cmd_name][0])  # registers its commands
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        names = [
+            name
+            for name in self.list_commands(ctx)
+            if name in self.lazy or not self.commands[name].hidden
+        ]
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = []
+        for name in names:
+            loaded = self.commands.get(name)
+            rows.append((name, loaded.get_short_help_str(limit) if loaded else self.lazy[name][1]))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup)
 @click.version_option(package_name="mendb")
 def cli() -> None:
     """mendb: find the training rows that hurt your model, and mend them."""

@@ -9,9 +9,10 @@ from rich.console import Console
 from rich.table import Table
 
 from db import datasets as datasets_db
+from db.errors import require_between
 from db.repairs import list_repairs, review
-from server import operations
 from server.cli._common import cli, command, emit, open_app, progress_bar
+from server.schemas import MAX_BIGINT, MAX_NEIGHBOURS, MAX_PAGE, MAX_PROPOSALS
 
 
 @command(cli)
@@ -29,6 +30,10 @@ def propose(
     as_json: bool, name: str, max_rows: int, method: str | None, k: int, verify: bool
 ) -> None:
     """Diagnose rows with a broken cell or a value < 0 and propose verified repairs."""
+    require_between("--max-rows", max_rows, 1, MAX_PROPOSALS)
+    require_between("--k", k, 1, MAX_NEIGHBOURS)
+    from server import operations  # imports torch and scikit-learn
+
     with open_app() as app, progress_bar(f"embedding {name}", not as_json) as progress:
         ids = operations.propose_repairs(
             app, name, max_rows, method, k, verify=verify, progress=progress
@@ -62,6 +67,8 @@ def _repairs_table(rows: list[dict[str, Any]]) -> None:
 @click.argument("name")
 def embed(as_json: bool, name: str) -> None:
     """Embed a dataset's text columns into mendb.embeddings (new or changed rows only)."""
+    from server import operations  # imports torch and scikit-learn
+
     with open_app() as app, progress_bar(f"embedding {name}", not as_json) as progress:
         reports = operations.embed(app, name, progress)
     found = [r.__dict__ for r in reports]
@@ -85,6 +92,7 @@ def embed(as_json: bool, name: str) -> None:
 @click.option("--limit", default=50, show_default=True)
 def review_command(as_json: bool, name: str, statuses: tuple[str, ...], limit: int) -> None:
     """List a dataset's repairs (the audit table)."""
+    require_between("--limit", limit, 1, MAX_PAGE)
     with open_app() as app, app.connection() as conn:
         datasets_db.get(conn, name)
         rows = list_repairs(conn, dataset=name, status=list(statuses) or None, limit=limit)
@@ -99,6 +107,9 @@ def _decide(
     as_json: bool,
     verified_only: bool = False,
 ) -> None:
+    for repair_id in ids:
+        require_between("repair id", repair_id, 1, MAX_BIGINT)
+    require_between("--min-confidence", min_confidence, 0, 1)
     with open_app() as app, app.connection() as conn:
         if dataset:
             datasets_db.get(conn, dataset)
@@ -153,6 +164,8 @@ def reject(as_json: bool, ids: tuple[int, ...], dataset: str | None) -> None:
 @click.argument("name")
 def apply(as_json: bool, name: str) -> None:
     """Apply all accepted repairs of a dataset in one transaction."""
+    from server import operations  # imports torch and scikit-learn
+
     with open_app() as app:
         report = operations.apply(app, name)
     emit(
@@ -170,8 +183,12 @@ def apply(as_json: bool, name: str) -> None:
 @click.option("--all", "revert_all", is_flag=True, help="Every applied repair of the dataset.")
 def revert(as_json: bool, name: str, ids: tuple[int, ...], revert_all: bool) -> None:
     """Restore the old values of applied repairs."""
+    from server import operations  # imports torch and scikit-learn
+
     if bool(ids) == revert_all:
         raise click.UsageError("give --repair ID (one or more) or --all")
+    for repair_id in ids:
+        require_between("--repair", repair_id, 1, MAX_BIGINT)
     with open_app() as app:
         report = operations.revert(app, name, list(ids) or None)
     emit(

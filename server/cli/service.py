@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
@@ -12,10 +12,12 @@ from rich.table import Table
 from db import tokens as tokens_db
 from db.tokens import SCOPES
 from server.cli._common import cli, command, emit, handle_errors, open_app
-from server.serve import serve as run_service
 from server.settings import Settings
-from server.worker import WorkerOptions
-from server.worker import main as run_worker
+
+if TYPE_CHECKING:
+    # The service and the worker run valuations: imported by the commands that
+    # start them, so that `token` starts without torch or scikit-learn.
+    from server.worker import WorkerOptions
 
 
 def _worker_flags(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -31,6 +33,8 @@ def _worker_flags(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _worker_options(lease: float, watch: bool, watch_threshold: int) -> WorkerOptions:
+    from server.worker import WorkerOptions
+
     return WorkerOptions(lease_seconds=lease, watch=watch, watch_threshold=watch_threshold)
 
 
@@ -50,6 +54,8 @@ def serve(
     host: str, port: int, workers: int, lease: float, watch: bool, watch_threshold: int
 ) -> None:
     """Run the HTTP API (OpenAPI at /docs) and worker processes for queued runs."""
+    from server.serve import serve as run_service
+
     options = _worker_options(lease, watch, watch_threshold)
     run_service(Settings(), host, port, workers, options)
 
@@ -59,6 +65,8 @@ def serve(
 @handle_errors
 def worker(lease: float, watch: bool, watch_threshold: int) -> None:
     """Run one worker process without the HTTP API (to add workers elsewhere)."""
+    from server.worker import main as run_worker
+
     run_worker(Settings(), _worker_options(lease, watch, watch_threshold))
 
 
