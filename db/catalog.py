@@ -14,6 +14,8 @@ import sqlalchemy as sa
 from psycopg import sql
 from sqlalchemy.engine import Engine
 
+from db import privileges
+from db.engine import connection
 from db.errors import MendbError, UnknownColumn, UnknownRelation
 
 Kind = Literal["numeric", "categorical", "vector", "text", "other"]
@@ -58,10 +60,13 @@ class ColumnInfo:
 
 
 def resolve_table(engine: Engine, qualified: str) -> TableRef:
+    """The table, once it is known to exist and mendb's role may read it."""
     ref = TableRef.parse(qualified)
     inspector = sa.inspect(engine)
     if not (inspector.has_table(ref.name, schema=ref.schema) or _is_view(inspector, ref)):
         raise UnknownRelation(f"table {ref} does not exist", table=str(ref))
+    with connection(engine) as conn:
+        privileges.require_on_table(conn, ref, ["SELECT"], "read it")
     return ref
 
 

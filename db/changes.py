@@ -15,8 +15,9 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from db import jobs
+from db import jobs, privileges
 from db.catalog import TableRef
+from db.errors import MissingPrivilege
 
 
 def trigger_name(dataset: str) -> sql.Identifier:
@@ -25,7 +26,10 @@ def trigger_name(dataset: str) -> sql.Identifier:
 
 def attach(conn: psycopg.Connection[Any], dataset: str, table: TableRef, key: str) -> None:
     """Attach (or re-attach) the change trigger to the dataset's table. The table and
-    key have been checked against the catalog by the caller."""
+    key have been checked against the catalog by the caller; the grants the trigger
+    needs are checked here, before it is created."""
+    privileges.require_trigger_function(conn)
+    privileges.require_on_table(conn, table, ["TRIGGER"], "record which of its rows change")
     with conn.transaction():
         conn.execute(
             sql.SQL(
@@ -42,14 +46,21 @@ def attach(conn: psycopg.Connection[Any], dataset: str, table: TableRef, key: st
 
 def attach_all(conn: psycopg.Connection[Any]) -> list[str]:
     """Attach the trigger to every registered dataset whose table still exists
-    (datasets registered before continuous mode existed); returns their names."""
+    (datasets registered before continuous mode existed) and on which mendb's role
+    holds TRIGGER; returns their names. A table without the grant is left as it is:
+    the watcher goes on for the others."""
     rows = conn.execute(
         "SELECT name, table_schema, table_name, key_column FROM mendb.datasets"
         " WHERE to_regclass(format('%I.%I', table_schema, table_name)) IS NOT NULL ORDER BY name"
     ).fetchall()
+    attached = []
     for name, schema, table, key in rows:
-        attach(conn, name, TableRef(schema, table), key)
-    return [row[0] for row in rows]
+        try:
+            attach(conn, name, TableRef(schema, table), key)
+        except MissingPrivilege:
+            continue
+        attached.append(name)
+    return attached
 
 
 def stale_counts(conn: psycopg.Connection[Any], method: str) -> list[dict[str, Any]]:

@@ -2,7 +2,8 @@
 
 Each file runs in one transaction together with its row in
 `mendb.schema_migrations`; a transaction-level advisory lock makes two processes
-starting at once apply each file exactly once.
+starting at once apply each file exactly once. The grants they need are checked
+first, so that a role without them gets an error naming the grant.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ from importlib import resources
 from typing import Any
 
 import psycopg
+
+from db import privileges
+from db.errors import MissingPrivilege
 
 _LOCK_KEY = 0x6D656E6462  # "mendb"
 
@@ -48,6 +52,12 @@ def pending(conn: psycopg.Connection[Any]) -> list[Migration]:
 def migrate(conn: psycopg.Connection[Any]) -> list[Migration]:
     """Apply every pending migration; returns those applied by this call."""
     done: list[Migration] = []
+    waiting = [m.version for m in pending(conn)]
+    if not waiting:
+        # Even CREATE ... IF NOT EXISTS checks CREATE rights first, which a role that
+        # only uses an installed schema need not hold.
+        return done
+    privileges.check_can_migrate(conn, waiting)
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
         conn.execute("CREATE SCHEMA IF NOT EXISTS mendb")
@@ -65,3 +75,46 @@ def migrate(conn: psycopg.Connection[Any]) -> list[Migration]:
                 )
             done.append(migration)
     return done
+
+
+def change_triggers(conn: psycopg.Connection[Any]) -> list[str]:
+    """mendb's triggers on tables outside its schema, as 'schema.table.trigger'."""
+    rows = conn.execute(
+        "SELECT n.nspname, c.relname, t.tgname FROM pg_catalog.pg_trigger t"
+        " JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid"
+        " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+        " JOIN pg_catalog.pg_proc p ON p.oid = t.tgfoid"
+        " JOIN pg_catalog.pg_namespace f ON f.oid = p.pronamespace"
+        " WHERE f.nspname = 'mendb' AND n.nspname <> 'mendb' AND NOT t.tgisinternal"
+        " ORDER BY 1, 2, 3"
+    ).fetchall()
+    return [".".join(row) for row in rows]
+
+
+def installed(conn: psycopg.Connection[Any]) -> bool:
+    row = conn.execute("SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = 'mendb'")
+    return row.fetchone() is not None
+
+
+def uninstall(conn: psycopg.Connection[Any]) -> list[str]:
+    """Drop schema mendb and, with it, every trigger that calls its functions (the
+    change triggers on registered tables); returns those triggers. The tables and
+    their rows are left as they are. Only the schema's owner or a superuser may."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
+        owner = conn.execute(
+            "SELECT pg_catalog.pg_get_userbyid(nspowner), pg_catalog.pg_has_role(nspowner, 'USAGE')"
+            " FROM pg_catalog.pg_namespace WHERE nspname = 'mendb'"
+        ).fetchone()
+        if owner is None:
+            return []
+        if not owner[1]:
+            raise MissingPrivilege(
+                f"schema mendb belongs to role {owner[0]}: run `mendb db uninstall` as"
+                f" {owner[0]} or a superuser"
+            )
+        triggers = change_triggers(conn)
+        # CASCADE takes the triggers with the functions they call, whoever owns
+        # their tables.
+        conn.execute("DROP SCHEMA mendb CASCADE")
+    return triggers

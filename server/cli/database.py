@@ -1,13 +1,19 @@
-"""The database: its URL, psql on it, migrations, the embedded server."""
+"""The database: its URL, psql on it, migrations, grants, removal, the embedded server."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import click
+import psycopg
 
-from db import embedded
-from db.migrate import available, migrate
+from db import embedded, privileges
+from db.catalog import TableRef
+from db.engine import libpq_url
+from db.migrate import available, change_triggers, installed, migrate, uninstall
 from server.cli._common import cli, command, emit, open_app
 from server.settings import Settings
 
@@ -55,4 +61,89 @@ def db_stop(as_json: bool) -> None:
         {"stopped": stopped},
         as_json,
         lambda: click.echo("stopped" if stopped else "the embedded server was not running"),
+    )
+
+
+@contextmanager
+def _bare_connection() -> Iterator[psycopg.Connection[Any]]:
+    """A connection that applies no migration: the commands below must work where
+    mendb is not (or no longer) installed, or may not be by this role."""
+    settings = Settings()
+    url = settings.database_url or embedded.start(settings.home)
+    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+        yield conn
+
+
+def _database_name(conn: psycopg.Connection[Any]) -> str:
+    return conn.info.dbname
+
+
+def _registered_tables(conn: psycopg.Connection[Any]) -> list[TableRef]:
+    """Tables of registered datasets, where this role may read the registrations."""
+    if not installed(conn):
+        return []
+    readable = conn.execute("SELECT has_table_privilege('mendb.datasets', 'SELECT')").fetchone()
+    if not readable or not readable[0]:
+        return []
+    rows = conn.execute(
+        "SELECT table_schema || '.' || table_name FROM mendb.datasets"
+        " UNION SELECT split ->> 'validation_table' FROM mendb.datasets"
+        " WHERE split ->> 'validation_table' IS NOT NULL ORDER BY 1"
+    ).fetchall()
+    return [TableRef.parse(row[0]) for row in rows]
+
+
+@command(db, "grants")
+@click.argument("role")
+@click.option(
+    "--table",
+    "tables",
+    multiple=True,
+    help="A table (schema.table) the role will register; repeatable. Registered ones are included.",
+)
+def db_grants(as_json: bool, role: str, tables: tuple[str, ...]) -> None:
+    """Print the SQL that lets ROLE, not a superuser, run mendb on this database."""
+    with _bare_connection() as conn:
+        refs = list(
+            dict.fromkeys([*(TableRef.parse(t) for t in tables), *_registered_tables(conn)])
+        )
+        database = _database_name(conn)
+        text = privileges.grants_sql(conn, role, database, refs)
+    emit(
+        {"role": role, "database": database, "tables": [str(r) for r in refs], "sql": text},
+        as_json,
+        lambda: click.echo(text),
+    )
+
+
+@command(db, "uninstall")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def db_uninstall(as_json: bool, yes: bool) -> None:
+    """Drop mendb's triggers from registered tables and its schema (registrations,
+    scores, the repair audit). The tables keep their rows; pgvector stays."""
+    with _bare_connection() as conn:
+        database = _database_name(conn)
+        if not installed(conn):
+            emit(
+                {"database": database, "triggers_dropped": [], "schema_dropped": False},
+                as_json,
+                lambda: click.echo(f"mendb is not installed in database {database}"),
+            )
+            return
+        if not yes:
+            triggers = change_triggers(conn)
+            listed = "".join(f"\n  trigger {t}" for t in triggers)
+            click.confirm(
+                f"Drop schema mendb in database {database} (every registration, score and"
+                f" repair record) and mendb's triggers:{listed or ' none'}\nContinue?",
+                abort=True,
+                err=True,
+            )
+        dropped = uninstall(conn)
+    emit(
+        {"database": database, "triggers_dropped": dropped, "schema_dropped": True},
+        as_json,
+        lambda: click.echo(
+            "\n".join([*(f"dropped trigger {t}" for t in dropped), "dropped schema mendb"])
+        ),
     )

@@ -1,0 +1,241 @@
+"""What mendb's database role may do, checked in the catalog before acting.
+
+mendb runs as an ordinary role. Each check here reads `pg_catalog` and the
+`has_*_privilege` functions, so a missing grant is reported by name (with the SQL
+that gives it) before a statement fails half-way with PostgreSQL's bare
+"permission denied". `grants_sql` prints every grant at once for an operator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+from psycopg import sql
+
+from db.errors import MissingExtension, MissingPrivilege, UnknownRelation
+
+if TYPE_CHECKING:
+    from db.catalog import TableRef
+
+SCHEMA = "mendb"
+# What mendb does with a registered table: read it, write repairs into it, and
+# attach the change trigger.
+TABLE_PRIVILEGES = ("SELECT", "UPDATE", "TRIGGER")
+CHANGE_FUNCTION = "mendb.record_row_change()"
+PGVECTOR_INSTALL = "https://github.com/pgvector/pgvector#installation"
+
+
+def _one(conn: psycopg.Connection[Any], query: str, params: Sequence[Any] = ()) -> Any:
+    row = conn.execute(query, params).fetchone()
+    assert row is not None
+    return row[0]
+
+
+def _render(conn: psycopg.Connection[Any], statement: sql.Composable) -> str:
+    return statement.as_string(conn)
+
+
+def current_role(conn: psycopg.Connection[Any]) -> str:
+    return str(_one(conn, "SELECT current_user"))
+
+
+def check_can_migrate(conn: psycopg.Connection[Any], pending: Sequence[str]) -> None:
+    """Before applying the `pending` migration versions: the schema can be created
+    (CREATE on the database) or altered (its owner), and pgvector exists or can be
+    created. Nothing pending asks for nothing."""
+    if not pending:
+        return
+    role = current_role(conn)
+    database = str(_one(conn, "SELECT current_database()"))
+    superuser = bool(
+        _one(conn, "SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user")
+    )
+    owner = conn.execute(
+        "SELECT pg_catalog.pg_get_userbyid(nspowner), pg_catalog.pg_has_role(nspowner, 'USAGE')"
+        " FROM pg_catalog.pg_namespace WHERE nspname = %s",
+        [SCHEMA],
+    ).fetchone()
+    may_create = bool(_one(conn, "SELECT has_database_privilege(current_database(), 'CREATE')"))
+    if owner is None and not may_create:
+        grant = sql.SQL("GRANT CREATE ON DATABASE {} TO {};").format(
+            sql.Identifier(database), sql.Identifier(role)
+        )
+        raise MissingPrivilege(
+            f"role {role} lacks CREATE on database {database}, which mendb needs to create"
+            f" its schema {SCHEMA}: the database's owner or a superuser runs"
+            f" `{_render(conn, grant)}` (see `mendb db grants {role}`)"
+        )
+    if owner is not None and not owner[1] and not superuser:
+        raise MissingPrivilege(
+            f"schema {SCHEMA} belongs to role {owner[0]}, and migrations"
+            f" {', '.join(pending)} change it: run `mendb db migrate` as {owner[0]}"
+            f" (or a superuser) once, then role {role} can go on"
+        )
+    _check_vector(conn, role, database, superuser, may_create)
+
+
+def _check_vector(
+    conn: psycopg.Connection[Any], role: str, database: str, superuser: bool, may_create: bool
+) -> None:
+    if _one(conn, "SELECT count(*) FROM pg_catalog.pg_extension WHERE extname = 'vector'"):
+        return
+    available = conn.execute(
+        "SELECT v.superuser, v.trusted FROM pg_catalog.pg_available_extension_versions v"
+        " JOIN pg_catalog.pg_available_extensions a USING (name)"
+        " WHERE v.name = 'vector' AND v.version = a.default_version"
+    ).fetchone()
+    create = f"CREATE EXTENSION vector; in database {database}"
+    if available is None:
+        raise MissingExtension(
+            f"the vector extension (pgvector) is not installed on the PostgreSQL server of"
+            f" database {database}: the server's administrator installs pgvector"
+            f" ({PGVECTOR_INSTALL}), then a superuser runs `{create}`"
+        )
+    needs_superuser, trusted = available
+    if superuser or not needs_superuser or (trusted and may_create):
+        return
+    raise MissingExtension(
+        f"the vector extension is not created in database {database}, and role {role} may"
+        f" not create it (only a superuser may): a superuser runs `{create}`, then mendb"
+        " goes on as it is"
+    )
+
+
+def missing_on_table(
+    conn: psycopg.Connection[Any], ref: TableRef, privileges: Iterable[str]
+) -> tuple[str, list[str]]:
+    """The table's owner and which of `privileges` the current role lacks on it
+    (USAGE on its schema counts as one)."""
+    row = conn.execute(
+        "SELECT c.oid, pg_catalog.pg_get_userbyid(c.relowner),"
+        " has_schema_privilege(n.oid, 'USAGE')"
+        " FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = %s AND c.relname = %s",
+        [ref.schema, ref.name],
+    ).fetchone()
+    if row is None:
+        raise UnknownRelation(f"table {ref} does not exist", table=str(ref))
+    oid, owner, usage = row
+    missing = [] if usage else ["USAGE"]
+    for privilege in privileges:
+        if not _one(conn, "SELECT has_table_privilege(%s::oid, %s)", [oid, privilege]):
+            missing.append(privilege)
+    return str(owner), missing
+
+
+def require_on_table(
+    conn: psycopg.Connection[Any], ref: TableRef, privileges: Sequence[str], purpose: str
+) -> None:
+    """Raise MissingPrivilege naming each grant on the table (and its schema) that the
+    current role lacks for `purpose`."""
+    owner, missing = missing_on_table(conn, ref, privileges)
+    if not missing:
+        return
+    role = current_role(conn)
+    statements = []
+    if "USAGE" in missing:
+        statements.append(
+            sql.SQL("GRANT USAGE ON SCHEMA {} TO {};").format(
+                sql.Identifier(ref.schema), sql.Identifier(role)
+            )
+        )
+    on_table = [p for p in missing if p != "USAGE"]
+    if on_table:
+        statements.append(
+            sql.SQL("GRANT {} ON {} TO {};").format(
+                sql.SQL(", ").join(sql.SQL(p) for p in on_table),
+                ref.identifier,
+                sql.Identifier(role),
+            )
+        )
+    names = " and ".join(
+        [f"USAGE on schema {ref.schema}" for p in missing if p == "USAGE"]
+        + ([f"{', '.join(on_table)} on table {ref}"] if on_table else [])
+    )
+    raise MissingPrivilege(
+        f"role {role} lacks {names}, which mendb needs to {purpose}: {owner} (the table's"
+        f" owner) or a superuser runs `{' '.join(_render(conn, s) for s in statements)}`",
+        table=str(ref),
+    )
+
+
+def require_trigger_function(conn: psycopg.Connection[Any]) -> None:
+    """The change trigger's function may be attached only by roles granted EXECUTE
+    on it: its owner, who ran the migrations, and those the owner names."""
+    if _one(conn, f"SELECT has_function_privilege('{CHANGE_FUNCTION}', 'EXECUTE')"):
+        return
+    owner = _one(
+        conn,
+        f"SELECT pg_catalog.pg_get_userbyid(proowner) FROM pg_catalog.pg_proc"
+        f" WHERE oid = '{CHANGE_FUNCTION}'::regprocedure",
+    )
+    role = current_role(conn)
+    raise MissingPrivilege(
+        f"role {role} lacks EXECUTE on function {CHANGE_FUNCTION}, which mendb needs to"
+        f" attach its change trigger: {owner} (who installed mendb) or a superuser runs"
+        f" `GRANT EXECUTE ON FUNCTION {CHANGE_FUNCTION} TO {sql.Identifier(role).as_string(conn)};`"
+    )
+
+
+def grants_sql(
+    conn: psycopg.Connection[Any], role: str, database: str, tables: Sequence[TableRef]
+) -> str:
+    """The SQL, for a superuser or the owners, that lets `role` (not a superuser)
+    run mendb on `database` and on each of `tables`."""
+    role_id = sql.Identifier(role)
+    lines = [
+        f"-- mendb as role {role} on database {database}: run as a superuser.",
+        _render(
+            conn,
+            sql.SQL("-- CREATE ROLE {} LOGIN PASSWORD '...';  -- unless it exists").format(role_id),
+        ),
+        "-- pgvector is not a trusted extension, so a superuser creates it once:",
+        "CREATE EXTENSION IF NOT EXISTS vector;",
+        "-- mendb creates and owns its schema, mendb (migrations, the change trigger):",
+        _render(
+            conn,
+            sql.SQL("GRANT CONNECT, CREATE ON DATABASE {} TO {};").format(
+                sql.Identifier(database), role_id
+            ),
+        ),
+    ]
+    if tables:
+        lines.append(
+            "-- each registered table: read it, apply repairs (UPDATE), record changed rows"
+            " (TRIGGER):"
+        )
+    for schema in dict.fromkeys(ref.schema for ref in tables):
+        lines.append(
+            _render(
+                conn,
+                sql.SQL("GRANT USAGE ON SCHEMA {} TO {};").format(sql.Identifier(schema), role_id),
+            )
+        )
+    for ref in tables:
+        lines.append(
+            _render(
+                conn,
+                sql.SQL("GRANT {} ON {} TO {};").format(
+                    sql.SQL(", ").join(sql.SQL(p) for p in TABLE_PRIVILEGES),
+                    ref.identifier,
+                    role_id,
+                ),
+            )
+        )
+    if not tables:
+        lines += [
+            "-- then, for each table to register (name it with --table to have it here):",
+            _render(
+                conn,
+                sql.SQL("-- GRANT USAGE ON SCHEMA <schema> TO {};").format(role_id),
+            ),
+            _render(
+                conn,
+                sql.SQL("-- GRANT SELECT, UPDATE, TRIGGER ON <schema>.<table> TO {};").format(
+                    role_id
+                ),
+            ),
+        ]
+    return "\n".join(lines)
