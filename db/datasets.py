@@ -7,6 +7,7 @@ error that names it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -17,13 +18,33 @@ from sqlalchemy.engine import Engine
 
 from db import changes
 from db.catalog import ColumnInfo, TableRef, resolve_columns, resolve_table, table_columns
-from db.errors import DatasetExists, InvalidDataset, MendbError, UnknownDataset
+from db.errors import (
+    DatasetExists,
+    InvalidDataset,
+    InvalidName,
+    MendbError,
+    SourceTableMissing,
+    UnknownDataset,
+)
 
 # A text column is treated as categorical when it has at most this many distinct
 # values and its values are short; otherwise it is free text.
 CATEGORICAL_MAX_LEVELS = 50
 CATEGORICAL_MAX_LENGTH = 40
 FEATURE_KINDS = ("numeric", "categorical", "vector", "text")
+# The column kinds each declared feature kind can be read from: the reader casts a
+# numeric feature to float8, compares categorical ones as text, and takes vectors and
+# text as they are.
+COLUMN_KINDS = {
+    "numeric": ("numeric",),
+    "categorical": ("numeric", "categorical", "text"),
+    "vector": ("vector",),
+    "text": ("text",),
+}
+# A dataset's name appears in URLs, file names and messages.
+NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,62}")
+# Schemas whose tables are mendb's own or PostgreSQL's, never training rows.
+RESERVED_SCHEMAS = ("mendb", "pg_catalog", "information_schema", "pg_toast")
 
 
 @dataclass(frozen=True)
@@ -114,11 +135,12 @@ def register(
 ) -> Dataset:
     """Check everything, then write the registration. `derived` maps a vector
     feature to the text column it is the embedding of (`--derived emb=note`)."""
+    check_name(name)
     split = split or SplitSpec()
     split.check()
     if get_optional(conn, name) is not None:
         raise DatasetExists(f"dataset {name!r} is already registered")
-    ref = resolve_table(engine, table)
+    ref = _training_table(engine, table)
     key_col, label_col = resolve_columns(engine, ref, [key, label])
     chosen = _feature_columns(engine, ref, key, label, features)
     _check_key(conn, ref, key_col)
@@ -150,7 +172,29 @@ def register(
     return dataset
 
 
+def check_name(name: str) -> None:
+    if not NAME_PATTERN.fullmatch(name):
+        raise InvalidName(
+            f"dataset name {name[:80]!r} is not allowed: a letter, then up to 62 letters,"
+            " digits, _ or -",
+            row=name[:80],
+        )
+
+
+def _training_table(engine: Engine, table: str) -> TableRef:
+    ref = resolve_table(engine, table)
+    if ref.schema in RESERVED_SCHEMAS or ref.schema.startswith("pg_"):
+        raise InvalidDataset(
+            f"table {ref} belongs to {'mendb' if ref.schema == 'mendb' else 'PostgreSQL'},"
+            " not to your data; register a table of training rows",
+            table=str(ref),
+        )
+    return ref
+
+
 def get_optional(conn: psycopg.Connection[Any], name: str) -> Dataset | None:
+    if "\x00" in name:  # PostgreSQL text cannot hold it, so no dataset has it
+        return None
     with conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
         row = cur.execute("SELECT * FROM mendb.datasets WHERE name = %s", [name]).fetchone()
     return Dataset.from_row(row) if row else None
@@ -159,8 +203,33 @@ def get_optional(conn: psycopg.Connection[Any], name: str) -> Dataset | None:
 def get(conn: psycopg.Connection[Any], name: str) -> Dataset:
     dataset = get_optional(conn, name)
     if dataset is None:
-        raise UnknownDataset(f"no dataset named {name!r} is registered (see `mendb datasets`)")
+        raise UnknownDataset(
+            f"no dataset named {name[:80]!r} is registered (see `mendb datasets`)", row=name[:80]
+        )
+    _check_tables(conn, dataset)
     return dataset
+
+
+def _check_tables(conn: psycopg.Connection[Any], dataset: Dataset) -> None:
+    """Refuse a dataset whose table (or validation table) was dropped or renamed
+    after it was registered, naming it, before anything reads or writes."""
+    tables = [dataset.table]
+    if dataset.split.validation_table is not None:
+        tables.append(TableRef.parse(dataset.split.validation_table))
+    for ref in tables:
+        found = conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c"
+            " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = %s AND c.relname = %s)",
+            [ref.schema, ref.name],
+        ).fetchone()
+        if not (found and found[0]):
+            raise SourceTableMissing(
+                f"table {ref} of dataset {dataset.name!r} no longer exists; restore it, or"
+                " register the data again under a new name",
+                table=str(ref),
+                row=dataset.name,
+            )
 
 
 def list_all(conn: psycopg.Connection[Any]) -> list[Dataset]:
@@ -282,6 +351,13 @@ def _feature_of(
         raise InvalidDataset(
             f"column {column.name!r} of {ref} has type {column.type_name}, which mendb cannot"
             " use as a feature",
+            table=str(ref),
+            column=column.name,
+        )
+    if kind is not None and column.kind not in COLUMN_KINDS[kind]:
+        raise InvalidDataset(
+            f"column {column.name!r} of {ref} has type {column.type_name}, which cannot be"
+            f" read as a {kind} feature",
             table=str(ref),
             column=column.name,
         )

@@ -84,3 +84,26 @@ class MissingExtension(MendbError):
     """A PostgreSQL extension mendb needs is missing and mendb's role cannot create it."""
 
     status_code = 503
+
+
+class InvalidName(MendbError):
+    """The name is not one mendb accepts."""
+
+    status_code = 422
+
+
+class InvalidArgument(MendbError):
+    """An argument is outside the range it may take."""
+
+    status_code = 422
+
+
+class SourceTableMissing(Conflict):
+    """The dataset's table no longer exists."""
+
+
+def require_between(option: str, value: float | None, low: float, high: float) -> None:
+    """Refuse a given option's value outside [low, high] (None: not given); NaN is
+    outside every range."""
+    if value is not None and not low <= value <= high:
+        raise InvalidArgument(f"{option}={value} is out of range: must be between {low} and {high}")

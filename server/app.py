@@ -3,30 +3,43 @@ handle (migrations, pool) and closes it. Heavy work never runs in a request: a
 request queues a run and the worker carries it out.
 
 mendb's errors become JSON naming the table, column or row, with the status the
-error class carries.
+error class carries. A body over the size limit is refused with 413 before it is
+parsed, and no error quotes more than a short piece of the input back.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import psycopg
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from db.errors import MendbError
 from server.context import Mendb
 from server.deps import ConnDep
 from server.routes import datasets, loops, repairs, runs, scores
-from server.schemas import ErrorBody, Health
+from server.schemas import ErrorBody, Health, shown
 from server.settings import Settings
 from valuation._validation import InvalidParameterError
 
 _ERRORS = {
     status: {"model": ErrorBody, "description": text}
-    for status, text in [(400, "bad request"), (404, "not found"), (409, "conflict")]
+    for status, text in [
+        (400, "bad request"),
+        (404, "not found"),
+        (409, "conflict"),
+        (413, "request body too large"),
+    ]
 }
+DEFAULT_MAX_BODY_BYTES = 1_000_000
+MAX_MESSAGE = 300  # characters of an error message; the rest is the input echoed
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -47,6 +60,9 @@ def create_app(settings: Settings) -> FastAPI:
     )
     for router in (datasets.router, runs.router, scores.router, repairs.router, loops.router):
         app.include_router(router)
+    limit = getattr(settings, "max_body_bytes", DEFAULT_MAX_BODY_BYTES)
+    app.add_middleware(BodyLimit, max_bytes=limit)
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(MendbError, _mendb_error)  # type: ignore[arg-type]
     app.add_exception_handler(InvalidParameterError, _invalid_parameter)  # type: ignore[arg-type]
     app.add_exception_handler(psycopg.DataError, _data_error)  # type: ignore[arg-type]
@@ -60,12 +76,89 @@ def create_app(settings: Settings) -> FastAPI:
     return app
 
 
+class _BodyTooLarge(HTTPException):
+    def __init__(self) -> None:
+        super().__init__(413)
+
+
+class BodyLimit:
+    """Refuse a request body over `max_bytes` with 413: at once when its
+    Content-Length says so, or as soon as the bytes streamed in pass the limit (a
+    chunked body has no length to trust)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length", b"0")
+        if not length.isdigit() or int(length) > self.max_bytes:
+            await self._refuse(send)
+            return
+        received = 0
+        over = False
+
+        async def counted() -> Message:
+            nonlocal received, over
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    over = True
+                    raise _BodyTooLarge  # stops the handler before it parses anything
+            return message
+
+        async def replied(message: Message) -> None:
+            if not over:  # once over, the 413 below is the only reply
+                await send(message)
+
+        await self.app(scope, counted, replied)
+        if over:
+            await self._refuse(send)
+
+    async def _refuse(self, send: Send) -> None:
+        body = {
+            "error": "BodyTooLarge",
+            "message": f"the request body is over the limit of {self.max_bytes} bytes",
+            "table": None,
+            "column": None,
+            "row": None,
+        }
+        response = JSONResponse(body, status_code=413, headers={"Connection": "close"})
+        await response({"type": "http"}, _no_body, send)
+
+
+async def _no_body() -> Message:
+    return {"type": "http.disconnect"}
+
+
+def _validation_error(_request: Request, error: RequestValidationError) -> JSONResponse:
+    """FastAPI's 422, with each offending input cut short instead of echoed whole."""
+    details = []
+    for detail in error.errors():
+        trimmed: dict[str, Any] = {k: v for k, v in detail.items() if k not in ("input", "ctx")}
+        if "input" in detail:
+            trimmed["input"] = shown(jsonable_encoder(detail["input"]))
+        if "ctx" in detail:
+            trimmed["ctx"] = {k: shown(str(v)) for k, v in detail["ctx"].items()}
+        details.append(trimmed)
+    return JSONResponse({"detail": jsonable_encoder(details)}, status_code=422)
+
+
+def _short(message: str) -> str:
+    return message if len(message) <= MAX_MESSAGE else message[:MAX_MESSAGE] + "..."
+
+
 def _mendb_error(_request: Request, error: MendbError) -> JSONResponse:
-    return JSONResponse(error.to_dict(), status_code=error.status_code)
+    body = error.to_dict()
+    return JSONResponse({**body, "message": _short(str(body["message"]))}, error.status_code)
 
 
 def _invalid_parameter(_request: Request, error: InvalidParameterError) -> JSONResponse:
-    body = {"error": "InvalidParameterError", "message": str(error), "column": error.name}
+    body = {"error": "InvalidParameterError", "message": _short(str(error)), "column": error.name}
     return JSONResponse({"table": None, "row": None, **body}, status_code=422)
 
 

@@ -10,12 +10,14 @@ from rich.console import Console
 from rich.table import Table
 
 from db import embedded
+from db.errors import InvalidArgument, require_between
 from server.cli._common import cli, command, console, emit, open_app
 from server.demo import LOADERS, run_demo
 from server.loop import LoopConfig, run_loop
 from server.loop import explain as explain_run
 from server.operations import jsonable
 from server.report import build_report, write_html, write_pngs
+from server.schemas import MAX_BIGINT, MAX_SEED
 from valuation.methods import METHODS
 
 
@@ -58,6 +60,9 @@ def demo(
     text_demo: bool,
 ) -> None:
     """Plant errors in a real dataset, find them, mend them, retrain."""
+    require_between("--flip", flip_fraction, 0, 1)
+    require_between("--seed", seed, 0, MAX_SEED)
+    require_between("--rows", max_rows, 1, 10**8)
     if text_demo:
         _text_demo(as_json, max_rows or 800, seed)
         return
@@ -179,6 +184,10 @@ def loop(
     seed: int,
 ) -> None:
     """Value, propose, apply and retrain, round after round (resumes a paused loop)."""
+    require_between("--budget", budget, 1, 10**8)
+    require_between("--max-rounds", max_rounds, 1, 1000)
+    require_between("--min-gain", min_gain, 0, 10)
+    require_between("--seed", seed, 0, MAX_SEED)
     config = LoopConfig(
         method=method, budget=budget, max_rounds=max_rounds, min_gain=min_gain, margin=margin,
         policy=policy,
@@ -231,6 +240,7 @@ def _relabels(moved: list[dict[str, object]]) -> str:
 @click.option("--run", "run_id", type=int, default=None, help="Run id (default: the latest).")
 def explain(as_json: bool, name: str, run_id: int | None) -> None:
     """Say in words which kinds of rows have low value."""
+    require_between("--run", run_id, 1, MAX_BIGINT)
     with open_app() as app:
         rules = explain_run(app, name, run_id)
     emit(
@@ -256,8 +266,20 @@ def explain(as_json: bool, name: str, run_id: int | None) -> None:
 )
 def report(as_json: bool, name: str, out: Path, png_dir: Path | None) -> None:
     """Write an HTML report: values, point-removal curves, rounds, repairs."""
+    _check_writable(out, "--out")
+    if png_dir is not None and png_dir.exists() and not png_dir.is_dir():
+        raise InvalidArgument(f"--png {png_dir} is a file, not a folder")
     with open_app() as app:
         built = build_report(app, name)
     write_html(built, out)
     written = [str(out)] + [str(p) for p in (write_pngs(built, png_dir) if png_dir else [])]
     emit({"files": written}, as_json, lambda: click.echo("wrote " + ", ".join(written)))
+
+
+def _check_writable(target: Path, option: str) -> None:
+    """Refuse a file that cannot be written before any work is done."""
+    folder = target.parent
+    if not folder.is_dir():
+        raise InvalidArgument(f"{option} {target}: the folder {folder} does not exist")
+    if target.is_dir():
+        raise InvalidArgument(f"{option} {target} is a folder; name a file in it")

@@ -10,10 +10,11 @@ from rich.console import Console
 from rich.table import Table
 
 from db import datasets as datasets_db
-from db.errors import MendbError
+from db.errors import MendbError, require_between
 from server import operations
 from server.cli._common import cli, command, console, emit, open_app, progress_bar
 from server.operations import jsonable
+from server.schemas import MAX_NEIGHBOURS, MAX_PAGE, MAX_SEED, check_n_jobs, check_param_types
 from valuation.executors import DaskExecutor
 from valuation.methods import METHODS
 
@@ -60,6 +61,11 @@ def value(
     extra: tuple[str, ...],
 ) -> None:
     """Value every training row of a dataset (consensus: combine the methods run so far)."""
+    require_between("--k", k, 1, MAX_NEIGHBOURS)
+    require_between("--seed", seed, 0, MAX_SEED)
+    require_between("--max-samples", max_samples, 1, 10**9)
+    require_between("--max-time", max_time, 0.001, 10**7)
+    check_n_jobs("--jobs", n_jobs)
     if method == "auto":
         tuned = (k, max_samples, max_time, n_jobs, scheduler)
         if all(v is None for v in tuned) and not extra:
@@ -70,6 +76,8 @@ def value(
     budget = METHODS[method].budget_param if method in METHODS else "max_samples"
     given = {"k": k, "seed": seed, budget: max_samples, "max_time": max_time, "n_jobs": n_jobs}
     params = {key: v for key, v in given.items() if v is not None} | _parse_params(extra)
+    if method in METHODS:
+        check_param_types("value", method, params)
     with open_app() as app, progress_bar(f"{method} on {name}", not as_json) as progress:
         if method == "consensus":
             outcome = operations.consensus_dataset(app, name, params.get("methods"))
@@ -135,6 +143,7 @@ def _value_auto(as_json: bool, name: str, seed: int | None) -> None:
 def scores(as_json: bool, name: str, method: str | None, limit: int) -> None:
     """Show the lowest-valued rows of the latest valuation, flagging values whose
     Monte Carlo estimate did not converge."""
+    require_between("--limit", limit, 1, MAX_PAGE)
     columns = ("row_key", "method", "value", "rank", "converged", "convergence_warning")
     with open_app() as app, app.connection() as conn:
         datasets_db.get(conn, name)

@@ -3,14 +3,15 @@ work; a request only writes the queued row."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Response, status
 
 from db import datasets, jobs
+from db.tokens import Token
 from server.deps import ConnDep, Reader, Reviewer
 from server.loop import loop_config
-from server.schemas import RunCreate, RunPublic
+from server.schemas import RunCreate, RunPublic, check_param_types, public_error
 from valuation.methods import make_valuation
 
 router = APIRouter(prefix="/runs", tags=["runs"])
@@ -26,10 +27,13 @@ def create_run(body: RunCreate, conn: ConnDep, token: Reviewer, response: Respon
     params = dict(body.params)
     if body.kind == "value":
         method = body.method or "knn_shapley"
-        make_valuation(method, **params)  # refuse unknown methods and parameters now
+        check_param_types("value", method, params)
+        make_valuation(method, **params)
         params["method"] = method
-    elif body.method is not None:
-        params["method"] = body.method
+    else:
+        if body.method is not None:
+            params["method"] = body.method
+        check_param_types(body.kind, None, params)
     if body.kind == "loop":
         loop_config(params)  # refuse unknown or bad settings now
     run_id = jobs.request(conn, body.kind, body.dataset, params, actor=token.name)
@@ -40,7 +44,7 @@ def create_run(body: RunCreate, conn: ConnDep, token: Reviewer, response: Respon
 @router.get("")
 def list_runs(
     conn: ConnDep,
-    _token: Reader,
+    token: Reader,
     dataset: str | None = None,
     status: Annotated[list[Status] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
@@ -48,13 +52,15 @@ def list_runs(
 ) -> list[RunPublic]:
     """Runs, newest first."""
     rows = jobs.list_runs(conn, dataset, list(status) if status else None, limit, offset)
-    return [RunPublic(**row) for row in rows]
+    return [_public(row, token) for row in rows]
 
 
 @router.get("/{run_id}")
-def get_run(run_id: RunId, conn: ConnDep, _token: Reader) -> RunPublic:
-    """Status, progress (0..1), an estimate of the seconds left, metrics, diagnostics."""
-    return RunPublic(**jobs.status(conn, run_id))
+def get_run(run_id: RunId, conn: ConnDep, token: Reader) -> RunPublic:
+    """Status, progress (0..1), an estimate of the seconds left, metrics, diagnostics.
+    A failed run's `error` is its code and a sentence for a read token; tokens that
+    may act on runs see the full detail, as `mendb.runs` keeps it."""
+    return _public(jobs.status(conn, run_id), token)
 
 
 @router.post("/{run_id}/cancel", status_code=status.HTTP_202_ACCEPTED)
@@ -62,3 +68,9 @@ def cancel_run(run_id: RunId, conn: ConnDep, _token: Reviewer) -> RunPublic:
     """Cancel a queued run at once; a running one stops at its next progress report."""
     jobs.cancel(conn, run_id)
     return RunPublic(**jobs.status(conn, run_id))
+
+
+def _public(row: dict[str, Any], token: Token) -> RunPublic:
+    if not token.allows("review"):
+        row = {**row, "error": public_error(row["error"])}
+    return RunPublic(**row)
