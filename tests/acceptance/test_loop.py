@@ -100,7 +100,7 @@ def test_no_harmful_row_stops_the_loop_only_once_no_broken_cell_is_left(
         " ORDER BY id LIMIT 1"
     ).fetchall()
     conn.execute("UPDATE train SET a = a * 100 WHERE id = %s", [row])
-    outcome = run_loop(app, "d", LoopConfig(k=5), lambda _: None)
+    outcome = run_loop(app, "d", LoopConfig(method="knn_shapley", k=5), lambda _: None)
     assert [r["negative_rows"] for r in outcome.rounds] == [0, 0]
     assert outcome.rounds[0]["applied"] == 1 and outcome.rounds[0]["decision"] == "kept"
     mended = conn.execute("SELECT a FROM train WHERE id = %s", [row]).fetchone()
