@@ -216,3 +216,52 @@ def list_runs(
             " ORDER BY r.id DESC LIMIT %s OFFSET %s",
             [dataset, dataset, statuses, statuses, limit, offset],
         ).fetchall()
+
+
+# A worker is alive while it was heard from within this many of its own beats.
+MISSED_BEATS = 3
+
+
+def worker_beat(
+    conn: psycopg.Connection[Any],
+    worker_id: str,
+    host: str,
+    pid: int,
+    beat_seconds: float,
+    run_id: int | None,
+) -> None:
+    """Say that this worker is alive (and which run it carries out); the first
+    beat registers it."""
+    with conn.transaction():
+        conn.execute(
+            "INSERT INTO mendb.workers AS w (id, host, pid, beat_seconds, run_id)"
+            " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE"
+            " SET heartbeat_at = clock_timestamp(), run_id = EXCLUDED.run_id, stopped_at = NULL",
+            [worker_id, host, pid, beat_seconds, run_id],
+        )
+
+
+def worker_stopped(conn: psycopg.Connection[Any], worker_id: str) -> None:
+    with conn.transaction():
+        conn.execute(
+            "UPDATE mendb.workers SET stopped_at = clock_timestamp(), run_id = NULL WHERE id = %s",
+            [worker_id],
+        )
+
+
+def service_health(conn: psycopg.Connection[Any]) -> dict[str, Any]:
+    """The workers heard from recently, the latest heartbeat of any, and the queue:
+    `workers_alive`, `last_heartbeat`, `queued`, `oldest_queued_seconds`."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(
+            "SELECT"
+            " (SELECT count(*) FROM mendb.workers WHERE stopped_at IS NULL AND heartbeat_at"
+            "   > clock_timestamp() - make_interval(secs => %s * beat_seconds)) AS workers_alive,"
+            " (SELECT max(heartbeat_at) FROM mendb.workers) AS last_heartbeat,"
+            " (SELECT count(*) FROM mendb.runs WHERE status = 'queued') AS queued,"
+            " (SELECT extract(epoch FROM clock_timestamp() - min(created_at))::float8"
+            "   FROM mendb.runs WHERE status = 'queued') AS oldest_queued_seconds",
+            [MISSED_BEATS],
+        ).fetchone()
+    assert row is not None
+    return row

@@ -2,7 +2,8 @@
 and the token itself is shown once, when it is created.
 
 Scopes are ordered: `read` < `review` < `admin`; a token may do what its scope and
-every weaker scope allow.
+every weaker scope allow. A token's name is the actor the audit trail records for
+it, so no name is given twice, even after its token was revoked.
 """
 
 from __future__ import annotations
@@ -62,7 +63,11 @@ def create(conn: psycopg.Connection[Any], name: str, scope: str) -> tuple[Token,
             ).fetchone()
     except psycopg.errors.UniqueViolation as error:
         raise Conflict(
-            f"a token named {name!r} exists; revoke it first", table="mendb.api_tokens", row=name
+            f"a token named {name!r} exists or existed; names are never reused, so that"
+            " the audit trail names one token: choose another name",
+            table="mendb.api_tokens",
+            column="name",
+            row=name,
         ) from error
     except psycopg.errors.CheckViolation as error:
         raise MendbError(

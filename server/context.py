@@ -1,7 +1,10 @@
-"""One handle on the database for a command or a process: URL, migrations, pool."""
+"""One handle on the database for a command or a process: URL, migrations, pool,
+and who is acting."""
 
 from __future__ import annotations
 
+import os
+import pwd
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,6 +19,24 @@ from db.migrate import migrate
 from server.settings import Settings
 
 
+def os_user() -> str:
+    """The account this process runs as, from the kernel: $USER and $LOGNAME are
+    whatever the caller set."""
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return f"uid{os.geteuid()}"
+
+
+def cli_identity(conn: psycopg.Connection[Any]) -> str:
+    """cli:OS_USER@ROLE: the role the database authenticated, and the OS account
+    that holds the credentials. Token names cannot contain ':', so no token can
+    pass for the command line."""
+    row = conn.execute("SELECT session_user").fetchone()
+    assert row is not None
+    return f"cli:{os_user()}@{row[0]}"
+
+
 @dataclass
 class Mendb:
     settings: Settings
@@ -25,16 +46,27 @@ class Mendb:
     @classmethod
     def open(cls, settings: Settings | None = None) -> Mendb:
         """Start the embedded server if no DATABASE_URL is set, bring the schema up
-        to date, and open the pool."""
+        to date, open the pool, and name the actor (the command line's identity
+        when the settings name none)."""
         settings = settings or Settings()
         url = settings.database_url or embedded.start(settings.home)
         with psycopg.connect(libpq_url(url), autocommit=True) as conn:
             migrate(conn)
+            if settings.actor is None:
+                settings = settings.model_copy(update={"actor": cli_identity(conn)})
         return cls(settings, libpq_url(url), create_engine(url, pool_size=settings.pool_size))
+
+    @property
+    def actor(self) -> str:
+        return self.settings.actor or "unknown"
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection[Any]]:
+        """A pooled connection that writes this handle's actor into whatever it
+        records (runs, proposals, repair events) unless a transaction names
+        another: handles that share a pool may act for different people."""
         with connection(self.engine) as conn:
+            conn.execute("SELECT set_config('mendb.actor', %s, false)", [self.actor])
             yield conn
 
     def close(self) -> None:
