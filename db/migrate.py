@@ -52,6 +52,7 @@ def pending(conn: psycopg.Connection[Any]) -> list[Migration]:
 def migrate(conn: psycopg.Connection[Any]) -> list[Migration]:
     """Apply every pending migration; returns those applied by this call."""
     done: list[Migration] = []
+    privileges.check_can_read_schema(conn)
     waiting = [m.version for m in pending(conn)]
     if not waiting:
         # Even CREATE ... IF NOT EXISTS checks CREATE rights first, which a role that

@@ -41,6 +41,28 @@ def current_role(conn: psycopg.Connection[Any]) -> str:
     return str(_one(conn, "SELECT current_user"))
 
 
+def check_can_read_schema(conn: psycopg.Connection[Any]) -> None:
+    """Where schema mendb exists, the current role can at least read which migrations
+    it holds; otherwise every command would stop at PostgreSQL's bare refusal."""
+    row = conn.execute(
+        "SELECT pg_catalog.pg_get_userbyid(n.nspowner), has_schema_privilege(n.oid, 'USAGE'),"
+        " c.oid IS NULL OR (has_schema_privilege(n.oid, 'USAGE')"
+        "   AND has_table_privilege(c.oid, 'SELECT'))"
+        " FROM pg_catalog.pg_namespace n LEFT JOIN pg_catalog.pg_class c"
+        "   ON c.relnamespace = n.oid AND c.relname = 'schema_migrations'"
+        " WHERE n.nspname = %s",
+        [SCHEMA],
+    ).fetchone()
+    if row is None or row[2]:
+        return
+    owner, _, _ = row
+    role = current_role(conn)
+    raise MissingPrivilege(
+        f"role {role} may not read schema {SCHEMA}, which belongs to role {owner}: run mendb"
+        f" as {owner}, or see `mendb db grants` for the grants a role of its own needs"
+    )
+
+
 def check_can_migrate(conn: psycopg.Connection[Any], pending: Sequence[str]) -> None:
     """Before applying the `pending` migration versions: the schema can be created
     (CREATE on the database) or altered (its owner), and pgvector exists or can be

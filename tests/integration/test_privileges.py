@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
+from db import changes
 from db.errors import MissingExtension, MissingPrivilege
 from db.migrate import migrate
 from server.cli import cli
@@ -295,3 +296,83 @@ def test_uninstall_asks_first_and_leaves_the_tables(
     assert table_md5(conn) == before
     again = mendb("db", "uninstall", "--yes")
     assert again == {"database": conn.info.dbname, "triggers_dropped": [], "schema_dropped": False}
+
+
+def test_the_change_function_runs_as_its_owner_on_a_fixed_search_path(
+    conn: psycopg.Connection[Any],
+) -> None:
+    row = conn.execute(
+        "SELECT prosecdef, proconfig, has_function_privilege('public', p.oid, 'EXECUTE')"
+        " FROM pg_proc p WHERE p.oid = 'mendb.record_row_change()'::regprocedure"
+    ).fetchone()
+    assert row == (True, ["search_path=pg_catalog, pg_temp"], False)
+
+
+def test_grants_cover_registered_tables_and_quote_the_role(
+    dsn: str, conn: psycopg.Connection[Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_table(conn)
+    conn.execute("CREATE SCHEMA shop")
+    make_table(conn, name="holdout", schema="shop", seed=1)
+    mendb = cli_as(dsn, tmp_path, monkeypatch)
+    mendb(*register_args(), "--validation-table", "shop.holdout")
+    grants = mendb("db", "grants", "Mendb App", "--table", "shop.extra")
+    assert grants["tables"] == ["shop.extra", "public.train", "shop.holdout"]
+    lines = grants["sql"].splitlines()
+    database = conn.info.dbname
+    assert f'GRANT CONNECT, CREATE ON DATABASE "{database}" TO "Mendb App";' in lines
+    assert 'GRANT USAGE ON SCHEMA "shop" TO "Mendb App";' in lines
+    for table in ('"shop"."extra"', '"public"."train"', '"shop"."holdout"'):
+        assert f'GRANT SELECT, UPDATE, TRIGGER ON {table} TO "Mendb App";' in lines
+
+
+def test_pending_migrations_on_a_schema_of_another_role_name_its_owner(
+    conn: psycopg.Connection[Any], make_role: MakeRole
+) -> None:
+    role, role_url = make_role("mendb_app")
+    conn.execute(
+        sql.SQL("GRANT CREATE ON DATABASE {} TO {}").format(
+            sql.Identifier(conn.info.dbname), sql.Identifier(role)
+        )
+    )
+    latest = conn.execute("SELECT max(version) FROM mendb.schema_migrations").fetchone()
+    assert latest is not None
+    conn.execute("DELETE FROM mendb.schema_migrations WHERE version = %s", [latest[0]])
+    with psycopg.connect(role_url, autocommit=True) as as_role_conn:
+        with pytest.raises(MissingPrivilege) as unreadable:
+            migrate(as_role_conn)
+        assert f"may not read schema mendb, which belongs to role {conn.info.user}" in str(
+            unreadable.value
+        )
+        conn.execute(
+            sql.SQL("GRANT USAGE ON SCHEMA mendb TO {0};"
+                    " GRANT SELECT ON mendb.schema_migrations TO {0}").format(sql.Identifier(role))
+        )  # fmt: skip
+        with pytest.raises(MissingPrivilege) as raised:
+            migrate(as_role_conn)
+    assert f"schema mendb belongs to role {conn.info.user}" in str(raised.value)
+    assert latest[0] in str(raised.value)
+
+
+def test_the_watcher_attaches_where_it_may_and_skips_the_rest(
+    dsn: str,
+    conn: psycopg.Connection[Any],
+    make_role: MakeRole,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    make_table(conn, name="train")
+    make_table(conn, name="other", seed=2)
+    mendb = cli_as(dsn, tmp_path, monkeypatch)
+    mendb(*register_args("first", "public.train"))
+    mendb(*register_args("second", "public.other"))
+    role, role_url = make_role("mendb_app")
+    conn.execute(sql.SQL("GRANT USAGE ON SCHEMA mendb TO {}").format(sql.Identifier(role)))
+    conn.execute(
+        sql.SQL("GRANT SELECT ON mendb.datasets TO {0}; GRANT TRIGGER ON train TO {0};"
+                " GRANT EXECUTE ON FUNCTION mendb.record_row_change() TO {0}").format(
+            sql.Identifier(role)
+        )
+    )  # fmt: skip
+    with psycopg.connect(role_url, autocommit=True) as as_role_conn:
+        assert changes.attach_all(as_role_conn) == ["first"]
