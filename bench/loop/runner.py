@@ -76,6 +76,8 @@ def run_serial(specs: list[CellSpec], home: Path) -> int:
 def _run_cells(app: Mendb, specs: list[CellSpec]) -> int:
     failed = 0
     for spec in specs:
+        if cell_path(spec).exists():  # done meanwhile by another process
+            continue
         _log(f"{spec.name}")
         try:
             result = run_cell(app, spec, _log, OUT / "clean")
