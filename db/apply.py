@@ -18,6 +18,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from db import privileges
 from db.datasets import Dataset
 from db.errors import MendbError
 from db.repairs import set_actor
@@ -37,6 +38,7 @@ def apply_repairs(
 ) -> BatchReport:
     """Apply every accepted repair of the dataset."""
     with conn.transaction():
+        privileges.require_on_table(conn, dataset.table, ["SELECT", "UPDATE"], "apply repairs")
         set_actor(conn, actor)
         repairs = _lock_repairs(conn, dataset, "accepted", None, descending=False)
         return _run(
@@ -59,6 +61,7 @@ def revert_repairs(
     """Put back the old values of applied repairs (all of the dataset's, or `ids`),
     newest first, so that repairs stacked on one cell unwind in order."""
     with conn.transaction():
+        privileges.require_on_table(conn, dataset.table, ["SELECT", "UPDATE"], "revert repairs")
         set_actor(conn, actor)
         repairs = _lock_repairs(conn, dataset, "applied", ids, descending=True)
         if ids:
