@@ -10,7 +10,8 @@ from rich.table import Table
 
 from db import datasets as datasets_db
 from db.catalog import TableRef
-from db.datasets import SplitSpec, parse_feature_spec
+from db.datasets import RESERVED_SCHEMAS, SplitSpec, parse_feature_spec
+from db.errors import InvalidArgument, InvalidDataset
 from db.files import export_results, import_file
 from server.cli._common import cli, command, emit, open_app
 
@@ -94,7 +95,11 @@ def datasets(as_json: bool) -> None:
 @click.option("--key", default=None, help="Key column (default: a generated row_id).")
 def import_(as_json: bool, file: Path, table: str, key: str | None) -> None:
     """Create a table from a CSV or Parquet file."""
+    if not file.is_file():
+        raise InvalidArgument(f"file {file} does not exist or is not a file")
     ref = TableRef.parse(table)
+    if ref.schema in RESERVED_SCHEMAS or ref.schema.startswith("pg_"):
+        raise InvalidDataset(f"schema {ref.schema} is not yours to create {ref} in", table=str(ref))
     with open_app() as app, app.connection() as conn:
         rows = import_file(conn, file, ref, key)
     emit(
@@ -115,6 +120,8 @@ def import_(as_json: bool, file: Path, table: str, key: str | None) -> None:
 )
 def export(as_json: bool, name: str, target: Path) -> None:
     """Write a dataset's latest scores and its repairs to files."""
+    if not target.parent.is_dir():
+        raise InvalidArgument(f"--to {target}: the folder {target.parent} does not exist")
     with open_app() as app, app.connection() as conn:
         datasets_db.get(conn, name)
         written = export_results(conn, name, target)

@@ -59,6 +59,8 @@ def test_every_bad_input_exits_1_names_it_and_writes_nothing(
         assert invoke("register", name, "--table", table, *REGISTER).exit_code == 0
         assert invoke("value", name, "--method", "knn_shapley", "--k", "5").exit_code == 0
     conn.execute("DROP TABLE gone")
+    rows = tmp_path / "rows.csv"
+    rows.write_text("id,a,label\n1,0.5,0\n2,1.5,1\n")
     huge = str(10**20)
     cases: list[tuple[list[str], str]] = [
         (["register", "bad name!", "--table", "train", *REGISTER], "bad name!"),
@@ -102,6 +104,9 @@ def test_every_bad_input_exits_1_names_it_and_writes_nothing(
         (["report", "d", "--out", str(tmp_path / "missing" / "r.html")],
          str(tmp_path / "missing")),
         (["report", "d", "--out", str(tmp_path)], str(tmp_path)),
+        (["export", "d", "--to", str(tmp_path / "missing" / "e.csv")], str(tmp_path / "missing")),
+        (["import", str(tmp_path / "nowhere.csv"), "--table", "public.t"], "nowhere.csv"),
+        (["import", str(rows), "--table", "mendb.rows"], "mendb.rows"),
     ]  # fmt: skip
     before = _snapshot(conn)
     for args, named in cases:
@@ -111,6 +116,7 @@ def test_every_bad_input_exits_1_names_it_and_writes_nothing(
         assert named in json.dumps(error, ensure_ascii=False), (args, error)
         assert _snapshot(conn) == before, args
     assert not (tmp_path / "missing").exists() and not (tmp_path / "g.html").exists()
+    assert conn.execute("SELECT to_regclass('public.t')").fetchone() == (None,)
 
 
 def test_a_dropped_validation_table_is_named(invoke: Any, conn: psycopg.Connection[Any]) -> None:
