@@ -20,8 +20,14 @@ T = TypeVar("T")
 
 
 class Health(BaseModel):
-    status: Literal["ok"]
+    status: Literal["ok", "degraded"]
     database: bool
+    workers_alive: int
+    """Workers heard from within three of their heartbeats."""
+    last_heartbeat: datetime | None
+    """The latest heartbeat of any worker; None if no worker ever ran."""
+    queued: int
+    oldest_queued_seconds: float | None
 
 
 class ErrorBody(BaseModel):
@@ -208,7 +214,7 @@ def run_param_types(kind: str, method: str | None) -> dict[str, ParamType]:
     if kind == "value":
         from valuation.methods import METHODS  # the registry imports scikit-learn
 
-        if method not in METHODS:
+        if method is None or method not in METHODS:
             raise InvalidParameterError("method", method, f"one of {sorted(METHODS)}")
         cls = METHODS[method]
         hints = typing.get_type_hints(cls.__init__)
