@@ -14,13 +14,14 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import psycopg
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from db import jobs
 from db.errors import MendbError
 from server.context import Mendb
 from server.deps import ConnDep
@@ -67,11 +68,16 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_exception_handler(InvalidParameterError, _invalid_parameter)  # type: ignore[arg-type]
     app.add_exception_handler(psycopg.DataError, _data_error)  # type: ignore[arg-type]
 
-    @app.get("/health", tags=["service"])
-    def health(conn: ConnDep) -> Health:
-        """Up, and the database answers (no token needed)."""
-        conn.execute("SELECT 1")
-        return Health(status="ok", database=True)
+    @app.get("/health", tags=["service"], responses={503: {"model": Health}})
+    def health(conn: ConnDep, response: Response) -> Health:
+        """Up, the database answers, and the queue is served (no token needed):
+        503 `degraded` while runs are queued and no worker has been heard from
+        within three of its heartbeats."""
+        found = jobs.service_health(conn)
+        served = found["workers_alive"] > 0 or found["queued"] == 0
+        if not served:
+            response.status_code = 503
+        return Health(status="ok" if served else "degraded", database=True, **found)
 
     return app
 

@@ -5,21 +5,31 @@ It LISTENs on `mendb_jobs` and polls as a fallback, claims a job with
 connection of its own while the work runs in the main thread. Cancellation is
 seen by the heartbeat and honoured at the next progress report; a job whose
 worker died is queued again by any worker once the lease has expired.
+
+Beside that, a presence thread writes the worker's own heartbeat into
+`mendb.workers` (for /health), busy or idle. When the database goes away the worker
+waits and reconnects with a growing delay; the job it held is left to its lease.
+A worker started by `mendb serve` ends when the service does, however it ended.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import dataclasses
 import logging
 import os
 import signal
 import socket
+import sys
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg
+import sqlalchemy.exc
 
 from db import changes, jobs, rounds, runs
 from db.errors import MendbError
@@ -41,6 +51,13 @@ class WorkerOptions:
     watch: bool = False
     watch_threshold: int = 50
     watch_method: str = "knn_shapley"
+    beat_seconds: float = 5.0
+    reconnect_seconds: float = 1.0  # the first wait after losing the database
+    max_reconnect_seconds: float = 30.0
+
+
+# What losing the database looks like, from psycopg directly or through the pool.
+CONNECTION_LOST = (psycopg.OperationalError, psycopg.InterfaceError, sqlalchemy.exc.DBAPIError)
 
 
 class Heartbeat(threading.Thread):
@@ -55,11 +72,25 @@ class Heartbeat(threading.Thread):
         self.stopped = threading.Event()
 
     def run(self) -> None:
-        with psycopg.connect(self.url, autocommit=True) as conn:
+        conn: psycopg.Connection[Any] | None = None
+        renewed = time.monotonic()
+        try:
             while not self.stopped.wait(self.lease_seconds / 3):
-                self.state = jobs.renew(conn, self.run_id, self.worker_id, self.lease_seconds)
+                try:
+                    if conn is None or conn.closed:
+                        conn = psycopg.connect(self.url, autocommit=True, connect_timeout=5)
+                    self.state = jobs.renew(conn, self.run_id, self.worker_id, self.lease_seconds)
+                    renewed = time.monotonic()
+                except psycopg.Error:
+                    conn = None
+                    # Past its lease the job may be another worker's: stop it here.
+                    if time.monotonic() - renewed > self.lease_seconds:
+                        self.state = "lost"
                 if self.state != "held":
                     return
+        finally:
+            if conn is not None:
+                conn.close()
 
     def check(self, _fraction: float = 0.0) -> None:
         """The progress callback: stop the work when cancelled or no longer ours."""
@@ -123,10 +154,64 @@ def _loop(app: Mendb, job: dict[str, Any], worker_id: str) -> None:
 _LOOP_FIELDS = {f.name for f in dataclasses.fields(LoopConfig)}
 
 
+class Presence(threading.Thread):
+    """Writes the worker's heartbeat into `mendb.workers` every `beat_seconds`, on a
+    connection of its own, reconnecting when the database comes back. With a
+    `parent_pid`, it also watches that the process which started the worker is
+    still there, and ends the worker when it is not."""
+
+    def __init__(
+        self, url: str, worker_id: str, options: WorkerOptions, parent_pid: int | None = None
+    ) -> None:
+        super().__init__(daemon=True, name="presence")
+        self.url, self.worker_id, self.options = url, worker_id, options
+        self.parent_pid = parent_pid
+        self.run_id: int | None = None
+        self.stopped = threading.Event()
+        self.orphaned = threading.Event()
+
+    def run(self) -> None:
+        conn: psycopg.Connection[Any] | None = None
+        watching = self.parent_pid is not None
+        check_every = min(self.options.beat_seconds, 1.0) if watching else self.options.beat_seconds
+        next_beat = 0.0
+        try:
+            while not self.stopped.is_set():
+                if self.parent_pid is not None and os.getppid() != self.parent_pid:
+                    self.orphaned.set()
+                    return
+                if time.monotonic() >= next_beat:
+                    conn = self._beat(conn)
+                    next_beat = time.monotonic() + self.options.beat_seconds
+                self.stopped.wait(check_every)
+        finally:
+            if conn is not None:
+                conn.close()
+
+    def _beat(self, conn: psycopg.Connection[Any] | None) -> psycopg.Connection[Any] | None:
+        try:
+            if conn is None or conn.closed:
+                conn = psycopg.connect(self.url, autocommit=True, connect_timeout=5)
+            jobs.worker_beat(
+                conn,
+                self.worker_id,
+                socket.gethostname(),
+                os.getpid(),
+                self.options.beat_seconds,
+                self.run_id,
+            )
+            return conn
+        except psycopg.Error as error:
+            log.warning("heartbeat not written: %s", error)
+            return None
+
+
 class Worker:
     def __init__(self, app: Mendb, options: WorkerOptions, worker_id: str | None = None) -> None:
         self.app, self.options = app, options
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.presence: Presence | None = None
+        self._delay = options.reconnect_seconds
 
     def run_once(self) -> bool:
         """Re-queue expired jobs, then claim and carry out one; False when idle."""
@@ -135,6 +220,8 @@ class Worker:
             job = jobs.claim(conn, self.worker_id, self.options.lease_seconds)
         if job is None:
             return False
+        if self.presence is not None:
+            self.presence.run_id = job["id"]
         beat = Heartbeat(self.app.url, job["id"], self.worker_id, self.options.lease_seconds)
         beat.start()
         try:
@@ -150,6 +237,8 @@ class Worker:
         finally:
             beat.stopped.set()
             beat.join()
+            if self.presence is not None:
+                self.presence.run_id = None
         return True
 
     def _end(self, run_id: int, status: Any, error: str | None) -> None:
@@ -170,9 +259,24 @@ class Worker:
             )
 
     def run(self, stop: threading.Event) -> None:
-        """Work until `stop` is set, waking on NOTIFY or every poll interval."""
-        with psycopg.connect(self.app.url, autocommit=True) as listener:
+        """Work until `stop` is set, waking on NOTIFY or every poll interval; while
+        the database is unreachable, wait and reconnect, each wait longer than the
+        last up to `max_reconnect_seconds`."""
+        self._delay = self.options.reconnect_seconds
+        while not stop.is_set():
+            try:
+                self._serve(stop)
+                return
+            except CONNECTION_LOST as error:
+                log.warning("database unreachable (%s); reconnecting in %.1f s", error, self._delay)
+                stop.wait(self._delay)
+                self._delay = min(self._delay * 2, self.options.max_reconnect_seconds)
+
+    def _serve(self, stop: threading.Event) -> None:
+        with psycopg.connect(self.app.url, autocommit=True, connect_timeout=10) as listener:
             jobs.listen(listener)
+            self._delay = self.options.reconnect_seconds
+            log.info("worker %s listening on %s", self.worker_id, jobs.CHANNEL)
             if self.options.watch:
                 with self.app.connection() as conn:
                     changes.attach_all(conn)
@@ -185,16 +289,68 @@ class Worker:
                     pass
 
 
-def main(settings: Settings, options: WorkerOptions) -> None:
-    """A worker process: runs until SIGTERM or SIGINT."""
+def end_with_parent() -> None:
+    """Ask Linux to send this process SIGTERM when the process that started it
+    dies, SIGKILL included (elsewhere the presence thread's check does it)."""
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    pr_set_pdeathsig = 1
+    libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+def open_with_retry(settings: Settings, options: WorkerOptions, stop: threading.Event) -> Mendb:
+    """Mendb.open, waiting for the database the way a running worker does."""
+    delay = options.reconnect_seconds
+    while True:
+        try:
+            return Mendb.open(settings)
+        except CONNECTION_LOST as error:
+            if stop.is_set():
+                raise
+            log.warning("database unreachable (%s); retrying in %.1f s", error, delay)
+            stop.wait(delay)
+            delay = min(delay * 2, options.max_reconnect_seconds)
+
+
+# How long a worker whose service is gone may take to finish its job before it
+# exits anyway; its lease then hands the job to another worker.
+ORPHAN_GRACE_SECONDS = 10.0
+
+
+def main(settings: Settings, options: WorkerOptions, parent_pid: int | None = None) -> None:
+    """A worker process: runs until SIGTERM or SIGINT, or, started by `mendb serve`
+    (`parent_pid`), until that process is gone."""
+    if parent_pid is not None:
+        end_with_parent()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    app = Mendb.open(settings)
+    if parent_pid is not None and os.getppid() != parent_pid:
+        return  # the service ended before this process was set up
+    app = open_with_retry(settings, options, stop)
+    worker = Worker(app, options)
+    presence = Presence(app.url, worker.worker_id, options, parent_pid)
+    worker.presence = presence
+    presence.start()
+    threading.Thread(target=_leave_when_orphaned, args=(presence, stop), daemon=True).start()
     try:
-        worker = Worker(app, options)
-        log.info("worker %s listening on %s", worker.worker_id, jobs.CHANNEL)
         worker.run(stop)
     finally:
+        presence.stopped.set()
+        presence.join()
+        try:
+            with app.connection() as conn:
+                jobs.worker_stopped(conn, worker.worker_id)
+        except CONNECTION_LOST:
+            pass  # it falls silent instead, which /health reads the same way
         app.close()
+
+
+def _leave_when_orphaned(presence: Presence, stop: threading.Event) -> None:
+    presence.orphaned.wait()
+    log.warning("the service that started this worker is gone; stopping")
+    stop.set()
+    time.sleep(ORPHAN_GRACE_SECONDS)
+    os._exit(1)
