@@ -2,10 +2,17 @@
 
 Every feature is cast in SQL to a fixed-width binary field (float8, or pgvector's
 own binary form for vectors), so the COPY stream is a sequence of equal-sized rows
-that numpy parses in bulk with a structured dtype, a block at a time, instead of
-row by row in Python. Nulls never become zeros: a null number or category becomes
-NaN, a null vector is read as zeros plus a flag and then set to NaN; `missing`
-marks them and `valuation.preprocess.prepare` imputes them.
+that lands straight in a numpy record array, parsed in bulk rather than row by row
+in Python. Each row's count and length words are then checked against the layout,
+so a field of another width can never shift the columns unnoticed. Nulls never
+become zeros: a null number or category becomes NaN, a null vector is read as
+zeros plus a flag and then set to NaN; `missing` marks them and
+`valuation.preprocess.prepare` imputes them.
+
+An integer key travels in the same stream as an int8 field, so the whole table is
+one COPY. Any other key is read first by a COPY of its text, and the values by a
+second COPY in the same order; a null key is a named error, never a misaligned
+row.
 
 Text columns contribute the embedding cached for their current content in
 `mendb.embeddings` (`db/embeddings.py` fills it first), read in the same binary
@@ -13,8 +20,8 @@ form as a vector column, through a lateral join; a row with a null text, or no
 embedding of its current text, reads as missing. Text columns without a model
 are skipped and listed in `skipped_columns`.
 
-Both COPYs (keys, then values) read one REPEATABLE READ snapshot in key order, so
-they line up row for row, and the fingerprint identifies exactly the rows read.
+Every COPY of a read sees one REPEATABLE READ snapshot in key order, so they line
+up row for row, and the fingerprint identifies exactly the rows read.
 """
 
 from __future__ import annotations
@@ -27,16 +34,14 @@ from typing import Any
 
 import numpy as np
 import psycopg
-from numpy.typing import NDArray
 from psycopg import sql
 
 from db.catalog import TableRef
+from db.copy_stream import stream_records
 from db.datasets import Dataset, Feature
 from db.errors import InvalidDataset
-from valuation.data import Split, TrainingArrays
-
-_HEADER = 19  # PGCOPY signature (11) + flags (4) + header extension length (4)
-_BLOCK = 1 << 22  # bytes parsed at a time
+from db.read_parts import NULL_LABEL, LabelCodes, Layout, TableSink
+from valuation.data import TrainingArrays
 
 
 @dataclass(frozen=True)
@@ -48,14 +53,6 @@ class DatasetRead:
     fingerprint: str
     rows_read: int
     skipped_columns: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class _TableBlock:
-    keys: NDArray[np.object_]
-    x: NDArray[np.float64]
-    y: NDArray[np.int64]
-    split_unit: NDArray[np.float64]
 
 
 def read_dataset(
@@ -85,15 +82,16 @@ def read_dataset(
             if f.kind == "categorical"
         }
         models = {name: model for name, (model, _) in embeddings.items()}
-        main = _read_table(
-            conn, dataset, dataset.table, usable, classes, categories, models, digest
-        )
-        extra = None
-        for extra_ref in _extra_tables(dataset):
-            extra = _read_table(
-                conn, dataset, extra_ref, usable, classes, categories, models, digest
+        tables = [dataset.table, *_extra_tables(dataset)]
+        sinks = [
+            _read_table(
+                conn, dataset, table, _routing(dataset, i, len(tables)), usable,
+                classes, categories, models, digest,
             )
-    train, valid, test = _split(dataset, main, extra)
+            for i, table in enumerate(tables)
+        ]  # fmt: skip
+    train = sinks[0].splits()[0]
+    _, valid, test = sinks[-1].splits()
     names, kinds = _feature_layout(usable)
     arrays = TrainingArrays(
         train=train,
@@ -105,8 +103,19 @@ def read_dataset(
         feature_kinds=kinds,
         categories=categories,
     )
-    rows = len(main.keys) + (len(extra.keys) if extra else 0)
-    return DatasetRead(arrays, digest.hexdigest(), rows, skipped)
+    return DatasetRead(arrays, digest.hexdigest(), sum(sink.rows for sink in sinks), skipped)
+
+
+def _routing(dataset: Dataset, index: int, tables: int) -> tuple[float, float]:
+    """Split-unit bounds of validation and test rows (see `TableSink`): by the
+    fractions in one table; with a validation table, none in the training table
+    and, in the validation table, validation and test rows in their proportion."""
+    spec = dataset.split
+    if tables == 1:
+        return spec.validation_fraction, spec.validation_fraction + spec.test_fraction
+    if index == 0:
+        return 0.0, 0.0
+    return spec.validation_fraction / (spec.validation_fraction + spec.test_fraction), 2.0
 
 
 def _extra_tables(dataset: Dataset) -> list[TableRef]:
@@ -168,36 +177,99 @@ def _read_table(
     conn: psycopg.Connection[Any],
     dataset: Dataset,
     table: TableRef,
+    routing: tuple[float, float],
     features: tuple[Feature, ...],
     classes: tuple[str, ...],
     categories: dict[str, tuple[str, ...]],
     models: dict[str, str],
     digest: Any,
-) -> _TableBlock:
-    key = sql.Identifier(dataset.key)
-    keys = _read_keys(conn, table, key, digest)
-    fields, params, dtype = _select_list(dataset, features, classes, categories)
+) -> TableSink:
     joins, join_params = _embedding_joins(dataset, table, features, models)
+    integers = _integer_columns(conn, table, [dataset.key, dataset.label])
+    labels = LabelCodes.for_integers(classes) if dataset.label in integers else None
+    if dataset.key in integers:
+        query, params, layout = _values_query(
+            dataset, table, joins, features, classes, categories, labels, True, join_params
+        )
+        rows = _count(conn, table)
+        sink = TableSink(layout, rows, routing, keys=None)
+        rest = stream_records(conn, query, params, layout.dtype, rows, sink.take)
+        # A null key is the one field that reaches the stream at another width;
+        # the text path below names it.
+        if sink.complete(rest):
+            return _finished(dataset, table, sink, digest)
+    keys = _read_keys(conn, dataset, table)
+    digest.update("\x1f".join(keys).encode())
+    query, params, layout = _values_query(
+        dataset, table, joins, features, classes, categories, labels, False, join_params
+    )
+    sink = TableSink(layout, len(keys), routing, keys=keys)
+    rest = stream_records(conn, query, params, layout.dtype, len(keys), sink.take)
+    if not sink.complete(rest):
+        raise RuntimeError(f"the values COPY of {table} did not match its keys: {sink.error}")
+    return _finished(dataset, table, sink, digest)
+
+
+def _finished(dataset: Dataset, table: TableRef, sink: TableSink, digest: Any) -> TableSink:
+    if sink.null_label_key is not None:
+        raise InvalidDataset(
+            f"label column {dataset.label!r} of {table} is null in row {sink.null_label_key!r}",
+            table=str(table),
+            column=dataset.label,
+            row=sink.null_label_key,
+        )
+    digest.update(sink.digest.digest())
+    return sink
+
+
+def _integer_columns(
+    conn: psycopg.Connection[Any], table: TableRef, columns: list[str]
+) -> set[str]:
+    """Which of `columns` are of an integer type, so travel as a fixed-width int8."""
+    found = conn.execute(
+        "SELECT a.attname FROM pg_attribute a WHERE a.attrelid = to_regclass(%s)"
+        " AND a.attname = ANY(%s) AND NOT a.attisdropped"
+        " AND a.atttypid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype)",
+        [table.identifier.as_string(conn), columns],
+    )
+    return {row[0] for row in found}
+
+
+def _count(conn: psycopg.Connection[Any], table: TableRef) -> int:
+    found = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(table.identifier)).fetchone()
+    return int(found[0]) if found else 0
+
+
+def _values_query(
+    dataset: Dataset,
+    table: TableRef,
+    joins: sql.Composable,
+    features: tuple[Feature, ...],
+    classes: tuple[str, ...],
+    categories: dict[str, tuple[str, ...]],
+    labels: LabelCodes | None,
+    integer_key: bool,
+    join_params: list[Any],
+) -> tuple[sql.Composed, list[Any], Layout]:
+    """The values COPY, its parameters (those of `joins` last), and the layout of
+    its records."""
+    fields, params, dtype, framing = _select_list(
+        dataset, table, features, classes, categories, labels, integer_key
+    )
     # Output columns get aliases of their own so that ORDER BY names the table's
     # key column, never an output column that happens to share its name.
     aliased = [
         sql.SQL("{} AS {}").format(f, sql.Identifier(f"_mendb_{i}")) for i, f in enumerate(fields)
     ]
     query = sql.SQL("COPY (SELECT {} FROM {} {} ORDER BY {}.{}) TO STDOUT (FORMAT BINARY)").format(
-        sql.SQL(", ").join(aliased), table.identifier, joins, table.identifier, key
+        sql.SQL(", ").join(aliased),
+        table.identifier,
+        joins,
+        table.identifier,
+        sql.Identifier(dataset.key),
     )
-    records = _parse_binary(conn, query, params + join_params, dtype, len(keys), digest)
-    split_unit, label_code = records["f0"].astype(np.float64), records["f1"].astype(np.int64) - 1
-    if (label_code < 0).any():
-        row = keys[int(np.argmax(label_code < 0))]
-        raise InvalidDataset(
-            f"label column {dataset.label!r} of {table} is null in row {row!r}",
-            table=str(table),
-            column=dataset.label,
-            row=str(row),
-        )
-    x = _features_matrix(records, features)
-    return _TableBlock(keys, x, label_code, split_unit)
+    layout = Layout(dtype, framing, features, labels or LabelCodes(), integer_key)
+    return query, params + join_params, layout
 
 
 def _embedding_joins(
@@ -227,37 +299,73 @@ def _embedding_joins(
     return sql.SQL(" ").join(joins), params
 
 
-def _read_keys(
-    conn: psycopg.Connection[Any], table: TableRef, key: sql.Identifier, digest: Any
-) -> NDArray[np.object_]:
-    query = sql.SQL(
-        "COPY (SELECT {k}::text AS _mendb_key FROM {t} ORDER BY {k}) TO STDOUT (FORMAT BINARY)"
+def _read_keys(conn: psycopg.Connection[Any], dataset: Dataset, table: TableRef) -> list[str]:
+    """The keys as text, in key order. The text format splits in bulk; it escapes
+    only backslashes, control characters and nulls, and a stream with any of those
+    is read again in binary form, where nothing is escaped."""
+    key = sql.Identifier(dataset.key)
+    query = sql.SQL("COPY (SELECT {k}::text FROM {t} ORDER BY {k}) TO STDOUT").format(
+        k=key, t=table.identifier
     )
-    keys: list[str] = []
-    with conn.cursor() as cur, cur.copy(query.format(k=key, t=table.identifier)) as copy:
+    data = bytearray()
+    with conn.cursor() as cur, cur.copy(query) as copy:
+        for chunk in copy:
+            data += chunk
+    if b"\\" not in data:
+        return data.decode(conn.info.encoding).split("\n")[:-1]
+    keys: list[str | None] = []
+    binary = sql.SQL("{} (FORMAT BINARY)").format(query)
+    with conn.cursor() as cur, cur.copy(binary) as copy:
         copy.set_types(["text"])
         keys.extend(row[0] for row in copy.rows())
-    array = np.array(keys, dtype=object)
-    digest.update("\x1f".join(keys).encode())
-    return array
+    if None in keys:
+        raise InvalidDataset(
+            f"key column {dataset.key!r} of {table} is null in {keys.count(None)} row(s);"
+            " every row needs a key to be read",
+            table=str(table),
+            column=dataset.key,
+        )
+    return [k for k in keys if k is not None]
 
 
 def _select_list(
     dataset: Dataset,
+    table: TableRef,
     features: tuple[Feature, ...],
     classes: tuple[str, ...],
     categories: dict[str, tuple[str, ...]],
-) -> tuple[list[sql.Composable], list[Any], np.dtype[Any]]:
+    labels: LabelCodes | None,
+    integer_key: bool,
+) -> tuple[list[sql.Composable], list[Any], np.dtype[Any], dict[str, int]]:
+    """The fields, with their values bound, of the record `read_parts.Layout`
+    describes; an integer label travels as itself, so the server does not look
+    it up among the classes row by row."""
     key, label = sql.Identifier(dataset.key), sql.Identifier(dataset.label)
     nan = sql.SQL("'NaN'::float8")
-    fields: list[sql.Composable] = [
-        sql.SQL("mendb.split_unit(%s, {}::text)").format(key),
-        sql.SQL("coalesce(array_position(%s::text[], {}::text), 0)::float8").format(label),
-    ]
-    params: list[Any] = [dataset.split.seed, list(classes)]
+    fields: list[sql.Composable] = []
     layout: list[tuple[Any, ...]] = [("count", ">i2")]
-    for i in range(2):
-        layout += [(f"len{i}", ">i4"), (f"f{i}", ">f8")]
+    framing: dict[str, int] = {"count": 0}  # its value is set once the fields are known
+    if integer_key:
+        fields.append(sql.SQL("{}.{}::int8").format(table.identifier, key))
+        layout += [("keylen", ">i4"), ("key", ">i8")]
+        framing["keylen"] = 8
+    # The digest `mendb.split_unit` maps to [0, 1), sent as its hex text: the
+    # mapping itself goes through numeric division and a float parse on the
+    # server for every row, and `read_parts.split_units` does it in bulk.
+    fields.append(sql.SQL("md5(%s::integer::text || ':' || {}::text)").format(key))
+    params: list[Any] = [dataset.split.seed]
+    layout += [("len0", ">i4"), ("f0", "u1", (32,))]
+    if labels is not None:
+        fields.append(sql.SQL("coalesce({}::int8, %s)").format(label))
+        params.append(NULL_LABEL)
+        layout += [("len1", ">i4"), ("f1", ">i8")]
+    else:
+        fields.append(
+            sql.SQL("coalesce(array_position(%s::text[], {}::text), 0)::float8").format(label)
+        )
+        params.append(list(classes))
+        layout += [("len1", ">i4"), ("f1", ">f8")]
+    framing |= {"len0": 32, "len1": 8}
     for i, feature in enumerate(features, start=2):
         column = sql.Identifier(feature.name)
         if feature.kind == "text":
@@ -267,8 +375,8 @@ def _select_list(
             fields.append(
                 sql.SQL("coalesce({c}, array_fill(0::real, ARRAY[%s])::vector)").format(c=column)
             )
-            fields.append(sql.SQL("({c} IS NULL)::int::float8").format(c=column))
             params.append(dim)
+            fields.append(sql.SQL("({c} IS NULL)::int::float8").format(c=column))
             layout += [
                 (f"len{i}", ">i4"),
                 (f"dim{i}", ">i2"),
@@ -277,6 +385,7 @@ def _select_list(
                 (f"nlen{i}", ">i4"),
                 (f"null{i}", ">f8"),
             ]
+            framing |= {f"len{i}": 4 + 4 * dim, f"dim{i}": dim, f"pad{i}": 0, f"nlen{i}": 8}
         elif feature.kind == "categorical":
             fields.append(
                 sql.SQL("coalesce(array_position(%s::text[], {c}::text)::float8, {nan})").format(
@@ -285,66 +394,13 @@ def _select_list(
             )
             params.append(list(categories[feature.name]))
             layout += [(f"len{i}", ">i4"), (f"f{i}", ">f8")]
+            framing[f"len{i}"] = 8
         else:
             fields.append(sql.SQL("coalesce({c}::float8, {nan})").format(c=column, nan=nan))
             layout += [(f"len{i}", ">i4"), (f"f{i}", ">f8")]
-    return fields, params, np.dtype(layout)
-
-
-def _parse_binary(
-    conn: psycopg.Connection[Any],
-    query: sql.Composed,
-    params: list[Any],
-    dtype: np.dtype[Any],
-    n_rows: int,
-    digest: Any,
-) -> NDArray[Any]:
-    out = np.empty(n_rows, dtype=dtype)
-    filled, skip, pending = 0, _HEADER, bytearray()
-    with conn.cursor() as cur, cur.copy(query, params) as copy:
-        for chunk in copy:
-            pending += chunk
-            if len(pending) >= _BLOCK:
-                filled, skip = _consume(pending, out, filled, skip, dtype, digest)
-        filled, skip = _consume(pending, out, filled, skip, dtype, digest)
-    if filled != n_rows:
-        raise RuntimeError(f"COPY returned {filled} rows, expected {n_rows}")
-    return out
-
-
-def _consume(
-    pending: bytearray,
-    out: NDArray[Any],
-    filled: int,
-    skip: int,
-    dtype: np.dtype[Any],
-    digest: Any,
-) -> tuple[int, int]:
-    if skip:
-        taken = min(skip, len(pending))
-        del pending[:taken]
-        skip -= taken
-    rows = min(len(pending) // dtype.itemsize, len(out) - filled)
-    if rows:
-        size = rows * dtype.itemsize
-        block = bytes(pending[:size])
-        digest.update(block)
-        out[filled : filled + rows] = np.frombuffer(block, dtype=dtype)
-        del pending[:size]
-    return filled + rows, skip
-
-
-def _features_matrix(records: NDArray[Any], features: tuple[Feature, ...]) -> NDArray[np.float64]:
-    columns: list[NDArray[np.float64]] = []
-    for i, feature in enumerate(features, start=2):
-        values = records[f"f{i}"].astype(np.float64)
-        if feature.kind in ("vector", "text"):
-            values = values.reshape(len(records), -1)
-            values[records[f"null{i}"] == 1.0] = np.nan
-            columns.extend(values.T)
-        else:
-            columns.append(values)
-    return np.column_stack(columns) if columns else np.zeros((len(records), 0))
+            framing[f"len{i}"] = 8
+    framing["count"] = len(fields)
+    return fields, params, np.dtype(layout), framing
 
 
 def _feature_layout(features: tuple[Feature, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -358,19 +414,3 @@ def _feature_layout(features: tuple[Feature, ...]) -> tuple[tuple[str, ...], tup
             names.append(feature.name)
             kinds.append(feature.kind)
     return tuple(names), tuple(kinds)
-
-
-def _split(
-    dataset: Dataset, main: _TableBlock, extra: _TableBlock | None
-) -> tuple[Split, Split, Split]:
-    spec = dataset.split
-    if extra is None:
-        valid = main.split_unit < spec.validation_fraction
-        test = ~valid & (main.split_unit < spec.validation_fraction + spec.test_fraction)
-        train = ~valid & ~test
-        parts = [(main, train), (main, valid), (main, test)]
-    else:
-        share = spec.validation_fraction / (spec.validation_fraction + spec.test_fraction)
-        valid = extra.split_unit < share
-        parts = [(main, np.ones(len(main.keys), bool)), (extra, valid), (extra, ~valid)]
-    return tuple(Split(b.x[m], b.y[m], b.keys[m]) for b, m in parts)  # type: ignore[return-value]

@@ -1,0 +1,211 @@
+"""The read path against its limit: one table read three ways in the same run.
+
+    python -m bench.read_path --rows 200000 --features 32 [--write]
+
+Sets up by itself: the embedded PostgreSQL in a temporary folder (or
+--database-url, an empty database), a table of (id bigint primary key, f0..fD
+float8, label integer) filled by one binary COPY, ANALYZEd and registered with
+every float column as a feature. Then, `--repeats` times and in turn so that a
+busy machine weighs on all three alike, it times
+
+- mendb: `db.read.read_dataset`, everything a valuation gets (keys, features,
+  labels, the key-hash split, the fingerprint);
+- pandas: `pandas.read_sql` of the same columns in key order through SQLAlchemy,
+  then the feature matrix as a float64 array (the keys stay in the frame);
+- bulk COPY: a binary COPY of the same columns in key order, gathered into one
+  buffer and parsed by numpy with a structured dtype into keys, a float64 matrix
+  and labels: no split, no checks, no fingerprint, the floor for this table.
+
+Prints JSON (best and median seconds of each, and pandas' best over mendb's);
+`--write` puts the figures in the "Read path" section of docs/BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import psycopg
+import sqlalchemy as sa
+from psycopg import sql
+
+from db import datasets
+from db.read import read_dataset
+from server.context import Mendb
+from server.settings import Settings
+
+TABLE = "bench_read"
+SECTION = "Read path"
+_PGCOPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00" * 8
+_HEADER = len(_PGCOPY_HEADER)
+
+
+def _row_dtype(features: int, label: tuple[str, str]) -> np.dtype[Any]:
+    fields: list[tuple[str, str]] = [("count", ">i2"), ("id_len", ">i4"), ("id", ">i8")]
+    for j in range(features):
+        fields += [(f"l{j}", ">i4"), (f"f{j}", ">f8")]
+    return np.dtype([*fields, ("label_len", ">i4"), label])
+
+
+def create_table(conn: psycopg.Connection[Any], rows: int, features: int) -> None:
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, rows)
+    records = np.empty(rows, dtype=_row_dtype(features, ("label", ">i4")))
+    records["count"], records["id_len"], records["id"] = features + 2, 8, np.arange(rows)
+    records["label_len"], records["label"] = 4, labels
+    for j in range(features):
+        records[f"l{j}"], records[f"f{j}"] = 8, rng.normal(size=rows) + labels * (j < 4)
+    columns = sql.SQL(", ").join(
+        sql.SQL("{} float8").format(sql.Identifier(f"f{j}")) for j in range(features)
+    )
+    conn.execute(
+        sql.SQL("CREATE TABLE {} (id bigint PRIMARY KEY, {}, label integer NOT NULL)").format(
+            sql.Identifier(TABLE), columns
+        )
+    )
+    copy_in = sql.SQL("COPY {} FROM STDIN (FORMAT BINARY)").format(sql.Identifier(TABLE))
+    with conn.cursor() as cur, cur.copy(copy_in) as copy:
+        copy.write(_PGCOPY_HEADER + records.tobytes() + b"\xff\xff")
+    conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(TABLE)))
+
+
+def _select(features: int) -> sql.Composed:
+    columns = [sql.Identifier(n) for n in ["id", *(f"f{j}" for j in range(features)), "label"]]
+    return sql.SQL("SELECT {} FROM {} ORDER BY id").format(
+        sql.SQL(", ").join(columns), sql.Identifier(TABLE)
+    )
+
+
+def read_pandas(engine: sa.Engine, query: str, features: int) -> int:
+    with engine.connect() as connection:
+        frame = pd.read_sql(sa.text(query), connection)
+    x = frame[[f"f{j}" for j in range(features)]].to_numpy(dtype=np.float64)
+    return len(x)
+
+
+def read_bulk(
+    conn: psycopg.Connection[Any], query: sql.Composed, features: int
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """Keys, features and labels."""
+    buffer = bytearray()
+    copy_out = sql.SQL("COPY ({}) TO STDOUT (FORMAT BINARY)").format(query)
+    with conn.cursor() as cur, cur.copy(copy_out) as copy:
+        for chunk in copy:
+            buffer += chunk
+    dtype = _row_dtype(features, ("label", ">i4"))
+    rows = (len(buffer) - _HEADER - 2) // dtype.itemsize
+    records = np.frombuffer(buffer, dtype=dtype, count=rows, offset=_HEADER)
+    x = np.empty((rows, features))
+    for j in range(features):
+        x[:, j] = records[f"f{j}"]
+    return records["id"].astype(np.int64), x, records["label"].astype(np.int64)
+
+
+def measure(url: str | None, rows: int, features: int, repeats: int, home: Path) -> dict[str, Any]:
+    app = Mendb.open(Settings(database_url=url, home=home))
+    try:
+        with app.connection() as conn:
+            create_table(conn, rows, features)
+            spec = datasets.parse_feature_spec(",".join(f"f{j}" for j in range(features)))
+            dataset = datasets.register(conn, app.engine, "bench_read", TABLE, "id", "label", spec)
+        query = _select(features)
+        with psycopg.connect(app.url, autocommit=True) as conn:
+            text = query.as_string(conn)
+            paths: dict[str, Callable[[], int]] = {
+                "mendb": lambda: read_dataset(conn, dataset).rows_read,
+                "pandas": lambda: read_pandas(app.engine, text, features),
+                "bulk_copy": lambda: len(read_bulk(conn, query, features)[0]),
+            }
+            for read in paths.values():  # warm the buffers, the pool and the imports
+                assert read() == rows
+            times: dict[str, list[float]] = {name: [] for name in paths}
+            for _ in range(repeats):
+                for name, read in paths.items():
+                    started = time.perf_counter()
+                    read()
+                    times[name].append(time.perf_counter() - started)
+    finally:
+        app.close()
+    best = {name: min(t) for name, t in times.items()}
+    return {
+        "rows": rows,
+        "features": features,
+        "repeats": repeats,
+        "best_s": {k: round(v, 3) for k, v in best.items()},
+        "median_s": {k: round(statistics.median(t), 3) for k, t in times.items()},
+        "pandas_over_mendb": round(best["pandas"] / best["mendb"], 2),
+        "mendb_over_bulk_copy": round(best["mendb"] / best["bulk_copy"], 2),
+    }
+
+
+def section(result: dict[str, Any], load_before: tuple[float, ...]) -> str:
+    from bench.report import cpu_name
+
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    load = ", ".join(f"{a:.1f}" for a in load_before)
+    after = ", ".join(f"{a:.1f}" for a in os.getloadavg())
+    lines = [
+        f"*Measured {when} on {os.cpu_count()} x {cpu_name()}; load average (1, 5, 15 min)"
+        f" {load} before and {after} after; ratios come from the same run.*",
+        "",
+        f"One table of {result['rows']:,} rows x {result['features']} float8 features, an"
+        " int8 key and an integer label, in the embedded PostgreSQL on the same machine,"
+        f" read {result['repeats']} times each way in turn (`python -m bench.read_path"
+        f" --rows {result['rows']} --features {result['features']}`). mendb's read is"
+        " everything a valuation gets: keys, the float64 feature matrix, encoded labels,"
+        " the key-hash split and the fingerprint. pandas is `read_sql` of the same"
+        " columns through SQLAlchemy and psycopg, then the feature matrix. Bulk COPY is"
+        " a binary COPY of the same columns gathered into one buffer and parsed by numpy,"
+        " with nothing else: the floor for this table.",
+        "",
+        "| path | best (s) | median (s) |",
+        "|---|---:|---:|",
+    ]
+    for name, label in (("mendb", "mendb read_dataset"), ("pandas", "pandas.read_sql"),
+                        ("bulk_copy", "binary COPY parsed by numpy")):  # fmt: skip
+        lines.append(f"| {label} | {result['best_s'][name]:.3f} | {result['median_s'][name]:.3f} |")
+    lines += [
+        "",
+        f"pandas.read_sql takes {result['pandas_over_mendb']:.1f}x mendb's time (target: at"
+        f" least 6x); mendb takes {result['mendb_over_bulk_copy']:.2f}x the bare bulk COPY.",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument("--features", type=int, default=32)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--database-url", default=None, help="An empty database to use.")
+    parser.add_argument("--write", action="store_true", help="Update docs/BENCHMARKS.md.")
+    args = parser.parse_args()
+    load_before = os.getloadavg()
+    home = Path(tempfile.mkdtemp(prefix="mendb-read-"))
+    try:
+        result = measure(args.database_url, args.rows, args.features, args.repeats, home)
+    finally:
+        if not args.database_url:
+            from db import embedded
+
+            embedded.stop(home)
+        shutil.rmtree(home, ignore_errors=True)
+    print(json.dumps(result, indent=2))
+    if args.write:
+        from bench.report import replace_sections
+
+        replace_sections({SECTION: section(result, load_before)})
+
+
+if __name__ == "__main__":
+    main()

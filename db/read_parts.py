@@ -1,0 +1,208 @@
+"""The arrays of one table's read, filled block by block as its binary COPY
+streams in, each row going straight to its part (training, validation, test).
+
+Nothing here touches a connection: `db.read` builds the query and the record
+layout, `db.copy_stream` hands over blocks of records, and a `TableSink` checks
+each block's framing, decodes its fields, hashes it and appends its rows to the
+part its split unit routes them to, all while the server is producing the next
+rows. Each part is allocated for every row of the table and only its first rows
+are written and returned, so no pass over the finished matrix is needed to split
+it: pages never written are never committed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from itertools import compress, pairwise
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from db.copy_stream import TRAILER, framing_error
+from db.datasets import Feature
+from valuation.data import Split
+
+NULL_LABEL = -(2**63)  # what an integer label field holds for a null label
+PARTS = 3  # training, validation, test
+
+
+@dataclass(frozen=True)
+class LabelCodes:
+    """How a record's label field (`f1`) becomes a class code, -1 for a null.
+    Without `values` the field already holds the 1-based position of the label
+    in the classes, 0 for a null. With them it holds the integer label itself,
+    or NULL_LABEL, and `codes` are the codes of `values` (ascending)."""
+
+    values: NDArray[np.int64] | None = None
+    codes: NDArray[np.int64] | None = None
+
+    @classmethod
+    def for_integers(cls, classes: tuple[str, ...]) -> LabelCodes | None:
+        """None when a class is not the text of an int8 other than NULL_LABEL."""
+        try:
+            values = [int(c) for c in classes]
+        except ValueError:
+            return None
+        if any(
+            str(v) != c or not NULL_LABEL < v < 2**63 for v, c in zip(values, classes, strict=True)
+        ):
+            return None
+        order = np.argsort(values, kind="stable")
+        return cls(np.array(values, dtype=np.int64)[order], order.astype(np.int64))
+
+    def decode(self, field: NDArray[Any]) -> NDArray[np.int64]:
+        if self.values is None or self.codes is None:
+            return field.astype(np.int64) - 1
+        labels = field.astype(np.int64)
+        if not len(self.values):
+            return np.full(len(labels), -1, dtype=np.int64)
+        at = np.searchsorted(self.values, labels).clip(0, len(self.values) - 1)
+        return np.where(self.values[at] == labels, self.codes[at], -1)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What a values record holds: the key (an int8 field `key`) or not, the md5
+    digest behind the split unit `f0` (see `split_units`), the label `f1`, then
+    one field `f{i}` per feature from i = 2 (a vector also has `null{i}`).
+    `framing` holds the value every count, length, dimension and padding word
+    must have for the fields to sit where `dtype` says."""
+
+    dtype: np.dtype[Any]
+    framing: Mapping[str, int]
+    features: tuple[Feature, ...]
+    labels: LabelCodes
+    key_in_stream: bool
+
+
+class _Part:
+    def __init__(self, capacity: int, width: int) -> None:
+        self.x = np.empty((capacity, width))
+        self.y = np.empty(capacity, dtype=np.int64)
+        self.keys: list[str] = []
+
+    def append(self, x: NDArray[np.float64], y: NDArray[np.int64], keys: list[str]) -> None:
+        low, high = len(self.keys), len(self.keys) + len(keys)
+        self.x[low:high], self.y[low:high] = x, y
+        self.keys.extend(keys)
+
+    def split(self) -> Split:
+        n = len(self.keys)
+        return Split(self.x[:n], self.y[:n], np.array(self.keys, dtype=object))
+
+
+class TableSink:
+    """Takes the blocks of one table's values COPY. `routing` is (v, t): a row
+    whose split unit is below v is a validation row, else below t a test row,
+    else a training row. `keys` are given in stream order when the records do
+    not carry them."""
+
+    def __init__(
+        self, layout: Layout, rows: int, routing: tuple[float, float], keys: list[str] | None
+    ) -> None:
+        self.layout, self.rows, self.routing = layout, rows, routing
+        self.given_keys = keys
+        self.width = width(layout.features)
+        self.parts = [_Part(rows, self.width) for _ in range(PARTS)]
+        self.digest = hashlib.sha256()
+        self.filled = 0
+        self.error: str | None = None
+        self.null_label_key: str | None = None
+
+    def take(self, records: NDArray[Any]) -> None:
+        if self.error is not None:
+            return
+        low, high = self.filled, self.filled + len(records)
+        if high > self.rows:
+            self.error = f"more than {self.rows} rows"
+            return
+        if (bad := framing_error(records, self.layout.framing)) is not None:
+            self.error = f"field {bad[0]} of row {low + bad[1] + 1} has another width"
+            return
+        self.digest.update(records)
+        keys = self._keys(records, low, high)
+        y = self.layout.labels.decode(records["f1"])
+        if self.null_label_key is None and (y < 0).any():
+            self.null_label_key = keys[int(np.argmax(y < 0))]
+        x = np.empty((len(records), self.width))
+        fill_features(x, records, self.layout.features)
+        units = split_units(records["f0"])
+        part = np.where(units < self.routing[0], 1, np.where(units < self.routing[1], 2, 0))
+        for index, destination in enumerate(self.parts):
+            chosen = part == index
+            if chosen.all():
+                destination.append(x, y, keys)
+            elif chosen.any():
+                destination.append(x[chosen], y[chosen], list(compress(keys, chosen.tolist())))
+        self.filled = high
+
+    def complete(self, rest: bytes) -> bool:
+        """Whether every row arrived, framed as expected, and nothing more."""
+        if self.error is None and (self.filled != self.rows or rest != TRAILER):
+            self.error = f"{self.filled} rows of {self.rows}, then {len(rest)} bytes"
+        return self.error is None
+
+    def splits(self) -> list[Split]:
+        return [part.split() for part in self.parts]
+
+    def _keys(self, records: NDArray[Any], low: int, high: int) -> list[str]:
+        if self.given_keys is not None:
+            return self.given_keys[low:high]
+        return list(map(str, records["key"].tolist()))
+
+
+def split_units(md5_hex: NDArray[np.uint8]) -> NDArray[np.float64]:
+    """`mendb.split_unit` from the md5 digests it starts from, one row of 32
+    lowercase hex digits each: the first 8 digits read as an unsigned integer,
+    over 2**32. Exact in float64, as is the server's result, so both agree."""
+    digits = md5_hex[:, :8].astype(np.uint64)
+    digits -= np.where(digits >= ord("a"), ord("a") - 10, ord("0")).astype(np.uint64)
+    value = digits @ (np.uint64(16) ** np.arange(7, -1, -1, dtype=np.uint64))
+    return value.astype(np.float64) / 2.0**32
+
+
+def fill_features(
+    x: NDArray[np.float64], records: NDArray[Any], features: tuple[Feature, ...]
+) -> None:
+    column, run = 0, []
+    for i, feature in enumerate(features, start=2):
+        if feature.kind in ("vector", "text"):
+            column += _fill_scalars(x[:, column:], records, run)
+            run = []
+            dim = int(feature.dim or 0)
+            block = x[:, column : column + dim]
+            block[...] = records[f"f{i}"].reshape(len(records), dim)
+            block[records[f"null{i}"] == 1.0] = np.nan
+            column += dim
+        else:
+            run.append(f"f{i}")
+    _fill_scalars(x[:, column:], records, run)
+
+
+def _fill_scalars(x: NDArray[np.float64], records: NDArray[Any], names: list[str]) -> int:
+    """Fill the first columns of `x` from float8 fields that follow each other at
+    a constant distance, all in one strided copy rather than one per field."""
+    if not names:
+        return 0
+    offsets = [records.dtype.fields[name][1] for name in names]
+    step = offsets[1] - offsets[0] if len(offsets) > 1 else 8
+    if any(b - a != step for a, b in pairwise(offsets)):
+        for column, name in enumerate(names):
+            x[:, column] = records[name]
+        return len(names)
+    fields = np.ndarray(
+        (len(records), len(names)),
+        dtype=records.dtype.fields[names[0]][0],
+        buffer=records,
+        offset=offsets[0],
+        strides=(records.dtype.itemsize, step),
+    )
+    x[:, : len(names)] = fields
+    return len(names)
+
+
+def width(features: tuple[Feature, ...]) -> int:
+    return sum(int(f.dim or 0) if f.kind in ("vector", "text") else 1 for f in features)
