@@ -248,8 +248,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.report:
         parts = [json.loads(Path(p).read_text()) for p in args.report.split(",")]
-        rows = [r for part in parts for r in part["rows"]]
-        report = {"rows": rows, "environment": parts[0]["environment"], "summary": summary(rows)}
+        merged = [r for part in parts for r in part["rows"]]
+        report = {
+            "rows": merged,
+            "environment": parts[0]["environment"],
+            "summary": summary(merged),
+        }
         if len(parts) > 1:
             path.write_text(json.dumps(report, indent=1))
     else:

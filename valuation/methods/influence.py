@@ -60,16 +60,16 @@ def _unit_indicators(
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Both splits with every column that takes two values on the training rows mapped
     linearly so that those values become 0 and 1 (other columns unchanged)."""
-    x_train = np.asarray(x_train, dtype=np.float64)
-    x_valid = np.asarray(x_valid, dtype=np.float64)
-    if len(x_train) == 0:
-        return x_train, x_valid
-    low, high = x_train.min(axis=0), x_train.max(axis=0)
-    inside = (x_train == low) | (x_train == high)
+    train = np.asarray(x_train, dtype=np.float64)
+    valid = np.asarray(x_valid, dtype=np.float64)
+    if len(train) == 0:
+        return train, valid
+    low, high = train.min(axis=0), train.max(axis=0)
+    inside = (train == low) | (train == high)
     two_valued = (high > low) & inside.all(axis=0)
     span = np.where(two_valued, high - low, 1.0)
     offset = np.where(two_valued, low, 0.0)
-    return (x_train - offset) / span, (x_valid - offset) / span
+    return (train - offset) / span, (valid - offset) / span
 
 
 def gradient_influence(
