@@ -6,6 +6,9 @@ a job whose lease ran out (its worker died) is queued again, up to `max_attempts
 times. Inserting or re-queueing a job notifies the channel `mendb_jobs`, which the
 workers LISTEN on. Finishing a job first takes the run's row lock and checks that
 this worker still holds it, so a job is finished exactly once.
+
+Each worker also beats in `mendb.workers`, busy or idle, so that the service can
+tell a queue that is being served from one that nobody serves.
 """
 
 from __future__ import annotations
