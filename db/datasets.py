@@ -24,6 +24,7 @@ from db.errors import (
     InvalidName,
     MendbError,
     SourceTableMissing,
+    UnknownColumn,
     UnknownDataset,
 )
 
@@ -211,23 +212,37 @@ def get(conn: psycopg.Connection[Any], name: str) -> Dataset:
 
 
 def _check_tables(conn: psycopg.Connection[Any], dataset: Dataset) -> None:
-    """Refuse a dataset whose table (or validation table) was dropped or renamed
-    after it was registered, naming it, before anything reads or writes."""
-    tables = [dataset.table]
+    """Refuse a dataset whose table (or validation table), or one of the columns it
+    reads, was dropped or renamed after it was registered, naming it, before anything
+    reads or writes."""
+    columns = [dataset.key, dataset.label, *(f.name for f in dataset.features)]
+    sources = [f.source for f in dataset.features if f.source]
+    tables = [(dataset.table, columns + sources)]
     if dataset.split.validation_table is not None:
-        tables.append(TableRef.parse(dataset.split.validation_table))
-    for ref in tables:
+        tables.append((TableRef.parse(dataset.split.validation_table), columns))
+    for ref, needed in tables:
         found = conn.execute(
-            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c"
+            "SELECT array(SELECT a.attname::text FROM pg_catalog.pg_attribute a"
+            "  WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped)"
+            " FROM pg_catalog.pg_class c"
             " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-            " WHERE n.nspname = %s AND c.relname = %s)",
+            " WHERE n.nspname = %s AND c.relname = %s",
             [ref.schema, ref.name],
         ).fetchone()
-        if not (found and found[0]):
+        if found is None:
             raise SourceTableMissing(
                 f"table {ref} of dataset {dataset.name!r} no longer exists; restore it, or"
                 " register the data again under a new name",
                 table=str(ref),
+                row=dataset.name,
+            )
+        missing = [name for name in needed if name not in found[0]]
+        if missing:
+            raise UnknownColumn(
+                f"column {missing[0]!r} of {ref} (dataset {dataset.name!r}) no longer exists;"
+                " restore it, or register the data again under a new name",
+                table=str(ref),
+                column=missing[0],
                 row=dataset.name,
             )
 

@@ -58,7 +58,10 @@ def test_every_bad_input_exits_1_names_it_and_writes_nothing(
     for name, table in (("d", "train"), ("g", "gone")):
         assert invoke("register", name, "--table", table, *REGISTER).exit_code == 0
         assert invoke("value", name, "--method", "knn_shapley", "--k", "5").exit_code == 0
+    make_table(conn, "cols", n=80, seed=5)
+    assert invoke("register", "c", "--table", "cols", *REGISTER).exit_code == 0
     conn.execute("DROP TABLE gone")
+    conn.execute("ALTER TABLE cols DROP COLUMN b")
     rows = tmp_path / "rows.csv"
     rows.write_text("id,a,label\n1,0.5,0\n2,1.5,1\n")
     huge = str(10**20)
@@ -101,6 +104,9 @@ def test_every_bad_input_exits_1_names_it_and_writes_nothing(
         (["explain", "g"], "public.gone"),
         (["loop", "g", "--max-rounds", "1"], "public.gone"),
         (["report", "g", "--out", str(tmp_path / "g.html")], "public.gone"),
+        (["value", "c", "--method", "knn_shapley"], "'b'"),
+        (["explain", "c"], "'b'"),
+        (["loop", "c"], "'b'"),
         (["report", "d", "--out", str(tmp_path / "missing" / "r.html")],
          str(tmp_path / "missing")),
         (["report", "d", "--out", str(tmp_path)], str(tmp_path)),
