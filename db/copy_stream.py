@@ -103,9 +103,48 @@ def framing_error(records: NDArray[Any], framing: Mapping[str, int]) -> tuple[st
     the order of `framing`; None when every row is framed as expected. A null
     field, or one of another width, shifts everything after it in the stream, so
     the first wrong word marks the row and the field at fault."""
+    if not any((view != value).any() for view, value in _framing_views(records, framing)):
+        return None
     found: tuple[str, int] | None = None
     for name, value in framing.items():
         wrong = records[name] != value
         if wrong.any() and (found is None or int(np.argmax(wrong)) < found[1]):
             found = name, int(np.argmax(wrong))
     return found
+
+
+def _framing_views(
+    records: NDArray[Any], framing: Mapping[str, int]
+) -> list[tuple[NDArray[Any], int]]:
+    """The framing fields as few strided views as possible: fields of one type and
+    expected value, each the same distance after the one before, are one view."""
+    fields = records.dtype.fields or {}
+    runs: list[tuple[list[str], int]] = []
+    for name, value in framing.items():
+        if runs and _extends(fields, runs[-1], name, value):
+            runs[-1][0].append(name)
+        else:
+            runs.append(([name], value))
+    views = []
+    for names, value in runs:
+        first, offset = fields[names[0]][0], fields[names[0]][1]
+        step = fields[names[1]][1] - offset if len(names) > 1 else first.itemsize
+        view = np.ndarray(
+            (len(records), len(names)),
+            dtype=first,
+            buffer=records,
+            offset=offset,
+            strides=(records.dtype.itemsize, step),
+        )
+        views.append((view, value))
+    return views
+
+
+def _extends(fields: Mapping[str, Any], run: tuple[list[str], int], name: str, value: int) -> bool:
+    names, run_value = run
+    if value != run_value or fields[name][0] != fields[names[0]][0]:
+        return False
+    if len(names) == 1:
+        return fields[name][1] > fields[names[0]][1]
+    step = fields[names[1]][1] - fields[names[0]][1]
+    return fields[name][1] - fields[names[-1]][1] == step
