@@ -170,5 +170,5 @@ def _invalid_parameter(_request: Request, error: InvalidParameterError) -> JSONR
 
 def _data_error(_request: Request, error: psycopg.DataError) -> JSONResponse:
     # Values PostgreSQL cannot hold (a NUL byte in text, a number out of range).
-    body = {"error": "InvalidValue", "message": str(error).splitlines()[0]}
+    body = {"error": "InvalidValue", "message": _short(str(error).splitlines()[0])}
     return JSONResponse({"table": None, "column": None, "row": None, **body}, status_code=422)
