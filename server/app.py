@@ -39,7 +39,6 @@ _ERRORS = {
         (413, "request body too large"),
     ]
 }
-DEFAULT_MAX_BODY_BYTES = 1_000_000
 MAX_MESSAGE = 300  # characters of an error message; the rest is the input echoed
 
 
@@ -61,8 +60,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     for router in (datasets.router, runs.router, scores.router, repairs.router, loops.router):
         app.include_router(router)
-    limit = getattr(settings, "max_body_bytes", DEFAULT_MAX_BODY_BYTES)
-    app.add_middleware(BodyLimit, max_bytes=limit)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(MendbError, _mendb_error)  # type: ignore[arg-type]
     app.add_exception_handler(InvalidParameterError, _invalid_parameter)  # type: ignore[arg-type]

@@ -13,11 +13,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from db import runs
-from server.app import DEFAULT_MAX_BODY_BYTES, BodyLimit, create_app
+from server.app import BodyLimit, create_app
 from server.settings import Settings
 from tests.acceptance.conftest import Headers
 from tests.factories import make_table
 
+DEFAULT_MAX_BODY_BYTES = 1_000_000
 REGISTER = {"name": "d", "table": "public.train", "key": "id", "label": "label"}
 
 
@@ -49,8 +50,13 @@ def test_a_body_over_the_limit_is_refused_before_it_is_parsed(
     assert at_limit.status_code == 201, at_limit.json()
 
 
-def test_the_limit_is_a_setting(settings: Settings, auth: dict[str, Headers]) -> None:
-    small = settings.model_copy(update={"max_body_bytes": 100})
+def test_the_limit_is_a_setting(
+    settings: Settings, auth: dict[str, Headers], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert settings.max_body_bytes == DEFAULT_MAX_BODY_BYTES
+    monkeypatch.setenv("MENDB_MAX_BODY_BYTES", "100")
+    small = Settings(database_url=settings.database_url, home=settings.home)
+    assert small.max_body_bytes == 100
     app = create_app(small)
     assert any(m.cls is BodyLimit and m.kwargs == {"max_bytes": 100} for m in app.user_middleware)
     with TestClient(app) as client:
