@@ -73,23 +73,33 @@ def read_dataset(
     )
     digest = hashlib.sha256()
     with _snapshot(conn):
-        for table in [dataset.table, *_extra_tables(dataset)]:
+        tables = [dataset.table, *_extra_tables(dataset)]
+        for table in tables:
             _check_vector_dims(conn, dataset, table, usable)
-        classes = _distinct(conn, dataset, dataset.label)
+        integers = [_integer_columns(conn, t, [dataset.key, dataset.label]) for t in tables]
+        # Integer labels are read as they are and their classes taken from the
+        # rows read, which spares a scan of the label column before the read.
+        raw_labels = all(dataset.label in columns for columns in integers)
+        classes = () if raw_labels else _distinct(conn, dataset, dataset.label)
         categories = {
             f.name: _distinct(conn, dataset, f.name, dataset.table)
             for f in usable
             if f.kind == "categorical"
         }
         models = {name: model for name, (model, _) in embeddings.items()}
-        tables = [dataset.table, *_extra_tables(dataset)]
-        sinks = [
-            _read_table(
+        sinks = []
+        for i, table in enumerate(tables):
+            sink = _read_table(
                 conn, dataset, table, _routing(dataset, i, len(tables)), usable,
-                classes, categories, models, digest,
-            )
-            for i, table in enumerate(tables)
-        ]  # fmt: skip
+                dataset.key in integers[i], _label_codes(raw_labels, dataset.label in
+                integers[i], classes), classes, categories, models,
+            )  # fmt: skip
+            sinks.append(_finished(conn, dataset, table, sink, digest))
+        if raw_labels:
+            classes = _sorted_text(conn, set().union(*(s.label_values for s in sinks)))
+            codes = LabelCodes.for_integers(classes, marks_null=False)
+            for sink in sinks:
+                sink.recode(codes or LabelCodes())
     train = sinks[0].splits()[0]
     _, valid, test = sinks[-1].splits()
     names, kinds = _feature_layout(usable)
@@ -179,15 +189,15 @@ def _read_table(
     table: TableRef,
     routing: tuple[float, float],
     features: tuple[Feature, ...],
+    integer_key: bool,
+    labels: LabelCodes | None,
     classes: tuple[str, ...],
     categories: dict[str, tuple[str, ...]],
     models: dict[str, str],
-    digest: Any,
 ) -> TableSink:
+    """The table's rows, read into a sink; `_finished` checks and hashes it."""
     joins, join_params = _embedding_joins(dataset, table, features, models)
-    integers = _integer_columns(conn, table, [dataset.key, dataset.label])
-    labels = LabelCodes.for_integers(classes) if dataset.label in integers else None
-    if dataset.key in integers:
+    if integer_key:
         query, params, layout = _values_query(
             dataset, table, joins, features, classes, categories, labels, True, join_params
         )
@@ -197,9 +207,8 @@ def _read_table(
         # A null key is the one field that reaches the stream at another width;
         # the text path below names it.
         if sink.complete(rest):
-            return _finished(dataset, table, sink, digest)
+            return sink
     keys = _read_keys(conn, dataset, table)
-    digest.update("\x1f".join(keys).encode())
     query, params, layout = _values_query(
         dataset, table, joins, features, classes, categories, labels, False, join_params
     )
@@ -207,19 +216,53 @@ def _read_table(
     rest = stream_records(conn, query, params, layout.dtype, len(keys), sink.take)
     if not sink.complete(rest):
         raise RuntimeError(f"the values COPY of {table} did not match its keys: {sink.error}")
-    return _finished(dataset, table, sink, digest)
+    return sink
 
 
-def _finished(dataset: Dataset, table: TableRef, sink: TableSink, digest: Any) -> TableSink:
-    if sink.null_label_key is not None:
+def _label_codes(raw: bool, integer: bool, classes: tuple[str, ...]) -> LabelCodes | None:
+    """Raw integer labels, integer labels coded in bulk, or None: coded by the server."""
+    if raw:
+        return LabelCodes(raw=True)
+    return LabelCodes.for_integers(classes) if integer else None
+
+
+def _finished(
+    conn: psycopg.Connection[Any], dataset: Dataset, table: TableRef, sink: TableSink, digest: Any
+) -> TableSink:
+    """Name a null label, then add the table to the fingerprint."""
+    null_row = sink.null_label_key
+    if null_row is not None and sink.layout.labels.raw:
+        # A raw label equal to the null marker may be a real one: ask.
+        null_row = _first_null_label(conn, dataset, table)
+    if null_row is not None:
         raise InvalidDataset(
-            f"label column {dataset.label!r} of {table} is null in row {sink.null_label_key!r}",
+            f"label column {dataset.label!r} of {table} is null in row {null_row!r}",
             table=str(table),
             column=dataset.label,
-            row=sink.null_label_key,
+            row=null_row,
         )
+    if sink.given_keys is not None:
+        digest.update("\x1f".join(sink.given_keys).encode())
     digest.update(sink.digest.digest())
     return sink
+
+
+def _first_null_label(
+    conn: psycopg.Connection[Any], dataset: Dataset, table: TableRef
+) -> str | None:
+    query = sql.SQL("SELECT {t}.{k}::text FROM {t} WHERE {y} IS NULL ORDER BY {t}.{k} LIMIT 1")
+    found = conn.execute(
+        query.format(
+            t=table.identifier, k=sql.Identifier(dataset.key), y=sql.Identifier(dataset.label)
+        )
+    ).fetchone()
+    return None if found is None else str(found[0])
+
+
+def _sorted_text(conn: psycopg.Connection[Any], values: set[int]) -> tuple[str, ...]:
+    """The values as text, in the order `_distinct` gives the text of a column."""
+    query = "SELECT v FROM unnest(%s::text[]) AS v ORDER BY v"
+    return tuple(row[0] for row in conn.execute(query, [[str(v) for v in values]]))
 
 
 def _integer_columns(

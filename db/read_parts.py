@@ -34,26 +34,33 @@ class LabelCodes:
     """How a record's label field (`f1`) becomes a class code, -1 for a null.
     Without `values` the field already holds the 1-based position of the label
     in the classes, 0 for a null. With them it holds the integer label itself,
-    or NULL_LABEL, and `codes` are the codes of `values` (ascending)."""
+    or NULL_LABEL, and `codes` are the codes of `values` (ascending). `raw`
+    keeps the integer labels as they are, for classes not known before the
+    read; `TableSink.recode` gives them their codes afterwards."""
 
     values: NDArray[np.int64] | None = None
     codes: NDArray[np.int64] | None = None
+    raw: bool = False
 
     @classmethod
-    def for_integers(cls, classes: tuple[str, ...]) -> LabelCodes | None:
-        """None when a class is not the text of an int8 other than NULL_LABEL."""
+    def for_integers(cls, classes: tuple[str, ...], marks_null: bool = True) -> LabelCodes | None:
+        """None when a class is not the text of an int8, or is NULL_LABEL while
+        that marks a null."""
         try:
             values = [int(c) for c in classes]
         except ValueError:
             return None
-        if any(
-            str(v) != c or not NULL_LABEL < v < 2**63 for v, c in zip(values, classes, strict=True)
-        ):
-            return None
+        for value, text in zip(values, classes, strict=True):
+            if str(value) != text or not -(2**63) <= value < 2**63:
+                return None
+            if marks_null and value == NULL_LABEL:
+                return None
         order = np.argsort(values, kind="stable")
         return cls(np.array(values, dtype=np.int64)[order], order.astype(np.int64))
 
     def decode(self, field: NDArray[Any]) -> NDArray[np.int64]:
+        if self.raw:
+            return field.astype(np.int64)
         if self.values is None or self.codes is None:
             return field.astype(np.int64) - 1
         labels = field.astype(np.int64)
@@ -61,6 +68,9 @@ class LabelCodes:
             return np.full(len(labels), -1, dtype=np.int64)
         at = np.searchsorted(self.values, labels).clip(0, len(self.values) - 1)
         return np.where(self.values[at] == labels, self.codes[at], -1)
+
+    def nulls(self, decoded: NDArray[np.int64]) -> NDArray[np.bool_]:
+        return decoded == NULL_LABEL if self.raw else decoded < 0
 
 
 @dataclass(frozen=True)
@@ -111,6 +121,7 @@ class TableSink:
         self.filled = 0
         self.error: str | None = None
         self.null_label_key: str | None = None
+        self.label_values: set[int] = set()  # the distinct labels, when read raw
 
     def take(self, records: NDArray[Any]) -> None:
         if self.error is not None:
@@ -125,8 +136,11 @@ class TableSink:
         self.digest.update(records)
         keys = self._keys(records, low, high)
         y = self.layout.labels.decode(records["f1"])
-        if self.null_label_key is None and (y < 0).any():
-            self.null_label_key = keys[int(np.argmax(y < 0))]
+        nulls = self.layout.labels.nulls(y)
+        if self.null_label_key is None and nulls.any():
+            self.null_label_key = keys[int(np.argmax(nulls))]
+        if self.layout.labels.raw:
+            self.label_values.update(np.unique(y).tolist())
         x = np.empty((len(records), self.width))
         fill_features(x, records, self.layout.features)
         units = split_units(records["f0"])
@@ -144,6 +158,12 @@ class TableSink:
         if self.error is None and (self.filled != self.rows or rest != TRAILER):
             self.error = f"{self.filled} rows of {self.rows}, then {len(rest)} bytes"
         return self.error is None
+
+    def recode(self, codes: LabelCodes) -> None:
+        """Replace the raw integer labels by their codes."""
+        for part in self.parts:
+            n = len(part.keys)
+            part.y[:n] = codes.decode(part.y[:n])
 
     def splits(self) -> list[Split]:
         return [part.split() for part in self.parts]

@@ -194,3 +194,33 @@ def test_empty_table(app: Mendb, conn: psycopg.Connection[Any]) -> None:
     conn.execute("DELETE FROM t")
     read = read_dataset(conn, dataset)
     assert read.rows_read == 0 and read.arrays.train.x.shape == (0, 2)
+
+
+def test_the_null_marker_as_a_real_label_is_a_class(
+    app: Mendb, conn: psycopg.Connection[Any]
+) -> None:
+    """Integer labels travel as themselves with a marker for null; a label equal
+    to that marker is still a label."""
+    _table(conn, "integer", "bigint", list(range(30)))
+    conn.execute("UPDATE t SET y = -9223372036854775808 WHERE k % 2 = 0")
+    read = read_dataset(conn, _register(app, conn))
+    assert "-9223372036854775808" in read.arrays.classes
+    _assert_matches_sql(conn, read)
+
+
+def test_labels_of_two_types_across_a_validation_table(
+    app: Mendb, conn: psycopg.Connection[Any]
+) -> None:
+    _table(conn, "integer", "integer", list(range(60)))
+    conn.execute("CREATE TABLE h (k text PRIMARY KEY, a float8, b real, y text)")
+    conn.execute("INSERT INTO h SELECT 'h' || k, a, b, (y + 1)::text FROM t")
+    spec = SplitSpec(0.3, 0.2, 7, validation_table="public.h")
+    dataset = datasets.register(
+        conn, app.engine, "d", "t", "k", "y", datasets.parse_feature_spec("a,b"), spec
+    )
+    arrays = read_dataset(conn, dataset).arrays
+    assert arrays.classes == ("0", "1", "2", "3")
+    labels = dict(conn.execute("SELECT k::text, y::text FROM t UNION ALL SELECT k, y FROM h"))
+    for split in (arrays.train, arrays.valid, arrays.test):
+        assert [arrays.classes[y] for y in split.y] == [labels[k] for k in split.keys]
+    assert len(arrays.valid) + len(arrays.test) == 60
