@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -132,14 +134,15 @@ def test_serve_restarts_a_dead_worker_and_its_workers_end_when_it_is_killed(
 
 
 @pytest.fixture
-def own_server(tmp_path: Path) -> Iterator[tuple[Path, str]]:
-    """An embedded PostgreSQL of this test's own, to restart."""
-    home = tmp_path / "pg"
-    url = embedded.start(home)
+def own_server() -> Iterator[tuple[Path, str]]:
+    """An embedded PostgreSQL of this test's own, to restart. Its data directory is
+    not under pytest's tmp_path, which another pytest session may be pruning."""
+    home = Path(tempfile.mkdtemp(prefix="mendb-restart-"))
     try:
-        yield home, url
+        yield home, embedded.start(home)
     finally:
         embedded.stop(home)
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def restart(home: Path) -> None:
