@@ -43,15 +43,22 @@ def stream_records(
         # row, and never include the end of the COPY, which psycopg reads
         # below. When no message is ready yet, psycopg waits for the next one.
         get_copy_data = conn.pgconn.get_copy_data
+        target, size = block.target, block.size
         for _ in range(rows):
-            size, data = get_copy_data(1)
-            if size == 0:
+            length, data = get_copy_data(1)
+            if length == 0:
                 data = copy.read()
                 if not data:
                     break
-            elif size < 0:
+                length = len(data)
+            elif length < 0:
                 raise psycopg.OperationalError("the COPY ended before its rows")
-            block.write(data)
+            end = block.position + length
+            if block.position >= 0 and end < size:
+                target[block.position : end] = data
+                block.position = end
+            else:
+                block.write(data)
         for data in copy:
             block.write(data)
     return block.finish()
