@@ -25,7 +25,7 @@ BLOCK_BYTES = 1 << 20
 
 def stream_records(
     conn: psycopg.Connection[Any],
-    query: sql.Composable,
+    query: sql.Composed,
     params: list[Any],
     dtype: np.dtype[Any],
     rows: int,
@@ -44,6 +44,7 @@ def stream_records(
         # below. When no message is ready yet, psycopg waits for the next one.
         get_copy_data = conn.pgconn.get_copy_data
         target, size = block.target, block.size
+        data: Any
         for _ in range(rows):
             length, data = get_copy_data(1)
             if length == 0:
@@ -71,7 +72,7 @@ class _Block:
         self, dtype: np.dtype[Any], block_bytes: int, take: Callable[[NDArray[Any]], None]
     ) -> None:
         self.records = np.empty(max(1, block_bytes // dtype.itemsize), dtype=dtype)
-        self.target = memoryview(self.records.view(np.uint8))
+        self.target = self.records.view(np.uint8).data
         self.size = len(self.target)
         self.take = take
         self.position = -HEADER  # of the next byte written; negative in the header
@@ -82,7 +83,7 @@ class _Block:
             self.target[position:end] = chunk
             self.position = end
             return
-        data = memoryview(chunk)
+        data: Any = memoryview(chunk)
         if position < 0:
             skipped = min(-position, len(data))
             data, position = data[skipped:], position + skipped
@@ -125,7 +126,7 @@ def _framing_views(
 ) -> list[tuple[NDArray[Any], int]]:
     """The framing fields as few strided views as possible: fields of one type and
     expected value, each the same distance after the one before, are one view."""
-    fields = records.dtype.fields or {}
+    fields: Mapping[str, Any] = records.dtype.fields or {}
     runs: list[tuple[list[str], int]] = []
     for name, value in framing.items():
         if runs and _extends(fields, runs[-1], name, value):

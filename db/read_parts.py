@@ -135,7 +135,7 @@ class TableSink:
         if (bad := framing_error(records, self.layout.framing)) is not None:
             self.error = f"field {bad[0]} of row {low + bad[1] + 1} has another width"
             return
-        self.digest.update(records)
+        self.digest.update(records.view(np.uint8).data)
         keys = self._keys(records, low, high)
         y = self.layout.labels.decode(records["f1"])
         nulls = self.layout.labels.nulls(y)
@@ -189,7 +189,7 @@ def split_units(md5_hex: NDArray[np.uint8]) -> NDArray[np.float64]:
 def fill_features(
     x: NDArray[np.float64], records: NDArray[Any], features: tuple[Feature, ...]
 ) -> None:
-    column, run = 0, []
+    column, run = 0, list[str]()
     for i, feature in enumerate(features, start=2):
         if feature.kind in ("vector", "text"):
             column += _fill_scalars(x[:, column:], records, run)
@@ -209,20 +209,21 @@ def _fill_scalars(x: NDArray[np.float64], records: NDArray[Any], names: list[str
     a constant distance, all in one strided copy rather than one per field."""
     if not names:
         return 0
-    offsets = [records.dtype.fields[name][1] for name in names]
+    fields: Mapping[str, Any] = records.dtype.fields or {}
+    offsets = [fields[name][1] for name in names]
     step = offsets[1] - offsets[0] if len(offsets) > 1 else 8
     if any(b - a != step for a, b in pairwise(offsets)):
         for column, name in enumerate(names):
             x[:, column] = records[name]
         return len(names)
-    fields = np.ndarray(
+    values = np.ndarray(
         (len(records), len(names)),
-        dtype=records.dtype.fields[names[0]][0],
+        dtype=fields[names[0]][0],
         buffer=records,
         offset=offsets[0],
         strides=(records.dtype.itemsize, step),
     )
-    x[:, : len(names)] = fields
+    x[:, : len(names)] = values
     return len(names)
 
 
