@@ -2,9 +2,12 @@
 
 Every feature is cast in SQL to a fixed-width binary field (float8, or pgvector's
 own binary form for vectors), so the COPY stream is a sequence of equal-sized rows
-that lands straight in a numpy record array, parsed in bulk rather than row by row
-in Python. Each row's count and length words are then checked against the layout,
-so a field of another width can never shift the columns unnoticed. Nulls never
+that `db.copy_stream` hands over a block at a time and `db.read_parts` decodes in
+bulk, not row by row in Python, straight into the training, validation and test
+arrays while the server sends the next rows. Each row's count and length words
+are checked against the layout, so a field of another width can never shift the
+columns unnoticed. The server sends the md5 digest a row's split unit comes from
+and numpy finishes it; integer labels travel as themselves. Nulls never
 become zeros: a null number or category becomes NaN, a null vector is read as
 zeros plus a flag and then set to NaN; `missing` marks them and
 `valuation.preprocess.prepare` imputes them.
