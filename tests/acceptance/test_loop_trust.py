@@ -77,7 +77,9 @@ def test_no_decision_reads_the_sealed_test(app: Mendb, conn: psycopg.Connection[
     seen = []
     for name, table in (("a", "train"), ("b", "other")):
         datasets.register(conn, app.engine, name, table, "id", "label")
-        outcome = run_loop(app, name, LoopConfig(max_rounds=2, k=10), lambda _: None)
+        # Accepting from 0.6 makes the rounds apply (and judge) relabels.
+        config = LoopConfig(max_rounds=2, k=10, min_confidence=0.6, min_verified_confidence=0.6)
+        outcome = run_loop(app, name, config, lambda _: None)
         repairs = conn.execute(
             "SELECT row_key, column_name, new_value, status FROM mendb.repairs"
             " WHERE dataset = %s ORDER BY row_key, column_name",
@@ -88,9 +90,10 @@ def test_no_decision_reads_the_sealed_test(app: Mendb, conn: psycopg.Connection[
         seen.append((rounds, repairs, outcome.reason))
         assert all(r["validation"] == "noisy_corrected" for r in outcome.rounds)
     assert seen[0] == seen[1]
+    assert any(applied for _, _, applied, _ in seen[0][0])  # the rounds did decide
     tests = conn.execute(
-        "SELECT (SELECT test_after FROM mendb.rounds WHERE dataset = 'a' ORDER BY id LIMIT 1),"
-        " (SELECT test_after FROM mendb.rounds WHERE dataset = 'b' ORDER BY id LIMIT 1)"
+        "SELECT (SELECT test_before FROM mendb.rounds WHERE dataset = 'a' ORDER BY id LIMIT 1),"
+        " (SELECT test_before FROM mendb.rounds WHERE dataset = 'b' ORDER BY id LIMIT 1)"
     ).fetchone()
     assert tests is not None and tests[0] != tests[1]  # the test rows were measured
 
