@@ -100,41 +100,93 @@ def progress_bar(label: str, enabled: bool) -> Iterator[Callable[[float], None]]
         yield lambda fraction: bar.update(task, completed=fraction)
 
 
+class _Commands(dict[str, click.Command]):
+    """A lazy group's commands. Looking one up by name imports its module; reading
+    the whole mapping (iterating it, its keys, values or items) imports every
+    module first, so that code walking the commands sees them all."""
+
+    def __init__(self, lazy: dict[str, tuple[str, str]], loaded: dict[str, click.Command]) -> None:
+        super().__init__(loaded)
+        self.lazy = lazy
+
+    def load(self, name: str) -> None:
+        if not dict.__contains__(self, name) and name in self.lazy:
+            importlib.import_module(self.lazy[name][0])  # registers its commands
+
+    def load_all(self) -> None:
+        for name in list(self.lazy):
+            self.load(name)
+
+    def __missing__(self, name: str) -> click.Command:
+        self.load(name)
+        if dict.__contains__(self, name):
+            return dict.__getitem__(self, name)
+        raise KeyError(name)
+
+    def __contains__(self, name: object) -> bool:
+        return dict.__contains__(self, name) or name in self.lazy
+
+    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+        self.load(name)
+        return dict.get(self, name, default)
+
+    def __iter__(self) -> Iterator[str]:
+        self.load_all()
+        return super().__iter__()
+
+    def keys(self) -> Any:
+        self.load_all()
+        return super().keys()
+
+    def values(self) -> Any:
+        self.load_all()
+        return super().values()
+
+    def items(self) -> Any:
+        self.load_all()
+        return super().items()
+
+
 class LazyGroup(click.Group):
     """A group whose commands live in modules imported only when one of their
     commands runs: a command that does no numeric work must not pay for importing
     torch and scikit-learn, which some modules need to declare their options.
 
-    `lazy` maps a command's name to its module and the one-line summary that
-    `--help` lists for it while the module is not imported."""
+    `add_lazy` names a command's module and the one-line summary that `--help`
+    lists for it while the module is not imported."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.lazy: dict[str, tuple[str, str]] = {}
+        self.commands = _Commands(self.lazy, self.commands)
 
     def add_lazy(self, name: str, module: str, summary: str) -> None:
         self.lazy[name] = (module, summary)
 
+    def loaded(self, name: str) -> click.Command | None:
+        """The command if its module was imported, without importing it."""
+        command: click.Command | None = dict.get(self.commands, name)
+        return command
+
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(set(self.commands) | set(self.lazy))
+        return sorted(set(dict.keys(self.commands)) | set(self.lazy))
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name not in self.commands and cmd_name in self.lazy:
-            importlib.import_module(self.lazy[cmd_name][0])  # registers its commands
-        return self.commands.get(cmd_name)
+        found: click.Command | None = self.commands.get(cmd_name)
+        return found
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         names = [
             name
             for name in self.list_commands(ctx)
-            if name in self.lazy or not self.commands[name].hidden
+            if name in self.lazy or not dict.__getitem__(self.commands, name).hidden
         ]
         if not names:
             return
         limit = formatter.width - 6 - max(len(name) for name in names)
         rows = []
         for name in names:
-            loaded = self.commands.get(name)
+            loaded = self.loaded(name)
             rows.append((name, loaded.get_short_help_str(limit) if loaded else self.lazy[name][1]))
         with formatter.section("Commands"):
             formatter.write_dl(rows)
