@@ -228,25 +228,19 @@ def label_shift_guard(
     if not change > z * se:
         return overshoot
     moved = int(np.argmax(np.abs(d)))
-    figures = {
+    distance = {
         "squared_distance_before": float(np.sum((before - r) ** 2)),
         "squared_distance_after": float(np.sum((after - r) ** 2)),
         "squared_distance_change": change,
         "squared_distance_se": se,
-        "class": float(moved),
-        "share_before": float(before[moved]),
-        "share_after": float(after[moved]),
-        "share_reference": float(r[moved]),
-        "z": z,
     }
-    name = repr(classes[moved]) if classes is not None else str(moved)
-    return _refuse(
-        DecisionCode.LABEL_SHIFT,
-        f"the relabels would move class {name}'s training share {before[moved]:.3f} ->"
-        f" {after[moved]:.3f}, away from the reference {r[moved]:.3f} (squared distance"
-        f" {change:+.4f} +- {se:.4f}, beyond {z:g} standard errors)",
-        figures,
-        outcome="refused before it was applied",
+    return _shift_refusal(
+        (before, after, r),
+        moved,
+        classes,
+        f"away from the reference {r[moved]:.3f} (squared distance {change:+.4f} +-"
+        f" {se:.4f}, beyond {z:g} standard errors)",
+        {**distance, "z": z},
     )
 
 
@@ -273,21 +267,38 @@ def _overshoot(
     moved = int(np.argmax(excess))
     if not excess[moved] > 0:
         return None
-    figures = {
-        "class": float(moved),
-        "share_before": float(before[moved]),
-        "share_after": float(after[moved]),
-        "share_reference": float(r[moved]),
-        "share_se": float(se[moved]),
-        "z": z,
-    }
+    return _shift_refusal(
+        (before, after, r),
+        moved,
+        classes,
+        f"past the reference {r[moved]:.3f} by more than {z:g} standard errors"
+        f" ({float(se[moved]):.3f})",
+        {"share_se": float(se[moved]), "z": z},
+    )
+
+
+def _shift_refusal(
+    shares: tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]],
+    moved: int,
+    classes: tuple[str, ...] | None,
+    how: str,
+    figures: dict[str, float],
+) -> Decision:
+    """The label-shift refusal for class `moved`, its shares (before, after,
+    reference) in the figures and the reason."""
+    before, after, r = shares
     name = repr(classes[moved]) if classes is not None else str(moved)
     return _refuse(
         DecisionCode.LABEL_SHIFT,
-        f"the relabels would carry class {name}'s training share {before[moved]:.3f} ->"
-        f" {after[moved]:.3f}, past the reference {r[moved]:.3f} by more than {z:g}"
-        f" standard errors ({float(se[moved]):.3f})",
-        figures,
+        f"the relabels would move class {name}'s training share {before[moved]:.3f} ->"
+        f" {after[moved]:.3f}, {how}",
+        {
+            **figures,
+            "class": float(moved),
+            "share_before": float(before[moved]),
+            "share_after": float(after[moved]),
+            "share_reference": float(r[moved]),
+        },
         outcome="refused before it was applied",
     )
 
