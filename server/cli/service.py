@@ -76,7 +76,9 @@ def token() -> None:
 
 
 @command(token, "create")
-@click.option("--name", required=True, help="Who uses it; written into the audit trail.")
+@click.option(
+    "--name", required=True, help="Who uses it, as the audit trail names it; never reused."
+)
 @click.option("--scope", type=click.Choice(SCOPES), default="read", show_default=True)
 def token_create(as_json: bool, name: str, scope: str) -> None:
     """Create a token and print it once; only its hash is stored."""
