@@ -80,7 +80,7 @@ def recovered(
 
 def _share(groups: list[list[Cell]], method: str, model: str, metric: str, ci: bool) -> str:
     value, interval = recovered(groups, method, model, metric)
-    return _pct(value) + (_interval(interval) if ci else "")
+    return _pct(value) + (_interval(interval) if ci and not math.isnan(value) else "")
 
 
 def verdict(cells: list[Cell], method: str = "mendb") -> tuple[bool, list[str]]:
@@ -152,7 +152,7 @@ def cells_table(cells: list[Cell], setting: str) -> str:
             ])  # fmt: skip
     header = ["table", "noise", "bal. acc. clean / noisy / loop",
               *(f"bal. acc. recovered: {NAMES[m]}" for m in METHODS),
-              "log-loss recovered: loop", "log-loss: cleanlab",
+              "log-loss recovered: loop", "log-loss recovered: cleanlab",
               "loop relabel precision (right / wrong)", "never worse"]  # fmt: skip
     return _table(header, rows)
 
@@ -191,8 +191,8 @@ def relabels_table(cells: list[Cell]) -> str:
                 def total(method: str, key: str, mine: list[Cell] = mine) -> int:
                     return sum(c["relabels"][method][key] for c in mine)
 
-                def share(method: str, mine: list[Cell] = mine) -> str:
-                    return f"{np.mean([c['minority_share'][method] for c in mine]):.1%}"
+                def share(m: str, mine: list[Cell] = mine) -> str:
+                    return f"{100 * np.mean([c['minority_share'][m] for c in mine]):.1f} %"
 
                 rows.append([
                     v, t, n, str(sum(c["planted"]["flipped_train"] for c in mine)),
