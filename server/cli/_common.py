@@ -158,18 +158,18 @@ class LazyGroup(click.Group):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.lazy: dict[str, tuple[str, str]] = {}
-        self.commands = _Commands(self.lazy, self.commands)
+        self.all_commands = _Commands(self.lazy, dict(self.commands))
+        self.commands = self.all_commands
 
     def add_lazy(self, name: str, module: str, summary: str) -> None:
         self.lazy[name] = (module, summary)
 
     def loaded(self, name: str) -> click.Command | None:
         """The command if its module was imported, without importing it."""
-        command: click.Command | None = dict.get(self.commands, name)
-        return command
+        return dict.get(self.all_commands, name)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(set(dict.keys(self.commands)) | set(self.lazy))
+        return sorted(set(dict.keys(self.all_commands)) | set(self.lazy))
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         found: click.Command | None = self.commands.get(cmd_name)
@@ -179,7 +179,7 @@ class LazyGroup(click.Group):
         names = [
             name
             for name in self.list_commands(ctx)
-            if name in self.lazy or not dict.__getitem__(self.commands, name).hidden
+            if name in self.lazy or not dict.__getitem__(self.all_commands, name).hidden
         ]
         if not names:
             return
