@@ -161,7 +161,7 @@ def test_tokens_and_scopes(
     client: TestClient, conn: psycopg.Connection[Any], auth: dict[str, Headers]
 ) -> None:
     make_table(conn)
-    assert client.get("/health").json() == {"status": "ok", "database": True}
+    assert client.get("/health").json()["status"] == "ok"
     assert client.get("/datasets").status_code == 401
     bad = {"Authorization": "Bearer mendb_not-a-token"}
     assert client.get("/datasets", headers=bad).status_code == 401
@@ -251,7 +251,7 @@ def test_the_loop_over_http_and_sql_with_a_real_worker(
         json={"dataset": "demo", "kind": "loop", "params": {"budgett": 5}},
         headers=reviewer,
     )
-    assert bad.status_code == 400 and "budgett" in bad.json()["message"]
+    assert bad.status_code == 422 and "budgett" in bad.json()["message"]
     assert client.get("/datasets/demo/loop", headers=reader).status_code == 404
     settings = {"budget": 20, "max_rounds": 2, "policy": "review", "k": 5}
     started = client.post("/runs", json={"dataset": "demo", "kind": "loop", "method": "knn_shapley",

@@ -24,7 +24,7 @@ from tests.factories import make_table
 
 @pytest.fixture
 def env(dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    values = {"DATABASE_URL": dsn, "MENDB_HOME": str(tmp_path), "MENDB_ACTOR": "cli-user"}
+    values = {"DATABASE_URL": dsn, "MENDB_HOME": str(tmp_path)}
     for name, value in values.items():
         monkeypatch.setenv(name, value)
     return values

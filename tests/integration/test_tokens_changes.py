@@ -17,7 +17,7 @@ from tests.factories import make_table
 
 
 def test_tokens_are_stored_hashed_and_scoped(conn: psycopg.Connection[Any]) -> None:
-    token, secret = tokens.create(conn, "reviewer-1", "review")
+    _token, secret = tokens.create(conn, "reviewer-1", "review")
     stored = conn.execute("SELECT token_hash FROM mendb.api_tokens").fetchone()
     assert stored == (tokens.digest(secret),) and secret not in stored
     found = tokens.authenticate(conn, secret)
@@ -35,7 +35,8 @@ def test_tokens_are_stored_hashed_and_scoped(conn: psycopg.Connection[Any]) -> N
     with pytest.raises(NotFound):
         tokens.revoke(conn, "reviewer-1")
     assert tokens.list_all(conn) == [] and len(tokens.list_all(conn, True)) == 1
-    assert tokens.create(conn, "reviewer-1", "read")[0].id != token.id  # the name is free again
+    with pytest.raises(Conflict, match="never reused"):  # not even after revocation
+        tokens.create(conn, "reviewer-1", "read")
 
 
 @pytest.fixture
