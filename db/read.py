@@ -92,11 +92,19 @@ def read_dataset(
         models = {name: model for name, (model, _) in embeddings.items()}
         sinks = []
         for i, table in enumerate(tables):
+            labels = _label_codes(raw_labels, dataset.label in integers[i], classes)
             sink = _read_table(
-                conn, dataset, table, _routing(dataset, i, len(tables)), usable,
-                dataset.key in integers[i], _label_codes(raw_labels, dataset.label in
-                integers[i], classes), classes, categories, models,
-            )  # fmt: skip
+                conn,
+                dataset,
+                table,
+                _routing(dataset, i, len(tables)),
+                usable,
+                integer_key=dataset.key in integers[i],
+                labels=labels,
+                classes=classes,
+                categories=categories,
+                models=models,
+            )
             sinks.append(_finished(conn, dataset, table, sink, digest))
         if raw_labels:
             classes = _sorted_text(conn, set().union(*(s.label_values for s in sinks)))
