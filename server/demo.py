@@ -21,7 +21,7 @@ from sklearn.datasets import load_breast_cancer, load_digits
 from db import datasets
 from db.datasets import SplitSpec
 from db.repairs import list_repairs, review
-from server import operations
+from server import applying, operations
 from server.context import Mendb
 from server.loop import LoopConfig
 
@@ -99,7 +99,7 @@ def run_demo(
                 verified_only=True,
                 actor=app.settings.actor,
             )
-        operations.apply(app, DATASET)
+        applying.apply(app, DATASET)
         repairs = list_repairs(conn, dataset=DATASET)
         truth = dict(
             conn.execute(

@@ -22,7 +22,7 @@ from psycopg import sql
 from db import datasets
 from db.datasets import SplitSpec
 from db.repairs import list_repairs, review
-from server import operations
+from server import applying, operations
 from server.context import Mendb
 
 DATASET, TABLE, TRUTH = "demo_text", "demo_text_train", "demo_text_truth"
@@ -126,7 +126,7 @@ def _round(app: Mendb, n: int, plan: dict[str, list[int]]) -> TextDemoReport:
     operations.propose_repairs(app, DATASET, max_rows=n)
     with app.connection() as conn:
         review(conn, "accepted", dataset=DATASET, verified_only=True, actor=app.settings.actor)
-        applied = operations.apply(app, DATASET).done
+        applied = applying.apply(app, DATASET).done
         repairs = list_repairs(conn, dataset=DATASET)
         truth = {
             (kind, key): value

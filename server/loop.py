@@ -34,7 +34,7 @@ from db import datasets, rounds, runs
 from db.errors import MendbError
 from db.repairs import list_repairs, review
 from repair.explain import explain_low_value
-from server import operations
+from server import applying, operations
 from server.context import Mendb
 from server.loop_config import POLICIES, LoopConfig, default_budget, loop_config
 from server.policy import Decision, DecisionCode, halt, judge_round, label_shift_guard
@@ -325,14 +325,14 @@ def _finish_round(
             )
         log(f"  refused: {refusal.reason}")
         return refusal
-    report = operations.apply(app, name) if accepted else None
+    report = applying.apply(app, name) if accepted else None
     applied = set(report.done if report else [])
     moved = relabels([r for r in accepted if r["id"] in applied], label)
     after = _measure(app, name, config, reference)
     decision = judge_round(before.valid, after.valid, z=config.margin, min_gain=config.min_gain)
     log(f"  applied {len(applied)} ({_direction_text(moved)}); {decision.reason}")
     if not decision.keep and applied:
-        operations.revert(app, name, sorted(applied))
+        applying.revert(app, name, sorted(applied))
     with app.connection() as conn:
         rounds.update(
             conn,

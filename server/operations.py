@@ -16,7 +16,6 @@ import numpy as np
 import psycopg
 
 from db import datasets, jobs, runs
-from db.apply import BatchReport, apply_repairs, revert_repairs
 from db.datasets import Dataset
 from db.embeddings import SyncReport
 from db.errors import MendbError, NoScores
@@ -294,16 +293,6 @@ def propose_repairs(
             actor=app.settings.actor,
             progress=progress,
         )
-
-
-def apply(app: Mendb, name: str) -> BatchReport:
-    with app.connection() as conn:
-        return apply_repairs(conn, datasets.get(conn, name), app.settings.actor)
-
-
-def revert(app: Mendb, name: str, ids: list[int] | None = None) -> BatchReport:
-    with app.connection() as conn:
-        return revert_repairs(conn, datasets.get(conn, name), ids, app.settings.actor)
 
 
 def model_accuracy(app: Mendb, name: str, seed: int = 0) -> float:

@@ -34,7 +34,7 @@ import sqlalchemy.exc
 from db import changes, jobs, rounds, runs
 from db.errors import MendbError
 from db.jobs import Cancelled, LeaseLost
-from server import operations
+from server import applying, operations
 from server.context import Mendb
 from server.loop import LoopConfig, loop_config, run_loop
 from server.settings import Settings
@@ -118,9 +118,9 @@ def execute(app: Mendb, job: dict[str, Any], worker_id: str, beat: Heartbeat) ->
             params["method"] = job["method"]
         metrics: dict[str, Any] = {"proposed": operations.propose_repairs(app, name, **params)}
     elif kind == "apply":
-        metrics = operations.apply(app, name).to_dict()
+        metrics = applying.apply(app, name).to_dict()
     elif kind == "revert":
-        metrics = operations.revert(app, name, params.get("ids")).to_dict()
+        metrics = applying.revert(app, name, params.get("ids")).to_dict()
     else:
         raise MendbError(f"jobs of kind {kind!r} are not run by this worker")
     with app.connection() as conn:

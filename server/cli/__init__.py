@@ -33,7 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "worker": ("server.cli.service", "Run one worker process without the HTTP API."),
     "token": ("server.cli.service", "API tokens: create (the token is shown once), list, revoke."),
     "value": ("server.cli.values", "Value every training row of a dataset."),
-    "scores": ("server.cli.values", "Show the lowest-valued rows of the latest valuation."),
+    "scores": ("server.cli.scores", "Show the lowest-valued rows of the latest valuation."),
 }
 for _name, (_module, _summary) in COMMANDS.items():
     cli.add_lazy(_name, _module, _summary)

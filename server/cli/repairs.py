@@ -11,6 +11,7 @@ from rich.table import Table
 from db import datasets as datasets_db
 from db.errors import require_between
 from db.repairs import list_repairs, review
+from server import applying
 from server.cli._common import cli, command, emit, open_app, progress_bar
 from server.schemas import MAX_BIGINT, MAX_NEIGHBOURS, MAX_PAGE, MAX_PROPOSALS
 
@@ -164,10 +165,8 @@ def reject(as_json: bool, ids: tuple[int, ...], dataset: str | None) -> None:
 @click.argument("name")
 def apply(as_json: bool, name: str) -> None:
     """Apply all accepted repairs of a dataset in one transaction."""
-    from server import operations  # imports torch and scikit-learn
-
     with open_app() as app:
-        report = operations.apply(app, name)
+        report = applying.apply(app, name)
     emit(
         report.to_dict(),
         as_json,
@@ -183,14 +182,12 @@ def apply(as_json: bool, name: str) -> None:
 @click.option("--all", "revert_all", is_flag=True, help="Every applied repair of the dataset.")
 def revert(as_json: bool, name: str, ids: tuple[int, ...], revert_all: bool) -> None:
     """Restore the old values of applied repairs."""
-    from server import operations  # imports torch and scikit-learn
-
     if bool(ids) == revert_all:
         raise click.UsageError("give --repair ID (one or more) or --all")
     for repair_id in ids:
         require_between("--repair", repair_id, 1, MAX_BIGINT)
     with open_app() as app:
-        report = operations.revert(app, name, list(ids) or None)
+        report = applying.revert(app, name, list(ids) or None)
     emit(
         report.to_dict(),
         as_json,

@@ -6,15 +6,12 @@ import json
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 
-from db import datasets as datasets_db
 from db.errors import MendbError, require_between
 from server import operations
 from server.cli._common import cli, command, console, emit, open_app, progress_bar
 from server.operations import jsonable
-from server.schemas import MAX_NEIGHBOURS, MAX_PAGE, MAX_SEED, check_n_jobs, check_param_types
+from server.schemas import MAX_NEIGHBOURS, MAX_SEED, check_n_jobs, check_param_types
 from valuation.executors import DaskExecutor
 from valuation.methods import METHODS
 
@@ -134,35 +131,3 @@ def _value_auto(as_json: bool, name: str, seed: int | None) -> None:
                     console.print(f"[yellow]warning:[/yellow] {run.method}: {warning}")
 
     emit(jsonable(result), as_json, render)
-
-
-@command(cli)
-@click.argument("name")
-@click.option("--method", default=None, help="Which method's values (default: the latest).")
-@click.option("--limit", default=20, show_default=True)
-def scores(as_json: bool, name: str, method: str | None, limit: int) -> None:
-    """Show the lowest-valued rows of the latest valuation, flagging values whose
-    Monte Carlo estimate did not converge."""
-    require_between("--limit", limit, 1, MAX_PAGE)
-    columns = ("row_key", "method", "value", "rank", "converged", "convergence_warning")
-    with open_app() as app, app.connection() as conn:
-        datasets_db.get(conn, name)
-        rows = conn.execute(
-            "SELECT row_key, method, value, rank, converged, convergence_warning"
-            " FROM mendb.row_values WHERE dataset = %s"
-            " AND (%s::text IS NULL OR method = %s) ORDER BY method, rank LIMIT %s",
-            [name, method, method, limit],
-        ).fetchall()
-    found = [dict(zip(columns, r, strict=True)) for r in rows]
-
-    def render() -> None:
-        warned = {r["method"]: r["convergence_warning"] for r in found if r["converged"] is False}
-        for which, warning in warned.items():
-            console.print(f"[yellow]warning:[/yellow] {which}: {warning}")
-        table = Table("rank", "row", "method", "value", "converged")
-        for r in found:
-            flag = {True: "yes", False: "NO", None: "-"}[r["converged"]]
-            table.add_row(str(r["rank"]), r["row_key"], r["method"], f"{r['value']:+.6f}", flag)
-        Console().print(table)
-
-    emit(found, as_json, render)

@@ -67,11 +67,6 @@ def test_a_light_command_does_not_import_the_numeric_stack(args: list[str]) -> N
     assert imported_heavy(args) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server/cli/values.py declares --method from valuation.methods.METHODS, which"
-    " imports scikit-learn; `scores` becomes light once it lives in a module without it",
-)
 def test_scores_does_not_import_the_numeric_stack() -> None:
     assert imported_heavy(["scores", "--help"]) == []
 

@@ -1,0 +1,19 @@
+"""Applying and reverting accepted repairs, as the CLI, the service and the loop do
+it: one transaction each (`db.apply`). Kept apart from `server.operations` so that
+`mendb apply` and `mendb revert` start without the numeric stack."""
+
+from __future__ import annotations
+
+from db import datasets
+from db.apply import BatchReport, apply_repairs, revert_repairs
+from server.context import Mendb
+
+
+def apply(app: Mendb, name: str) -> BatchReport:
+    with app.connection() as conn:
+        return apply_repairs(conn, datasets.get(conn, name), app.settings.actor)
+
+
+def revert(app: Mendb, name: str, ids: list[int] | None = None) -> BatchReport:
+    with app.connection() as conn:
+        return revert_repairs(conn, datasets.get(conn, name), ids, app.settings.actor)

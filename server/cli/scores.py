@@ -1,0 +1,45 @@
+"""Reading the values: kept apart from valuing, so that it starts without the
+numeric stack."""
+
+from __future__ import annotations
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from db import datasets as datasets_db
+from db.errors import require_between
+from server.cli._common import cli, command, console, emit, open_app
+from server.schemas import MAX_PAGE
+
+
+@command(cli)
+@click.argument("name")
+@click.option("--method", default=None, help="Which method's values (default: the latest).")
+@click.option("--limit", default=20, show_default=True)
+def scores(as_json: bool, name: str, method: str | None, limit: int) -> None:
+    """Show the lowest-valued rows of the latest valuation, flagging values whose
+    Monte Carlo estimate did not converge."""
+    require_between("--limit", limit, 1, MAX_PAGE)
+    columns = ("row_key", "method", "value", "rank", "converged", "convergence_warning")
+    with open_app() as app, app.connection() as conn:
+        datasets_db.get(conn, name)
+        rows = conn.execute(
+            "SELECT row_key, method, value, rank, converged, convergence_warning"
+            " FROM mendb.row_values WHERE dataset = %s"
+            " AND (%s::text IS NULL OR method = %s) ORDER BY method, rank LIMIT %s",
+            [name, method, method, limit],
+        ).fetchall()
+    found = [dict(zip(columns, r, strict=True)) for r in rows]
+
+    def render() -> None:
+        warned = {r["method"]: r["convergence_warning"] for r in found if r["converged"] is False}
+        for which, warning in warned.items():
+            console.print(f"[yellow]warning:[/yellow] {which}: {warning}")
+        table = Table("rank", "row", "method", "value", "converged")
+        for r in found:
+            flag = {True: "yes", False: "NO", None: "-"}[r["converged"]]
+            table.add_row(str(r["rank"]), r["row_key"], r["method"], f"{r['value']:+.6f}", flag)
+        Console().print(table)
+
+    emit(found, as_json, render)
