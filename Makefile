@@ -22,10 +22,12 @@ $(BENCH_STAMP): $(STAMP)
 	$(BIN)/pip install --quiet -e ".[dev,demo,bench]"
 	touch $(BENCH_STAMP)
 
-# Heavy: about an hour on 2 cores; writes docs/BENCHMARKS.md. BENCH_ARGS=--quick for a taste.
+# Heavy: a few hours on 2 cores; writes docs/BENCHMARKS.md. BENCH_ARGS=--quick for a taste.
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
 	$(BIN)/python -m bench.influence
+	$(BIN)/python -m bench.detection
+	$(BIN)/python -m bench.read_path --write
 	$(BIN)/python -m bench.loop
 
 demo: $(STAMP)
