@@ -1,6 +1,6 @@
 """Detection of realistic label noise on real tables: which method finds the rows.
 
-    .venv/bin/python -m bench.detection              # 3 seeds, every table and noise
+    .venv/bin/python -m bench.detection              # the default grid: every table, noise and seed
     .venv/bin/python -m bench.detection --quick      # one seed, two tables; doc untouched
     .venv/bin/python -m bench.detection --report     # rewrite the doc from the saved JSON
 
@@ -181,7 +181,7 @@ def section(report: dict[str, Any], notes: str) -> str:
         [
             f"*Measured {env['date']} on {env['cpu']}; load average {env['load_before']:.1f}"
             " before, on a machine shared with other jobs (times are indicative).*",
-            "```sh\n.venv/bin/python -m bench.detection          # 3 seeds, all cells\n"
+            "```sh\n.venv/bin/python -m bench.detection          # every table, noise and seed\n"
             ".venv/bin/python -m bench.detection --quick  # a smoke run; doc untouched\n```",
             f"Tables: {tables_line(rows)}. Noise in the training labels only (validation and"
             " test clean): `symmetric10` 10 % of rows to another class uniformly; `under40`"

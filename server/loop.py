@@ -179,7 +179,7 @@ def _begin_round(
         f"round {number}: valuing with {method} ({choice.reason}); validation log-loss"
         f" {valid.log_loss:.4f}, balanced accuracy {valid.balanced_accuracy:.4f}"
     )
-    outcome, diagnostics = _value(app, name, choice, config)
+    outcome, untrusted = _value(app, name, choice, config)
     for rule in explain(app, name, outcome.run_id):
         log(f"  {rule['sentence']}")
     with app.connection() as conn:
@@ -193,7 +193,6 @@ def _begin_round(
             rows_valued=outcome.rows,
             negative_rows=negative,
         )
-    untrusted = _untrusted_values(diagnostics)
     if untrusted is not None:
         return _stopped(app, round_id, untrusted)
     budget = config.budget or default_budget(before.n_train)
@@ -230,19 +229,17 @@ def _begin_round(
 
 def _value(
     app: Mendb, name: str, choice: MethodChoice, config: LoopConfig
-) -> tuple[operations.ValueOutcome, dict[str, Any]]:
-    """Run the chosen valuation; returns the run the round proposes from and the
-    diagnostics to trust it by (a part's, if one of a consensus did not converge)."""
+) -> tuple[operations.ValueOutcome, Decision | None]:
+    """Run the chosen valuation; returns the run the round proposes from and, if
+    it or a part of its consensus cannot be trusted, the decision that says so."""
     outcome, parts = operations.value_choice(
         app,
         name,
         choice,
         lambda method: {"k": config.k} if method == "knn_shapley" else {"seed": config.seed},
     )
-    unconverged = next(
-        (p.diagnostics for p in parts if _untrusted_values(p.diagnostics) is not None), None
-    )
-    return outcome, unconverged or outcome.diagnostics
+    verdicts = (_untrusted_values(run.diagnostics) for run in [*parts, outcome])
+    return outcome, next((v for v in verdicts if v is not None), None)
 
 
 def _untrusted_values(diagnostics: dict[str, Any]) -> Decision | None:
@@ -295,6 +292,8 @@ def _finish_round(
         # Everything accepted for the dataset is applied, as `mendb apply` does: a
         # reviewer may have accepted repairs of their own beside the round's.
         accepted = list_repairs(conn, dataset=name, status=["accepted"])
+    # Measured again rather than carried from the round's start: a round paused for
+    # review resumes in another process, and one path serves both.
     before = _measure(app, name, config, reference)
     fields: dict[str, Any] = {"status": "done", "finish": True}
     if current["status"] == "awaiting_review":

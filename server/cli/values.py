@@ -87,19 +87,24 @@ def value(
         if outcome.skipped_columns:
             skipped = ", ".join(outcome.skipped_columns)
             console.print(f"[yellow]note:[/yellow] text columns not used yet: {skipped}")
-        click.echo(
-            f"run {outcome.run_id}: {outcome.method} valued {outcome.rows} rows in"
-            f" {outcome.seconds:.2f}s; see mendb.row_values"
-        )
-        utility = outcome.diagnostics.get("utility")
-        if utility:
-            click.echo(f"utility: {utility} ({outcome.diagnostics.get('utility_reason')})")
-        for part in ("convergence", "mtm"):
-            warning = (outcome.diagnostics.get(part) or {}).get("warning")
-            if warning:
-                console.print(f"[yellow]warning:[/yellow] {warning}")
+        _say_run(outcome)
 
     emit(jsonable(outcome.to_dict()), as_json, render)
+
+
+def _say_run(run: operations.ValueOutcome) -> None:
+    """A finished run in a line, its utility, and its warnings."""
+    click.echo(
+        f"run {run.run_id}: {run.method} valued {run.rows} rows in"
+        f" {run.seconds:.2f}s; see mendb.row_values"
+    )
+    utility = run.diagnostics.get("utility")
+    if utility:
+        click.echo(f"utility: {utility} ({run.diagnostics.get('utility_reason')})")
+    for part in ("convergence", "mtm"):
+        warning = (run.diagnostics.get(part) or {}).get("warning")
+        if warning:
+            console.print(f"[yellow]warning:[/yellow] {run.method}: {warning}")
 
 
 def _value_auto(as_json: bool, name: str, seed: int | None) -> None:
@@ -121,13 +126,6 @@ def _value_auto(as_json: bool, name: str, seed: int | None) -> None:
 
     def render() -> None:
         for run in [*parts, outcome]:
-            click.echo(
-                f"run {run.run_id}: {run.method} valued {run.rows} rows in"
-                f" {run.seconds:.2f}s; see mendb.row_values"
-            )
-            for part in ("convergence", "mtm"):
-                warning = (run.diagnostics.get(part) or {}).get("warning")
-                if warning:
-                    console.print(f"[yellow]warning:[/yellow] {run.method}: {warning}")
+            _say_run(run)
 
     emit(jsonable(result), as_json, render)
