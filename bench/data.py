@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from valuation.data import Split, TrainingArrays
-from valuation.preprocess import prepare
+from mendb.valuation.data import Split, TrainingArrays
+from mendb.valuation.preprocess import prepare
 
 NOISES = ("flip10", "flip20", "features10")
 

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from valuation.data import TrainingArrays
+from mendb.valuation.data import TrainingArrays
 
 BAGS = 50  # logistic bags graded by probability rank rows finely with few bags
 
@@ -76,7 +76,7 @@ def run_detector(detector: Detector, data: TrainingArrays) -> tuple[NDArray[np.f
 
         values, _ = _cleanlab({"x_train": data.train.x, "y_train": data.train.y}, {})
     else:
-        from valuation.methods import make_valuation
+        from mendb.valuation.methods import make_valuation
 
         values = make_valuation(detector.method, **detector.params).fit(data).result.values
     return np.asarray(values, dtype=np.float64), time.perf_counter() - started
@@ -84,8 +84,8 @@ def run_detector(detector: Detector, data: TrainingArrays) -> tuple[NDArray[np.f
 
 def consensus_values(parts: list[NDArray[np.float64]]) -> NDArray[np.float64]:
     """mendb's consensus (mean normalised rank) of runs over the same rows."""
-    from valuation.consensus import consensus
-    from valuation.result import ValuationResult
+    from mendb.valuation.consensus import consensus
+    from mendb.valuation.result import ValuationResult
 
     keys = np.arange(len(parts[0])).astype(str).astype(object)
     results = [

@@ -28,8 +28,8 @@ from numpy.typing import NDArray
 from sklearn.linear_model import LogisticRegression
 
 from bench.data import Table, _split
-from valuation.data import TrainingArrays
-from valuation.preprocess import prepare
+from mendb.valuation.data import TrainingArrays
+from mendb.valuation.preprocess import prepare
 
 NOISES = ("symmetric10", "under40", "pairs", "boundary10")
 PAIR_RATE = 0.3

@@ -96,7 +96,7 @@ def detection_rows(datasets: tuple[str, ...], seeds: list[int],
                    log: Any = print) -> list[dict[str, Any]]:
     from bench.data import load, make_cell
     from bench.metrics import detection
-    from valuation.methods import make_valuation
+    from mendb.valuation.methods import make_valuation
 
     rows: list[dict[str, Any]] = []
     for name in datasets:
@@ -133,7 +133,7 @@ def _small(diagnostics: dict[str, Any]) -> dict[str, Any]:
 
 def synthetic(config: Config, n: int, seed: int = 0) -> Any:
     """N training and 1,000 validation rows labelled by a noisy linear teacher."""
-    from valuation.data import Split, TrainingArrays
+    from mendb.valuation.data import Split, TrainingArrays
 
     rng = np.random.default_rng(seed)
     w = rng.normal(size=(config.d, config.classes))
@@ -153,7 +153,7 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
     import psutil
     import torch
 
-    from valuation.methods import make_valuation
+    from mendb.valuation.methods import make_valuation
 
     torch.set_num_threads(spec["threads"])
     config = Config(**spec["config"])
@@ -379,7 +379,7 @@ def comparison(rows: list[dict[str, Any]]) -> str:
 def environment(load_before: tuple[float, ...]) -> dict[str, Any]:
     import torch
 
-    from valuation.influence.projection import matmul_dtype
+    from mendb.valuation.influence.projection import matmul_dtype
 
     gpu = torch.cuda.is_available()
     return {

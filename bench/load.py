@@ -29,12 +29,12 @@ import httpx
 import numpy as np
 from psycopg import sql
 
-from db import datasets, embedded, tokens
-from db.repairs import insert_proposals
-from repair.proposals import RepairProposal
-from server import operations
-from server.context import Mendb
-from server.settings import Settings
+from mendb.db import datasets, embedded, tokens
+from mendb.db.repairs import insert_proposals
+from mendb.repair.proposals import RepairProposal
+from mendb.server import operations
+from mendb.server.context import Mendb
+from mendb.server.settings import Settings
 
 
 def setup(url: str, rows: int, repairs: int) -> tuple[str, int]:
@@ -107,7 +107,7 @@ def free_port() -> int:
 
 def serve(url: str, port: int, pool: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "DATABASE_URL": url, "MENDB_POOL_SIZE": str(pool)}
-    command = [sys.executable, "-c", "from server.cli import main; main()", "serve"]
+    command = [sys.executable, "-c", "from mendb.server.cli import main; main()", "serve"]
     process = subprocess.Popen(
         [*command, "--port", str(port), "--workers", "0"],
         env=env,

@@ -39,8 +39,8 @@ CHUNK = 100_000
 
 
 def _app() -> Any:
-    from server.context import Mendb
-    from server.settings import Settings
+    from mendb.server.context import Mendb
+    from mendb.server.settings import Settings
 
     return Mendb.open(Settings(home=HOME, database_url=None))
 
@@ -62,8 +62,8 @@ def _copy_buffer(ids: np.ndarray, labels: np.ndarray, x: np.ndarray) -> bytes:
 def setup(n: int) -> dict[str, Any]:
     from psycopg import sql
 
-    from db import datasets
-    from db.datasets import SplitSpec
+    from mendb.db import datasets
+    from mendb.db.datasets import SplitSpec
 
     header = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") * 2
     trailer = (-1).to_bytes(2, "big", signed=True)
@@ -111,7 +111,7 @@ def value(methods: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
     import psutil
 
     from bench.child import PeakRSS
-    from server import operations
+    from mendb.server import operations
 
     stages: dict[str, float] = {}
     originals = (operations.load, operations.write_scores)
@@ -173,7 +173,7 @@ def _auroc(keys: np.ndarray, values: np.ndarray) -> float:
 def stop_server(remove: bool = True) -> None:
     import shutil
 
-    from db import embedded
+    from mendb.db import embedded
 
     embedded.stop(HOME)
     if remove:

@@ -24,7 +24,7 @@ import numpy as np
 from bench.data import LOADERS, NOISES, load, make_cell, save_cell
 from bench.metrics import detection
 from bench.runner import OUT, Outcome, run_job
-from valuation.methods import METHODS
+from mendb.valuation.methods import METHODS
 
 K = 10
 
@@ -153,8 +153,8 @@ def _job(lib: str, method: str, params: dict[str, Any] | None, shown: str,
 def _consensus_row(ours: dict[str, Outcome | None], noisy: np.ndarray) -> dict[str, Any]:
     """mendb's consensus of the cell's runs of `CONSENSUS_OF`, as `mendb value
     --method consensus` combines stored runs: the mean of their normalised ranks."""
-    from valuation.consensus import consensus
-    from valuation.result import ValuationResult
+    from mendb.valuation.consensus import consensus
+    from mendb.valuation.result import ValuationResult
 
     parts = [ours.get(m) for m in CONSENSUS_OF]
     done = [p for p in parts if p is not None and p.ok and p.values is not None]
@@ -170,7 +170,7 @@ def _consensus_row(ours: dict[str, Outcome | None], noisy: np.ndarray) -> dict[s
 
 def _one_fit_seconds(data: Any) -> float:
     """Time of one utility evaluation of mendb's default proxy on all training rows."""
-    from valuation.utility import ModelUtility
+    from mendb.valuation.utility import ModelUtility
 
     utility = ModelUtility(data.train.x, data.train.y, data.valid.x, data.valid.y)
     started = time.perf_counter()

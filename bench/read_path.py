@@ -41,10 +41,10 @@ import psycopg
 import sqlalchemy as sa
 from psycopg import sql
 
-from db import datasets
-from db.read import read_dataset
-from server.context import Mendb
-from server.settings import Settings
+from mendb.db import datasets
+from mendb.db.read import read_dataset
+from mendb.server.context import Mendb
+from mendb.server.settings import Settings
 
 TABLE = "bench_read"
 SECTION = "Read path"
@@ -220,7 +220,7 @@ def main() -> None:
         result = measure(args.database_url, args.rows, args.features, args.repeats, home)
     finally:
         if not args.database_url:
-            from db import embedded
+            from mendb.db import embedded
 
             embedded.stop(home)
         shutil.rmtree(home, ignore_errors=True)

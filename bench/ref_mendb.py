@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from valuation.data import Split, TrainingArrays
+from mendb.valuation.data import Split, TrainingArrays
 
 
 def _arrays(a: dict[str, NDArray[Any]]) -> TrainingArrays:
@@ -36,14 +36,14 @@ def prepare(job: dict[str, Any]) -> None:
         import cleanlab.rank  # noqa: F401
         import sklearn.linear_model  # noqa: F401
     else:
-        import valuation.methods  # noqa: F401
+        import mendb.valuation.methods  # noqa: F401
 
 
 def run(method: str, params: dict[str, Any], a: dict[str, NDArray[Any]]
         ) -> tuple[NDArray[np.float64], dict[str, Any]]:
     if method == "cleanlab":
         return _cleanlab(a, params)
-    from valuation.methods import make_valuation
+    from mendb.valuation.methods import make_valuation
 
     result = make_valuation(method, **params).fit(_arrays(a)).result
     keep = ("samples", "utility_evaluations", "gelman_rubin_max", "elapsed_s")

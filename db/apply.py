@@ -18,10 +18,10 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from db import privileges
-from db.datasets import Dataset
-from db.errors import MendbError
-from db.repairs import set_actor
+from mendb.db import privileges
+from mendb.db.datasets import Dataset
+from mendb.db.errors import MendbError
+from mendb.db.repairs import set_actor
 
 
 @dataclass

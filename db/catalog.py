@@ -14,9 +14,9 @@ import sqlalchemy as sa
 from psycopg import sql
 from sqlalchemy.engine import Engine
 
-from db import privileges
-from db.engine import connection
-from db.errors import MendbError, UnknownColumn, UnknownRelation
+from mendb.db import privileges
+from mendb.db.engine import connection
+from mendb.db.errors import MendbError, UnknownColumn, UnknownRelation
 
 Kind = Literal["numeric", "categorical", "vector", "text", "other"]
 

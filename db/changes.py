@@ -15,9 +15,9 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from db import jobs, privileges
-from db.catalog import TableRef
-from db.errors import MissingPrivilege
+from mendb.db import jobs, privileges
+from mendb.db.catalog import TableRef
+from mendb.db.errors import MissingPrivilege
 
 
 def trigger_name(dataset: str) -> sql.Identifier:

@@ -16,9 +16,9 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 from sqlalchemy.engine import Engine
 
-from db import changes
-from db.catalog import ColumnInfo, TableRef, resolve_columns, resolve_table, table_columns
-from db.errors import (
+from mendb.db import changes
+from mendb.db.catalog import ColumnInfo, TableRef, resolve_columns, resolve_table, table_columns
+from mendb.db.errors import (
     DatasetExists,
     InvalidDataset,
     InvalidName,

@@ -20,9 +20,9 @@ from numpy.typing import NDArray
 from pgvector.psycopg import register_vector
 from psycopg import sql
 
-from db.catalog import TableRef
-from db.datasets import Dataset
-from db.errors import InvalidDataset
+from mendb.db.catalog import TableRef
+from mendb.db.datasets import Dataset
+from mendb.db.errors import InvalidDataset
 
 EXACT_BELOW = 2000  # rows of one cache below which search is exact
 Encode = Callable[[list[str]], NDArray[np.float32]]

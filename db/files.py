@@ -11,8 +11,8 @@ import psycopg
 import pyarrow as pa
 from psycopg import sql
 
-from db.catalog import TableRef
-from db.errors import Conflict, MendbError
+from mendb.db.catalog import TableRef
+from mendb.db.errors import Conflict, MendbError
 
 # DuckDB type -> PostgreSQL type; anything else is stored as text.
 _TYPES = {

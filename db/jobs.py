@@ -20,8 +20,8 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from db.errors import Conflict, MendbError, NotFound, UnknownDataset
-from db.repairs import set_actor
+from mendb.db.errors import Conflict, MendbError, NotFound, UnknownDataset
+from mendb.db.repairs import set_actor
 
 CHANNEL = "mendb_jobs"
 KINDS = ("value", "propose", "apply", "revert")

@@ -14,8 +14,8 @@ from typing import Any
 
 import psycopg
 
-from db import privileges
-from db.errors import MissingPrivilege
+from mendb.db import privileges
+from mendb.db.errors import MissingPrivilege
 
 _LOCK_KEY = 0x6D656E6462  # "mendb"
 
@@ -28,7 +28,7 @@ class Migration:
 
 
 def available() -> list[Migration]:
-    files = resources.files("migrations")
+    files = resources.files("mendb.migrations")
     found = []
     for entry in sorted(files.iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".sql"):

@@ -15,7 +15,7 @@ import psycopg
 from numpy.typing import NDArray
 from psycopg import sql
 
-from db.embeddings import EXACT_BELOW
+from mendb.db.embeddings import EXACT_BELOW
 
 
 class PgvectorNeighbours:

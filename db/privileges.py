@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 from psycopg import sql
 
-from db.errors import MissingExtension, MissingPrivilege, UnknownRelation
+from mendb.db.errors import MissingExtension, MissingPrivilege, UnknownRelation
 
 if TYPE_CHECKING:
-    from db.catalog import TableRef
+    from mendb.db.catalog import TableRef
 
 SCHEMA = "mendb"
 # What mendb does with a registered table: read it, write repairs into it, and

@@ -39,12 +39,12 @@ import numpy as np
 import psycopg
 from psycopg import sql
 
-from db.catalog import TableRef
-from db.copy_stream import stream_records
-from db.datasets import Dataset, Feature
-from db.errors import InvalidDataset
-from db.read_parts import NULL_LABEL, LabelCodes, Layout, TableSink
-from valuation.data import TrainingArrays
+from mendb.db.catalog import TableRef
+from mendb.db.copy_stream import stream_records
+from mendb.db.datasets import Dataset, Feature
+from mendb.db.errors import InvalidDataset
+from mendb.db.read_parts import NULL_LABEL, LabelCodes, Layout, TableSink
+from mendb.valuation.data import TrainingArrays
 
 
 @dataclass(frozen=True)

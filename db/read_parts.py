@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from db.copy_stream import TRAILER, framing_error
-from db.datasets import Feature
-from valuation.data import Split
+from mendb.db.copy_stream import TRAILER, framing_error
+from mendb.db.datasets import Feature
+from mendb.valuation.data import Split
 
 NULL_LABEL = -(2**63)  # what an integer label field holds for a null label
 PARTS = 3  # training, validation, test

@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from psycopg.rows import dict_row
 from sqlalchemy.dialects import postgresql
 
-from db.errors import MendbError
-from repair.proposals import RepairProposal
+from mendb.db.errors import MendbError
+from mendb.repair.proposals import RepairProposal
 
 STATUSES = ("proposed", "accepted", "rejected", "applied", "reverted", "stale")
 

@@ -12,7 +12,7 @@ from psycopg import Connection
 from psycopg.rows import dict_row
 from sqlalchemy.dialects import postgresql
 
-from db.errors import MendbError
+from mendb.db.errors import MendbError
 
 _metadata = sa.MetaData(schema="mendb")
 row_values = sa.Table(

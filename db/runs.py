@@ -9,7 +9,8 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from db.errors import NotFound
+from mendb.db.errors import NotFound
+from mendb.db.queries import query
 
 
 def _dumps(value: Any) -> str:
@@ -31,10 +32,9 @@ def create(
 ) -> int:
     with conn.transaction():
         row = conn.execute(
-            "INSERT INTO mendb.runs (dataset, kind, method, params, status, started_at)"
-            " VALUES (%s, %s, %s, %s, %s, CASE WHEN %s = 'running' THEN now() END)"
-            " RETURNING id",
-            [dataset, kind, method, params_json(params), status, status],
+            query("create_run"),
+            {"dataset": dataset, "kind": kind, "method": method,
+             "params": params_json(params), "status": status},
         ).fetchone()
     assert row is not None
     return int(row[0])
@@ -43,16 +43,14 @@ def create(
 def set_progress(conn: psycopg.Connection[Any], run_id: int, fraction: float) -> None:
     with conn.transaction():
         conn.execute(
-            "UPDATE mendb.runs SET progress = %s WHERE id = %s",
-            [min(max(fraction, 0.0), 1.0), run_id],
+            query("set_run_progress"),
+            {"progress": min(max(fraction, 0.0), 1.0), "run_id": run_id},
         )
 
 
 def set_params(conn: psycopg.Connection[Any], run_id: int, params: dict[str, Any]) -> None:
     with conn.transaction():
-        conn.execute(
-            "UPDATE mendb.runs SET params = %s WHERE id = %s", [params_json(params), run_id]
-        )
+        conn.execute(query("set_run_params"), {"params": params_json(params), "run_id": run_id})
 
 
 def finish(
@@ -66,25 +64,20 @@ def finish(
 ) -> None:
     with conn.transaction():
         conn.execute(
-            "UPDATE mendb.runs SET status = 'done', progress = 1, finished_at = clock_timestamp(),"
-            " metrics = %s, diagnostics = %s, rows_read = coalesce(%s, rows_read),"
-            " fingerprint = coalesce(%s, fingerprint) WHERE id = %s",
-            [Jsonb(metrics or {}), Jsonb(diagnostics or {}), rows_read, fingerprint, run_id],
+            query("finish_run"),
+            {"metrics": Jsonb(metrics or {}), "diagnostics": Jsonb(diagnostics or {}),
+             "rows_read": rows_read, "fingerprint": fingerprint, "run_id": run_id},
         )
 
 
 def fail(conn: psycopg.Connection[Any], run_id: int, error: str) -> None:
     with conn.transaction():
-        conn.execute(
-            "UPDATE mendb.runs SET status = 'failed', error = %s, finished_at = clock_timestamp()"
-            " WHERE id = %s",
-            [error, run_id],
-        )
+        conn.execute(query("fail_run"), {"error": error, "run_id": run_id})
 
 
 def get(conn: psycopg.Connection[Any], run_id: int) -> dict[str, Any]:
     with conn.cursor(row_factory=dict_row) as cur:
-        row = cur.execute("SELECT * FROM mendb.runs WHERE id = %s", [run_id]).fetchone()
+        row = cur.execute(query("get_run"), {"run_id": run_id}).fetchone()
     if row is None:
         raise NotFound(f"no run with id {run_id}", row=str(run_id))
     return row
@@ -96,9 +89,7 @@ def latest_value_run(
     """The newest finished valuation of the dataset (of one method, if given)."""
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(
-            "SELECT * FROM mendb.runs WHERE dataset = %s AND kind = 'value' AND status = 'done'"
-            " AND (%s::text IS NULL OR method = %s) ORDER BY finished_at DESC, id DESC LIMIT 1",
-            [dataset, method, method],
+            query("latest_value_run"), {"dataset": dataset, "method": method}
         ).fetchone()
 
 
@@ -106,6 +97,5 @@ def add_diagnostics(conn: psycopg.Connection[Any], run_id: int, extra: dict[str,
     """Merge `extra` into the run's diagnostics."""
     with conn.transaction():
         conn.execute(
-            "UPDATE mendb.runs SET diagnostics = diagnostics || %s WHERE id = %s",
-            [params_json(extra), run_id],
+            query("add_run_diagnostics"), {"extra": params_json(extra), "run_id": run_id}
         )

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import psycopg
 
-from valuation.result import ValuationResult
+from mendb.valuation.result import ValuationResult
 
 _HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
 _TRAILER = struct.pack(">h", -1)

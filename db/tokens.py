@@ -17,7 +17,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from db.errors import Conflict, MendbError, NotFound
+from mendb.db.errors import Conflict, MendbError, NotFound
 
 SCOPES = ("read", "review", "admin")
 PREFIX = "mendb_"

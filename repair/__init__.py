@@ -4,6 +4,6 @@ Nothing here touches the database; `db/repairs.py` writes proposals to the audit
 table and `db/apply.py` applies accepted ones.
 """
 
-from repair.proposals import RepairProposal
+from mendb.repair.proposals import RepairProposal
 
 __all__ = ["RepairProposal"]

@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from numpy.typing import NDArray
 
-from repair.evidence import (
+from mendb.repair.evidence import (
     mad,
     nearest,
     nearest_others,
@@ -38,10 +38,10 @@ from repair.evidence import (
     trusted_or_all,
     weighted_votes,
 )
-from repair.proposals import Column, Diagnosis, RepairContext
-from repair.repairers.label import label_support
-from repair.text import Vocabulary
-from valuation.data import TrainingArrays
+from mendb.repair.proposals import Column, Diagnosis, RepairContext
+from mendb.repair.repairers.label import label_support
+from mendb.repair.text import Vocabulary
+from mendb.valuation.data import TrainingArrays
 
 _MAD_SCALE = 1.4826
 HARD = ("missing", "vector", "numeric_global")

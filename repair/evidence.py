@@ -19,7 +19,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
-from valuation.data import Split
+from mendb.valuation.data import Split
 
 _EPS = 1e-9
 MIN_TRUSTED = 10

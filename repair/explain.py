@@ -15,7 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 from sklearn.tree import DecisionTreeRegressor
 
-from valuation.data import TrainingArrays
+from mendb.valuation.data import TrainingArrays
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from repair.evidence import out_of_fold_probabilities
-from valuation.data import TrainingArrays
+from mendb.repair.evidence import out_of_fold_probabilities
+from mendb.valuation.data import TrainingArrays
 
 _TINY = 1e-12
 _ABSENT_THRESHOLD = 2.0  # above any probability: a class nobody recorded is never confident

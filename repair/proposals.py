@@ -9,8 +9,8 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from valuation.data import TrainingArrays
-from valuation.result import ValuationResult
+from mendb.valuation.data import TrainingArrays
+from mendb.valuation.result import ValuationResult
 
 REPAIR_KINDS = ("label", "numeric", "missing", "vector", "text")
 

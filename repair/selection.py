@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from valuation.result import ValuationResult
+from mendb.valuation.result import ValuationResult
 
 
 def select_suspects(

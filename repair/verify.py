@@ -43,10 +43,10 @@ from numpy.typing import NDArray
 from scipy.sparse.linalg import LinearOperator, cg
 from sklearn.linear_model import LogisticRegression
 
-from repair.evidence import classifier, fit_quietly
-from repair.proposals import RepairProposal, TextEncoder
-from valuation.data import TrainingArrays
-from valuation.preprocess import prepare
+from mendb.repair.evidence import classifier, fit_quietly
+from mendb.repair.proposals import RepairProposal, TextEncoder
+from mendb.valuation.data import TrainingArrays
+from mendb.valuation.preprocess import prepare
 
 TOLERANCE = 1e-4
 _C = 1.0  # the proxy's inverse regularisation, as in repair.evidence.classifier

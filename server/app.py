@@ -21,14 +21,14 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from db import jobs
-from db.errors import MendbError
-from server.context import Mendb
-from server.deps import ConnDep
-from server.routes import datasets, loops, repairs, runs, scores
-from server.schemas import ErrorBody, Health, shown
-from server.settings import Settings
-from valuation._validation import InvalidParameterError
+from mendb.db import jobs
+from mendb.db.errors import MendbError
+from mendb.server.context import Mendb
+from mendb.server.deps import ConnDep
+from mendb.server.routes import datasets, loops, repairs, runs, scores
+from mendb.server.schemas import ErrorBody, Health, shown
+from mendb.server.settings import Settings
+from mendb.valuation._validation import InvalidParameterError
 
 _ERRORS = {
     status: {"model": ErrorBody, "description": text}

@@ -4,9 +4,9 @@ it: one transaction each (`db.apply`). Kept apart from `server.operations` so th
 
 from __future__ import annotations
 
-from db import datasets
-from db.apply import BatchReport, apply_repairs, revert_repairs
-from server.context import Mendb
+from mendb.db import datasets
+from mendb.db.apply import BatchReport, apply_repairs, revert_repairs
+from mendb.server.context import Mendb
 
 
 def apply(app: Mendb, name: str) -> BatchReport:

@@ -13,10 +13,10 @@ from typing import Any
 import psycopg
 from sqlalchemy.engine import Engine
 
-from db import embedded
-from db.engine import connection, create_engine, libpq_url
-from db.migrate import migrate
-from server.settings import Settings
+from mendb.db import embedded
+from mendb.db.engine import connection, create_engine, libpq_url
+from mendb.db.migrate import migrate
+from mendb.server.settings import Settings
 
 
 def os_user() -> str:

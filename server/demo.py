@@ -18,12 +18,12 @@ import numpy as np
 from psycopg import sql
 from sklearn.datasets import load_breast_cancer, load_digits
 
-from db import datasets
-from db.datasets import SplitSpec
-from db.repairs import list_repairs, review
-from server import applying, operations
-from server.context import Mendb
-from server.loop import LoopConfig
+from mendb.db import datasets
+from mendb.db.datasets import SplitSpec
+from mendb.db.repairs import list_repairs, review
+from mendb.server import applying, operations
+from mendb.server.context import Mendb
+from mendb.server.loop import LoopConfig
 
 DATASET = "demo"
 TABLE = "demo_train"

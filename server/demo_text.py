@@ -19,11 +19,11 @@ from typing import Any
 import numpy as np
 from psycopg import sql
 
-from db import datasets
-from db.datasets import SplitSpec
-from db.repairs import list_repairs, review
-from server import applying, operations
-from server.context import Mendb
+from mendb.db import datasets
+from mendb.db.datasets import SplitSpec
+from mendb.db.repairs import list_repairs, review
+from mendb.server import applying, operations
+from mendb.server.context import Mendb
 
 DATASET, TABLE, TRUTH = "demo_text", "demo_text_train", "demo_text_truth"
 MAX_CHARS = 300

@@ -10,9 +10,9 @@ import psycopg
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from db import tokens
-from db.tokens import Token
-from server.context import Mendb
+from mendb.db import tokens
+from mendb.db.tokens import Token
+from mendb.server.context import Mendb
 
 _bearer = HTTPBearer(auto_error=False, description="A token from `mendb token create`.")
 

@@ -30,17 +30,17 @@ from typing import Any
 
 import numpy as np
 
-from db import datasets, rounds, runs
-from db.errors import MendbError
-from db.repairs import list_repairs, review
-from repair.explain import explain_low_value
-from server import applying, operations
-from server.context import Mendb
-from server.loop_config import POLICIES, LoopConfig, default_budget, loop_config
-from server.policy import Decision, DecisionCode, halt, judge_round, label_shift_guard
-from server.round_state import Reference, RoundState, measure, reference_of
-from valuation.choice import MethodChoice, choose_method
-from valuation.methods import METHODS
+from mendb.db import datasets, rounds, runs
+from mendb.db.errors import MendbError
+from mendb.db.repairs import list_repairs, review
+from mendb.repair.explain import explain_low_value
+from mendb.server import applying, operations
+from mendb.server.context import Mendb
+from mendb.server.loop_config import POLICIES, LoopConfig, default_budget, loop_config
+from mendb.server.policy import Decision, DecisionCode, halt, judge_round, label_shift_guard
+from mendb.server.round_state import Reference, RoundState, measure, reference_of
+from mendb.valuation.choice import MethodChoice, choose_method
+from mendb.valuation.methods import METHODS
 
 __all__ = ["POLICIES", "LoopConfig", "LoopOutcome", "choose_method", "loop_config", "run_loop"]
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
-from db.errors import MendbError
-from server.policy import DEFAULT_Z
+from mendb.db.errors import MendbError
+from mendb.server.policy import DEFAULT_Z
 
 POLICIES = ("auto", "review")
 

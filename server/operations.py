@@ -15,26 +15,26 @@ from typing import Any
 import numpy as np
 import psycopg
 
-from db import datasets, jobs, runs
-from db.datasets import Dataset
-from db.embeddings import SyncReport
-from db.errors import MendbError, NoScores
-from db.read import DatasetRead, read_dataset
-from db.scores import read_scores, write_scores
-from repair.embedder import DEFAULT_MODEL
-from repair.embedder import encoder as load_encoder
-from repair.proposals import Repairer
-from server import propose as proposing
-from server.context import Mendb
-from valuation.base import Valuation
-from valuation.choice import MethodChoice, choose_method
-from valuation.consensus import consensus
-from valuation.data import TrainingArrays
-from valuation.evaluate import accuracy
-from valuation.executors import DaskExecutor
-from valuation.methods import METHODS, make_valuation
-from valuation.preprocess import prepare
-from valuation.result import ValuationResult
+from mendb.db import datasets, jobs, runs
+from mendb.db.datasets import Dataset
+from mendb.db.embeddings import SyncReport
+from mendb.db.errors import MendbError, NoScores
+from mendb.db.read import DatasetRead, read_dataset
+from mendb.db.scores import read_scores, write_scores
+from mendb.repair.embedder import DEFAULT_MODEL
+from mendb.repair.embedder import encoder as load_encoder
+from mendb.repair.proposals import Repairer
+from mendb.server import propose as proposing
+from mendb.server.context import Mendb
+from mendb.valuation.base import Valuation
+from mendb.valuation.choice import MethodChoice, choose_method
+from mendb.valuation.consensus import consensus
+from mendb.valuation.data import TrainingArrays
+from mendb.valuation.evaluate import accuracy
+from mendb.valuation.executors import DaskExecutor
+from mendb.valuation.methods import METHODS, make_valuation
+from mendb.valuation.preprocess import prepare
+from mendb.valuation.result import ValuationResult
 
 Progress = Callable[[float], None]
 _PROGRESS_INTERVAL = 0.5  # seconds between progress writes to mendb.runs

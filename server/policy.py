@@ -19,7 +19,7 @@ from enum import StrEnum
 import numpy as np
 from numpy.typing import NDArray
 
-from valuation.judge import Measurement, PairedChange, paired_change
+from mendb.valuation.judge import Measurement, PairedChange, paired_change
 
 # One-sided 95 %: a round is a one-sided question (did it improve?), and a round that
 # changes nothing passes by chance one time in twenty. A larger z refuses real small

@@ -21,20 +21,20 @@ import psycopg
 from numpy.typing import NDArray
 from psycopg import sql
 
-from db import datasets
-from db.datasets import Dataset
-from db.embeddings import SyncReport, read_texts, sync_text_column
-from db.neighbours import PgvectorNeighbours
-from db.read import DatasetRead, read_dataset
-from db.repairs import insert_proposals, list_repairs, values_before_repair
-from repair.diagnose import broken_cell_rows, diagnose, doubted_label_rows
-from repair.embedder import encoder as load_encoder
-from repair.proposals import Column, RepairContext, Repairer, RepairProposal, TextEncoder
-from repair.repairers import default_repairers
-from repair.selection import doubt_pool, select_suspects
-from repair.verify import Verifier
-from valuation.data import TrainingArrays
-from valuation.preprocess import prepare
+from mendb.db import datasets
+from mendb.db.datasets import Dataset
+from mendb.db.embeddings import SyncReport, read_texts, sync_text_column
+from mendb.db.neighbours import PgvectorNeighbours
+from mendb.db.read import DatasetRead, read_dataset
+from mendb.db.repairs import insert_proposals, list_repairs, values_before_repair
+from mendb.repair.diagnose import broken_cell_rows, diagnose, doubted_label_rows
+from mendb.repair.embedder import encoder as load_encoder
+from mendb.repair.proposals import Column, RepairContext, Repairer, RepairProposal, TextEncoder
+from mendb.repair.repairers import default_repairers
+from mendb.repair.selection import doubt_pool, select_suspects
+from mendb.repair.verify import Verifier
+from mendb.valuation.data import TrainingArrays
+from mendb.valuation.preprocess import prepare
 
 Progress = Callable[[float], None]
 

@@ -24,11 +24,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from db import rounds, runs
-from server import operations
-from server.context import Mendb
-from valuation.data import Split, TrainingArrays
-from valuation.evaluate import accuracy
+from mendb.db import rounds, runs
+from mendb.server import operations
+from mendb.server.context import Mendb
+from mendb.valuation.data import Split, TrainingArrays
+from mendb.valuation.evaluate import accuracy
 
 REMOVAL_STEPS = np.linspace(0.0, 0.5, 11)
 

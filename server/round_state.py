@@ -18,12 +18,12 @@ import numpy as np
 import psycopg
 from numpy.typing import NDArray
 
-from db.datasets import Dataset
-from repair.noise import NoiseModel, noise_model_for
-from server import operations
-from server.propose import source_labels
-from valuation.data import TrainingArrays
-from valuation.judge import Measurement, fit_model
+from mendb.db.datasets import Dataset
+from mendb.repair.noise import NoiseModel, noise_model_for
+from mendb.server import operations
+from mendb.server.propose import source_labels
+from mendb.valuation.data import TrainingArrays
+from mendb.valuation.judge import Measurement, fit_model
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, Field
 
-from valuation._validation import InvalidParameterError
+from mendb.valuation._validation import InvalidParameterError
 
 BigId = Annotated[int, Field(ge=1, le=2**63 - 1)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
@@ -212,7 +212,7 @@ def run_param_types(kind: str, method: str | None) -> dict[str, ParamType]:
     """What a queued run of this kind (and valuation method) may be given, by name;
     migration 0009's `mendb.request_params` holds the same, for `mendb.request`."""
     if kind == "value":
-        from valuation.methods import METHODS  # the registry imports scikit-learn
+        from mendb.valuation.methods import METHODS  # the registry imports scikit-learn
 
         if method is None or method not in METHODS:
             raise InvalidParameterError("method", method, f"one of {sorted(METHODS)}")
@@ -223,7 +223,7 @@ def run_param_types(kind: str, method: str | None) -> dict[str, ParamType]:
             for name in cls.param_names()
         }
     if kind == "loop":
-        from server.loop_config import LoopConfig
+        from mendb.server.loop_config import LoopConfig
 
         hints = typing.get_type_hints(LoopConfig)
         return {name: _json_type(hints[name]) for name in LoopConfig.__dataclass_fields__}
@@ -286,7 +286,7 @@ def check_n_jobs(name: str, n_jobs: int | None) -> None:
 
 
 def _mendb_error_names() -> set[str]:
-    from db.errors import MendbError
+    from mendb.db.errors import MendbError
 
     names = {InvalidParameterError.__name__}
     pending: list[type] = [MendbError]

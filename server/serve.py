@@ -15,10 +15,10 @@ from multiprocessing.context import SpawnContext, SpawnProcess
 
 import uvicorn
 
-from server import worker
-from server.app import create_app
-from server.context import Mendb
-from server.settings import Settings
+from mendb.server import worker
+from mendb.server.app import create_app
+from mendb.server.context import Mendb
+from mendb.server.settings import Settings
 
 log = logging.getLogger("mendb.serve")
 

@@ -31,14 +31,14 @@ from typing import Any
 import psycopg
 import sqlalchemy.exc
 
-from db import changes, jobs, rounds, runs
-from db.errors import MendbError
-from db.jobs import Cancelled, LeaseLost
-from server import applying, operations
-from server.context import Mendb
-from server.loop import LoopConfig, loop_config, run_loop
-from server.settings import Settings
-from valuation.methods import METHODS
+from mendb.db import changes, jobs, rounds, runs
+from mendb.db.errors import MendbError
+from mendb.db.jobs import Cancelled, LeaseLost
+from mendb.server import applying, operations
+from mendb.server.context import Mendb
+from mendb.server.loop import LoopConfig, loop_config, run_loop
+from mendb.server.settings import Settings
+from mendb.valuation.methods import METHODS
 
 log = logging.getLogger("mendb.worker")
 

@@ -24,10 +24,10 @@ import pytest
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
-from db import embedded
-from db.migrate import migrate
-from server.context import Mendb
-from server.settings import Settings
+from mendb.db import embedded
+from mendb.db.migrate import migrate
+from mendb.server.context import Mendb
+from mendb.server.settings import Settings
 
 TEMPLATE = "mendb_test_template"
 

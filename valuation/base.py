@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, ClassVar, Self
 
-from valuation.data import TrainingArrays
-from valuation.result import ValuationResult
+from mendb.valuation.data import TrainingArrays
+from mendb.valuation.result import ValuationResult
 
 ProgressCallback = Callable[[float], None]
 """Called with the fraction of the work done, in [0, 1]."""

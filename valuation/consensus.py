@@ -21,7 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.stats import kendalltau, rankdata
 
-from valuation.result import ValuationResult
+from mendb.valuation.result import ValuationResult
 
 
 def _aligned_ranks(results: list[ValuationResult]) -> NDArray[np.float64]:

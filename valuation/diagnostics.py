@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import Ridge
 
-from valuation.samplers import Record
+from mendb.valuation.samplers import Record
 
 POOR_FIT_R2 = 0.5
 WARNING = (

@@ -31,10 +31,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from valuation.base import ProgressCallback
-from valuation.executors import Executor, LocalExecutor
-from valuation.samplers import Record, Sampler, Tally
-from valuation.stopping import StoppingRule, criteria_met
+from mendb.valuation.base import ProgressCallback
+from mendb.valuation.executors import Executor, LocalExecutor
+from mendb.valuation.samplers import Record, Sampler, Tally
+from mendb.valuation.stopping import StoppingRule, criteria_met
 
 RECORD_LIMIT = 4000
 """At most this many (subset, utility) pairs are kept for the MTM diagnostic."""

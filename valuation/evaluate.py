@@ -9,7 +9,7 @@ from numpy.typing import NDArray
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
-from valuation.data import Split
+from mendb.valuation.data import Split
 
 
 def train_logistic(train: Split, seed: int = 0) -> LogisticRegression | None:

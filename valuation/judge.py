@@ -24,8 +24,8 @@ import numpy as np
 from numpy.typing import NDArray
 from sklearn.linear_model import LogisticRegression
 
-from valuation.data import Split
-from valuation.evaluate import train_logistic
+from mendb.valuation.data import Split
+from mendb.valuation.evaluate import train_logistic
 
 # Bounds one row's log-loss (at -log of the floor), so a class the model never saw in
 # training costs a large but finite loss instead of an infinite mean.

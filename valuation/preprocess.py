@@ -13,7 +13,7 @@ from dataclasses import replace
 import numpy as np
 from numpy.typing import NDArray
 
-from valuation.data import TrainingArrays
+from mendb.valuation.data import TrainingArrays
 
 
 def prepare(data: TrainingArrays) -> TrainingArrays:

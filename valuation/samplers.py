@@ -37,7 +37,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import betaln, gammaln
 
-from valuation.utility import Utility
+from mendb.valuation.utility import Utility
 
 Record = tuple[NDArray[np.int64], float]
 """A sampled subset (sorted row indices) and its utility, kept for the MTM fit."""

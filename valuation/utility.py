@@ -35,7 +35,7 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from valuation.proxy import fresh_model
+from mendb.valuation.proxy import fresh_model
 
 Metric = Callable[[NDArray[np.int64], NDArray[np.int64]], float]
 

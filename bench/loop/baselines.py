@@ -22,14 +22,14 @@ from dataclasses import replace
 import numpy as np
 from numpy.typing import NDArray
 
-from repair.diagnose import diagnose
-from repair.proposals import Column, RepairContext, RepairProposal
-from repair.repairers import default_repairers
-from repair.verify import Verifier
-from server.loop import LoopConfig
-from valuation.data import TrainingArrays
-from valuation.preprocess import prepare
-from valuation.result import ValuationResult
+from mendb.repair.diagnose import diagnose
+from mendb.repair.proposals import Column, RepairContext, RepairProposal
+from mendb.repair.repairers import default_repairers
+from mendb.repair.verify import Verifier
+from mendb.server.loop import LoopConfig
+from mendb.valuation.data import TrainingArrays
+from mendb.valuation.preprocess import prepare
+from mendb.valuation.result import ValuationResult
 
 BASELINES = ("cleanlab", "random", "activeclean")
 Repaired = tuple[TrainingArrays, set[int]]

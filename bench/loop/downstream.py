@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from valuation.data import TrainingArrays
-from valuation.preprocess import prepare
+from mendb.valuation.data import TrainingArrays
+from mendb.valuation.preprocess import prepare
 
 MODELS = ("logistic", "boosting", "mlp")
 # Higher is better for every metric but log-loss.

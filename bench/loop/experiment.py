@@ -26,11 +26,11 @@ from numpy.typing import NDArray
 
 from bench.loop import baselines, downstream, planting, store
 from bench.loop.tables import Table, load_table
-from db.repairs import list_repairs
-from server.context import Mendb
-from server.loop import LoopConfig, run_loop
-from valuation.data import TrainingArrays
-from valuation.preprocess import prepare
+from mendb.db.repairs import list_repairs
+from mendb.server.context import Mendb
+from mendb.server.loop import LoopConfig, run_loop
+from mendb.valuation.data import TrainingArrays
+from mendb.valuation.preprocess import prepare
 
 VALIDATIONS = ("trusted", "noisy")
 METHODS = ("mendb", *baselines.BASELINES)

@@ -20,9 +20,9 @@ from typing import Any
 from threadpoolctl import threadpool_limits
 
 from bench.loop.experiment import CellSpec, cleanup, run_cell
-from db.embedded import stop as stop_server
-from server.context import Mendb
-from server.settings import Settings
+from mendb.db.embedded import stop as stop_server
+from mendb.server.context import Mendb
+from mendb.server.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 OUT = Path(os.environ.get("BENCH_LOOP_OUT", Path(__file__).resolve().parents[1] / "out" / "loop"))

@@ -12,11 +12,11 @@ import pandas as pd
 from numpy.typing import NDArray
 from psycopg import sql
 
-from db import datasets
-from db.datasets import SplitSpec
-from server import operations
-from server.context import Mendb
-from valuation.data import TrainingArrays
+from mendb.db import datasets
+from mendb.db.datasets import SplitSpec
+from mendb.server import operations
+from mendb.server.context import Mendb
+from mendb.valuation.data import TrainingArrays
 
 VALIDATION_FRACTION = 0.2
 TEST_FRACTION = 0.2

@@ -5,11 +5,11 @@ new values; swap one out, or add another (an HTTP endpoint, a larger model), by
 passing a different list to `server.operations.propose_repairs`.
 """
 
-from repair.proposals import Repairer
-from repair.repairers.label import LabelRepairer, NeighbourLabelRepairer
-from repair.repairers.numeric import NeighbourNumericRepairer
-from repair.repairers.text import SpellingRepairer
-from repair.repairers.vector import VectorRepairer
+from mendb.repair.proposals import Repairer
+from mendb.repair.repairers.label import LabelRepairer, NeighbourLabelRepairer
+from mendb.repair.repairers.numeric import NeighbourNumericRepairer
+from mendb.repair.repairers.text import SpellingRepairer
+from mendb.repair.repairers.vector import VectorRepairer
 
 __all__ = [
     "LabelRepairer",

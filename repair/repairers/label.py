@@ -36,14 +36,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from repair.evidence import (
+from mendb.repair.evidence import (
     class_probabilities,
     nearest,
     trusted_or_all,
     weighted_votes,
 )
-from repair.noise import noise_model_for
-from repair.proposals import RepairContext, RepairProposal
+from mendb.repair.noise import noise_model_for
+from mendb.repair.proposals import RepairContext, RepairProposal
 
 
 @dataclass(frozen=True)

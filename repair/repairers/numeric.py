@@ -18,8 +18,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from repair.evidence import mad, nearest, trusted_or_all
-from repair.proposals import Column, RepairContext, RepairProposal
+from mendb.repair.evidence import mad, nearest, trusted_or_all
+from mendb.repair.proposals import Column, RepairContext, RepairProposal
 
 
 class NeighbourNumericRepairer:

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from repair.proposals import RepairContext, RepairProposal
-from repair.text import SpellCorrector, Vocabulary
+from mendb.repair.proposals import RepairContext, RepairProposal
+from mendb.repair.text import SpellCorrector, Vocabulary
 
 _BY_DISTANCE = {1: 0.9, 2: 0.6}
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from repair.evidence import nearest, trusted_or_all
-from repair.proposals import Column, Diagnosis, RepairContext, RepairProposal
+from mendb.repair.evidence import nearest, trusted_or_all
+from mendb.repair.proposals import Column, Diagnosis, RepairContext, RepairProposal
 
 
 def format_vector(vector: NDArray[np.floating]) -> str:

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 import click
 from rich.console import Console
 
-from db.errors import MendbError
+from mendb.db.errors import MendbError
 
 if TYPE_CHECKING:
-    from server.context import Mendb
+    from mendb.server.context import Mendb
 
 console = Console(stderr=True)
 
@@ -33,7 +33,7 @@ def emit(data: Any, as_json: bool, render: Callable[[], None]) -> None:
 def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from valuation._validation import InvalidParameterError
+        from mendb.valuation._validation import InvalidParameterError
 
         try:
             return func(*args, **kwargs)
@@ -66,8 +66,8 @@ def command(group: click.Group, name: str | None = None) -> Callable[..., Any]:
 @contextmanager
 def open_app() -> Iterator[Mendb]:
     # Imported here: `--help` needs neither pydantic nor SQLAlchemy.
-    from server.context import Mendb
-    from server.settings import Settings
+    from mendb.server.context import Mendb
+    from mendb.server.settings import Settings
 
     app = Mendb.open(Settings())
     try:

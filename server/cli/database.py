@@ -10,12 +10,12 @@ from typing import Any
 import click
 import psycopg
 
-from db import embedded, privileges
-from db.catalog import TableRef
-from db.engine import libpq_url
-from db.migrate import available, change_triggers, installed, migrate, uninstall
-from server.cli._common import cli, command, emit, open_app
-from server.settings import Settings
+from mendb.db import embedded, privileges
+from mendb.db.catalog import TableRef
+from mendb.db.engine import libpq_url
+from mendb.db.migrate import available, change_triggers, installed, migrate, uninstall
+from mendb.server.cli._common import cli, command, emit, open_app
+from mendb.server.settings import Settings
 
 
 @cli.group()

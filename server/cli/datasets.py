@@ -8,12 +8,12 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from db import datasets as datasets_db
-from db.catalog import TableRef
-from db.datasets import RESERVED_SCHEMAS, SplitSpec, parse_feature_spec
-from db.errors import InvalidArgument, InvalidDataset
-from db.files import export_results, import_file
-from server.cli._common import cli, command, emit, open_app
+from mendb.db import datasets as datasets_db
+from mendb.db.catalog import TableRef
+from mendb.db.datasets import RESERVED_SCHEMAS, SplitSpec, parse_feature_spec
+from mendb.db.errors import InvalidArgument, InvalidDataset
+from mendb.db.files import export_results, import_file
+from mendb.server.cli._common import cli, command, emit, open_app
 
 
 @command(cli)

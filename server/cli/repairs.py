@@ -8,12 +8,12 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from db import datasets as datasets_db
-from db.errors import require_between
-from db.repairs import list_repairs, review
-from server import applying
-from server.cli._common import cli, command, emit, open_app, progress_bar
-from server.schemas import MAX_BIGINT, MAX_NEIGHBOURS, MAX_PAGE, MAX_PROPOSALS
+from mendb.db import datasets as datasets_db
+from mendb.db.errors import require_between
+from mendb.db.repairs import list_repairs, review
+from mendb.server import applying
+from mendb.server.cli._common import cli, command, emit, open_app, progress_bar
+from mendb.server.schemas import MAX_BIGINT, MAX_NEIGHBOURS, MAX_PAGE, MAX_PROPOSALS
 
 
 @command(cli)
@@ -33,7 +33,7 @@ def propose(
     """Diagnose rows with a broken cell or a value < 0 and propose verified repairs."""
     require_between("--max-rows", max_rows, 1, MAX_PROPOSALS)
     require_between("--k", k, 1, MAX_NEIGHBOURS)
-    from server import operations  # imports torch and scikit-learn
+    from mendb.server import operations  # imports torch and scikit-learn
 
     with open_app() as app, progress_bar(f"embedding {name}", not as_json) as progress:
         ids = operations.propose_repairs(
@@ -68,7 +68,7 @@ def _repairs_table(rows: list[dict[str, Any]]) -> None:
 @click.argument("name")
 def embed(as_json: bool, name: str) -> None:
     """Embed a dataset's text columns into mendb.embeddings (new or changed rows only)."""
-    from server import operations  # imports torch and scikit-learn
+    from mendb.server import operations  # imports torch and scikit-learn
 
     with open_app() as app, progress_bar(f"embedding {name}", not as_json) as progress:
         reports = operations.embed(app, name, progress)

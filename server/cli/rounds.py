@@ -9,16 +9,16 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from db import embedded
-from db.errors import InvalidArgument, require_between
-from server.cli._common import cli, command, console, emit, open_app
-from server.demo import LOADERS, run_demo
-from server.loop import LoopConfig, run_loop
-from server.loop import explain as explain_run
-from server.operations import jsonable
-from server.report import build_report, write_html, write_pngs
-from server.schemas import MAX_BIGINT, MAX_SEED
-from valuation.methods import METHODS
+from mendb.db import embedded
+from mendb.db.errors import InvalidArgument, require_between
+from mendb.server.cli._common import cli, command, console, emit, open_app
+from mendb.server.demo import LOADERS, run_demo
+from mendb.server.loop import LoopConfig, run_loop
+from mendb.server.loop import explain as explain_run
+from mendb.server.operations import jsonable
+from mendb.server.report import build_report, write_html, write_pngs
+from mendb.server.schemas import MAX_BIGINT, MAX_SEED
+from mendb.valuation.methods import METHODS
 
 
 @command(cli)
@@ -101,7 +101,7 @@ def demo(
 
 
 def _text_demo(as_json: bool, rows: int, seed: int) -> None:
-    from server.demo_text import run_text_demo
+    from mendb.server.demo_text import run_text_demo
 
     with open_app() as app:
         report = run_text_demo(app, rows, seed)

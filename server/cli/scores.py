@@ -7,10 +7,10 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from db import datasets as datasets_db
-from db.errors import require_between
-from server.cli._common import cli, command, console, emit, open_app
-from server.schemas import MAX_PAGE
+from mendb.db import datasets as datasets_db
+from mendb.db.errors import require_between
+from mendb.server.cli._common import cli, command, console, emit, open_app
+from mendb.server.schemas import MAX_PAGE
 
 
 @command(cli)

@@ -9,15 +9,15 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from db import tokens as tokens_db
-from db.tokens import SCOPES
-from server.cli._common import cli, command, emit, handle_errors, open_app
-from server.settings import Settings
+from mendb.db import tokens as tokens_db
+from mendb.db.tokens import SCOPES
+from mendb.server.cli._common import cli, command, emit, handle_errors, open_app
+from mendb.server.settings import Settings
 
 if TYPE_CHECKING:
     # The service and the worker run valuations: imported by the commands that
     # start them, so that `token` starts without torch or scikit-learn.
-    from server.worker import WorkerOptions
+    from mendb.server.worker import WorkerOptions
 
 
 def _worker_flags(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -33,7 +33,7 @@ def _worker_flags(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _worker_options(lease: float, watch: bool, watch_threshold: int) -> WorkerOptions:
-    from server.worker import WorkerOptions
+    from mendb.server.worker import WorkerOptions
 
     return WorkerOptions(lease_seconds=lease, watch=watch, watch_threshold=watch_threshold)
 
@@ -54,7 +54,7 @@ def serve(
     host: str, port: int, workers: int, lease: float, watch: bool, watch_threshold: int
 ) -> None:
     """Run the HTTP API (OpenAPI at /docs) and worker processes for queued runs."""
-    from server.serve import serve as run_service
+    from mendb.server.serve import serve as run_service
 
     options = _worker_options(lease, watch, watch_threshold)
     run_service(Settings(), host, port, workers, options)
@@ -65,7 +65,7 @@ def serve(
 @handle_errors
 def worker(lease: float, watch: bool, watch_threshold: int) -> None:
     """Run one worker process without the HTTP API (to add workers elsewhere)."""
-    from server.worker import main as run_worker
+    from mendb.server.worker import main as run_worker
 
     run_worker(Settings(), _worker_options(lease, watch, watch_threshold))
 

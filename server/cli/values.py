@@ -7,13 +7,13 @@ from typing import Any
 
 import click
 
-from db.errors import MendbError, require_between
-from server import operations
-from server.cli._common import cli, command, console, emit, open_app, progress_bar
-from server.operations import jsonable
-from server.schemas import MAX_NEIGHBOURS, MAX_SEED, check_n_jobs, check_param_types
-from valuation.executors import DaskExecutor
-from valuation.methods import METHODS
+from mendb.db.errors import MendbError, require_between
+from mendb.server import operations
+from mendb.server.cli._common import cli, command, console, emit, open_app, progress_bar
+from mendb.server.operations import jsonable
+from mendb.server.schemas import MAX_NEIGHBOURS, MAX_SEED, check_n_jobs, check_param_types
+from mendb.valuation.executors import DaskExecutor
+from mendb.valuation.methods import METHODS
 
 
 def _parse_params(items: tuple[str, ...]) -> dict[str, Any]:

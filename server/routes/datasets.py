@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from db import datasets
-from db.datasets import SplitSpec
-from server.deps import Admin, AppDep, ConnDep, Reader
-from server.schemas import DatasetCreate, DatasetPublic
+from mendb.db import datasets
+from mendb.db.datasets import SplitSpec
+from mendb.server.deps import Admin, AppDep, ConnDep, Reader
+from mendb.server.schemas import DatasetCreate, DatasetPublic
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
 

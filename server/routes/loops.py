@@ -7,9 +7,9 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from db import datasets, rounds
-from db.errors import NotFound
-from server.deps import ConnDep, Reader
+from mendb.db import datasets, rounds
+from mendb.db.errors import NotFound
+from mendb.server.deps import ConnDep, Reader
 
 router = APIRouter(prefix="/datasets", tags=["loop"])
 

@@ -8,13 +8,20 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
 
-from db import datasets
-from db.apply import apply_repairs, revert_repairs
-from db.errors import MendbError
-from db.repairs import list_repairs, review
-from db.tokens import Token
-from server.deps import ConnDep, Reader, Reviewer
-from server.schemas import BatchPublic, Page, RepairPublic, RevertRequest, Reviewed, ReviewRequest
+from mendb.db import datasets
+from mendb.db.apply import apply_repairs, revert_repairs
+from mendb.db.errors import MendbError
+from mendb.db.repairs import list_repairs, review
+from mendb.db.tokens import Token
+from mendb.server.deps import ConnDep, Reader, Reviewer
+from mendb.server.schemas import (
+    BatchPublic,
+    Page,
+    RepairPublic,
+    RevertRequest,
+    Reviewed,
+    ReviewRequest,
+)
 
 router = APIRouter(tags=["repairs"])
 Status = Literal["proposed", "accepted", "rejected", "applied", "reverted", "stale"]

@@ -7,12 +7,12 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Response, status
 
-from db import datasets, jobs
-from db.tokens import Token
-from server.deps import ConnDep, Reader, Reviewer
-from server.loop import loop_config
-from server.schemas import RunCreate, RunPublic, check_param_types, public_error
-from valuation.methods import make_valuation
+from mendb.db import datasets, jobs
+from mendb.db.tokens import Token
+from mendb.server.deps import ConnDep, Reader, Reviewer
+from mendb.server.loop import loop_config
+from mendb.server.schemas import RunCreate, RunPublic, check_param_types, public_error
+from mendb.valuation.methods import make_valuation
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 RunId = Annotated[int, Path(ge=1, le=2**63 - 1)]

@@ -6,10 +6,10 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from db import datasets
-from db.row_values import list_scores
-from server.deps import ConnDep, Reader
-from server.schemas import Page, ScorePublic
+from mendb.db import datasets
+from mendb.db.row_values import list_scores
+from mendb.server.deps import ConnDep, Reader
+from mendb.server.schemas import Page, ScorePublic
 
 router = APIRouter(prefix="/datasets/{name}/scores", tags=["scores"])
 Order = Literal["value", "-value", "rank", "row_key"]

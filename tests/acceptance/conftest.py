@@ -15,9 +15,9 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from db import tokens
-from server.app import create_app
-from server.settings import Settings
+from mendb.db import tokens
+from mendb.server.app import create_app
+from mendb.server.settings import Settings
 
 Headers = dict[str, str]
 
@@ -45,7 +45,7 @@ def start_worker(dsn: str, tmp_path: Path) -> Iterator[Callable[..., subprocess.
 
     def start(lease: float = 2.0) -> subprocess.Popen[bytes]:
         env = {**os.environ, "DATABASE_URL": dsn, "MENDB_HOME": str(tmp_path)}
-        command = [sys.executable, "-c", "from server.cli import main; main()", "worker"]
+        command = [sys.executable, "-c", "from mendb.server.cli import main; main()", "worker"]
         process = subprocess.Popen(
             [*command, "--lease", str(lease)],
             env=env,

@@ -14,11 +14,11 @@ from fastapi.testclient import TestClient
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from server.cli import cli
-from server.schemas import machine_cores, run_param_types
+from mendb.server.cli import cli
+from mendb.server.schemas import machine_cores, run_param_types
+from mendb.valuation.methods import METHODS
 from tests.acceptance.conftest import Headers
 from tests.factories import make_table, table_md5
-from valuation.methods import METHODS
 
 REGISTER = ["--key", "id", "--label", "label"]
 

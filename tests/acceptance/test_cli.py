@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
-from server.cli import cli
+from mendb.server.cli import cli
 from tests.factories import make_table, table_md5
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from server.cli import cli
+from mendb.server.cli import cli
 from tests.factories import make_table
 
 

@@ -11,8 +11,8 @@ from typing import Any
 import psycopg
 from fastapi.testclient import TestClient
 
-from db.repairs import insert_proposals
-from repair.proposals import RepairProposal
+from mendb.db.repairs import insert_proposals
+from mendb.repair.proposals import RepairProposal
 from tests.acceptance.conftest import Headers, wait_for
 from tests.factories import make_table
 

@@ -12,9 +12,9 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from db import runs
-from server.app import BodyLimit, create_app
-from server.settings import Settings
+from mendb.db import runs
+from mendb.server.app import BodyLimit, create_app
+from mendb.server.settings import Settings
 from tests.acceptance.conftest import Headers
 from tests.factories import make_table
 

@@ -10,12 +10,12 @@ import numpy as np
 import psycopg
 import pytest
 
-from db import datasets
-from db.errors import MendbError
-from server import operations
-from server.context import Mendb
-from server.loop import LoopConfig, choose_method, run_loop
-from server.report import build_report, write_html, write_pngs
+from mendb.db import datasets
+from mendb.db.errors import MendbError
+from mendb.server import operations
+from mendb.server.context import Mendb
+from mendb.server.loop import LoopConfig, choose_method, run_loop
+from mendb.server.report import build_report, write_html, write_pngs
 from tests.factories import make_table, table_md5
 
 

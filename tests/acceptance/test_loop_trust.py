@@ -10,9 +10,9 @@ import numpy as np
 import psycopg
 import pytest
 
-from db import datasets
-from server.context import Mendb
-from server.loop import LoopConfig, run_loop
+from mendb.db import datasets
+from mendb.server.context import Mendb
+from mendb.server.loop import LoopConfig, run_loop
 from tests.factories import make_imbalanced_table, table_md5
 
 TRAIN = "mendb.split_unit(0, id::text) >= 0.4"

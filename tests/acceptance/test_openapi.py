@@ -14,10 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 
-from db.repairs import insert_proposals
-from repair.proposals import RepairProposal
-from server import operations
-from server.context import Mendb
+from mendb.db.repairs import insert_proposals
+from mendb.repair.proposals import RepairProposal
+from mendb.server import operations
+from mendb.server.context import Mendb
 from tests.acceptance.conftest import Headers
 from tests.factories import make_table
 

@@ -18,7 +18,7 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
-from server.cli import cli
+from mendb.server.cli import cli
 from tests.factories import make_table
 
 
@@ -61,7 +61,7 @@ def test_serve_runs_the_api_and_its_workers(
     make_table(conn)
     token = mendb("token", "create", "--scope", "admin", "--name", "ops")["token"]
     port = free_port()
-    command = [sys.executable, "-c", "from server.cli import main; main()", "serve"]
+    command = [sys.executable, "-c", "from mendb.server.cli import main; main()", "serve"]
     with open(tmp_path / "serve.log", "wb") as log:
         process = subprocess.Popen(
             [*command, "--port", str(port), "--workers", "2"],

@@ -22,9 +22,9 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from db import datasets, embedded, jobs, tokens
-from server.context import Mendb
-from server.settings import Settings
+from mendb.db import datasets, embedded, jobs, tokens
+from mendb.server.context import Mendb
+from mendb.server.settings import Settings
 from tests.acceptance.conftest import wait_for
 from tests.acceptance.test_serve import free_port
 from tests.factories import make_table
@@ -79,7 +79,7 @@ def service(dsn: str, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes],
     """`mendb serve --workers 1` in a process of its own; killed afterwards if alive."""
     port = free_port()
     env = {**os.environ, "DATABASE_URL": dsn, "MENDB_HOME": str(tmp_path)}
-    command = [sys.executable, "-c", "from server.cli import main; main()", "serve"]
+    command = [sys.executable, "-c", "from mendb.server.cli import main; main()", "serve"]
     with open(tmp_path / "serve.log", "wb") as log:
         process = subprocess.Popen(
             [*command, "--port", str(port), "--workers", "1", "--lease", "2"],
@@ -161,7 +161,7 @@ def test_a_worker_carries_on_after_the_database_restarts(
 ) -> None:
     home, url = own_server
     env = {**os.environ, "DATABASE_URL": url, "MENDB_HOME": str(tmp_path)}
-    command = [sys.executable, "-c", "from server.cli import main; main()", "worker"]
+    command = [sys.executable, "-c", "from mendb.server.cli import main; main()", "worker"]
     log_path = tmp_path / "worker.log"
     with open(log_path, "wb") as log:
         worker = subprocess.Popen([*command, "--lease", "2"], env=env, stderr=log)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from server.cli import cli
+from mendb.server.cli import cli
 
 
 def test_text_demo_finds_and_mends_planted_errors(

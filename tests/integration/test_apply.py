@@ -8,13 +8,13 @@ from typing import Any
 import psycopg
 import pytest
 
-from db import datasets
-from db.apply import apply_repairs, revert_repairs
-from db.errors import MendbError
-from db.repairs import insert_proposals, list_repairs, review, values_before_repair
-from repair.proposals import RepairProposal
-from server import operations
-from server.context import Mendb
+from mendb.db import datasets
+from mendb.db.apply import apply_repairs, revert_repairs
+from mendb.db.errors import MendbError
+from mendb.db.repairs import insert_proposals, list_repairs, review, values_before_repair
+from mendb.repair.proposals import RepairProposal
+from mendb.server import operations
+from mendb.server.context import Mendb
 from tests.factories import make_table, table_md5
 
 
@@ -186,7 +186,7 @@ def test_propose_flags_flipped_labels(app: Mendb, conn: psycopg.Connection[Any])
     datasets.register(
         conn, app.engine, "d", "train", "id", "label", datasets.parse_feature_spec("a,b")
     )
-    from db.read import read_dataset
+    from mendb.db.read import read_dataset
 
     train_keys = read_dataset(conn, datasets.get(conn, "d")).arrays.train.keys
     flipped = [int(k) for k in train_keys[:12]]

@@ -16,15 +16,15 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
-from db import tokens
-from db.errors import Conflict, MendbError
-from db.repairs import insert_proposals
-from repair.proposals import RepairProposal
-from server.app import create_app
-from server.cli import cli
-from server.context import Mendb, os_user
-from server.settings import Settings
-from server.worker import Worker, WorkerOptions
+from mendb.db import tokens
+from mendb.db.errors import Conflict, MendbError
+from mendb.db.repairs import insert_proposals
+from mendb.repair.proposals import RepairProposal
+from mendb.server.app import create_app
+from mendb.server.cli import cli
+from mendb.server.context import Mendb, os_user
+from mendb.server.settings import Settings
+from mendb.server.worker import Worker, WorkerOptions
 from tests.factories import make_table
 
 SPOOF = "somebody-else"

@@ -8,10 +8,10 @@ from typing import Any
 import psycopg
 import pytest
 
-from db import datasets, jobs
-from db.errors import MendbError, UnknownDataset
-from server.context import Mendb
-from server.worker import Worker, WorkerOptions
+from mendb.db import datasets, jobs
+from mendb.db.errors import MendbError, UnknownDataset
+from mendb.server.context import Mendb
+from mendb.server.worker import Worker, WorkerOptions
 from tests.factories import make_table
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import psycopg
 
-from db.migrate import available, migrate, pending
+from mendb.db.migrate import available, migrate, pending
 
 
 def catalog(conn: psycopg.Connection[Any]) -> list[tuple[Any, ...]]:

@@ -19,10 +19,10 @@ from click.testing import CliRunner
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
-from db import changes
-from db.errors import MissingExtension, MissingPrivilege
-from db.migrate import migrate
-from server.cli import cli
+from mendb.db import changes
+from mendb.db.errors import MissingExtension, MissingPrivilege
+from mendb.db.migrate import migrate
+from mendb.server.cli import cli
 from tests.factories import make_table, table_md5
 
 MakeRole = Callable[[str], tuple[str, str]]

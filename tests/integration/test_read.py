@@ -8,10 +8,10 @@ import numpy as np
 import psycopg
 import pytest
 
-from db import datasets
-from db.datasets import SplitSpec
-from db.read import read_dataset
-from server.context import Mendb
+from mendb.db import datasets
+from mendb.db.datasets import SplitSpec
+from mendb.db.read import read_dataset
+from mendb.server.context import Mendb
 from tests.factories import make_table
 
 

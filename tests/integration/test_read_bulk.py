@@ -9,11 +9,11 @@ import numpy as np
 import psycopg
 import pytest
 
-from db import datasets
-from db.datasets import SplitSpec
-from db.errors import InvalidDataset
-from db.read import DatasetRead, read_dataset
-from server.context import Mendb
+from mendb.db import datasets
+from mendb.db.datasets import SplitSpec
+from mendb.db.errors import InvalidDataset
+from mendb.db.read import DatasetRead, read_dataset
+from mendb.server.context import Mendb
 
 
 def _table(conn: psycopg.Connection[Any], key_type: str, label_type: str, keys: list[Any]) -> None:
@@ -160,7 +160,7 @@ def test_reads_in_blocks_give_the_same_arrays(
 ) -> None:
     """Blocks far smaller than a row, or than the header, give the same result
     as one block holding everything."""
-    from db import copy_stream
+    from mendb.db import copy_stream
 
     _table(conn, "integer", "integer", list(range(64)))
     conn.execute("ALTER TABLE t ADD COLUMN v vector(3)")

@@ -8,10 +8,16 @@ from typing import Any
 import psycopg
 import pytest
 
-from db import datasets
-from db.datasets import SplitSpec
-from db.errors import DatasetExists, InvalidDataset, MendbError, UnknownColumn, UnknownRelation
-from server.context import Mendb
+from mendb.db import datasets
+from mendb.db.datasets import SplitSpec
+from mendb.db.errors import (
+    DatasetExists,
+    InvalidDataset,
+    MendbError,
+    UnknownColumn,
+    UnknownRelation,
+)
+from mendb.server.context import Mendb
 from tests.factories import make_table
 
 

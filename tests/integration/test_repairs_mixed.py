@@ -11,13 +11,13 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from db import datasets
-from db.embeddings import sync_text_column
-from db.errors import InvalidDataset
-from db.neighbours import PgvectorNeighbours
-from db.read import read_dataset
-from server import operations
-from server.context import Mendb
+from mendb.db import datasets
+from mendb.db.embeddings import sync_text_column
+from mendb.db.errors import InvalidDataset
+from mendb.db.neighbours import PgvectorNeighbours
+from mendb.db.read import read_dataset
+from mendb.server import operations
+from mendb.server.context import Mendb
 from tests.factories import make_table, table_md5
 
 

@@ -11,16 +11,16 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
-from db import datasets, runs
-from db.errors import NoScores
-from db.row_values import list_scores
-from db.scores import read_scores, write_scores
-from server import operations
-from server.cli import cli
-from server.context import Mendb
-from server.routes.scores import get_scores
+from mendb.db import datasets, runs
+from mendb.db.errors import NoScores
+from mendb.db.row_values import list_scores
+from mendb.db.scores import read_scores, write_scores
+from mendb.server import operations
+from mendb.server.cli import cli
+from mendb.server.context import Mendb
+from mendb.server.routes.scores import get_scores
+from mendb.valuation.result import ValuationResult
 from tests.factories import make_table
-from valuation.result import ValuationResult
 
 
 def test_scores_round_trip(app: Mendb, conn: psycopg.Connection[Any]) -> None:

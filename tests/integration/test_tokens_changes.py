@@ -8,11 +8,11 @@ from typing import Any
 import psycopg
 import pytest
 
-from db import changes, datasets, tokens
-from db.errors import Conflict, MendbError, NotFound
-from server import operations
-from server.context import Mendb
-from server.worker import Worker, WorkerOptions
+from mendb.db import changes, datasets, tokens
+from mendb.db.errors import Conflict, MendbError, NotFound
+from mendb.server import operations
+from mendb.server.context import Mendb
+from mendb.server.worker import Worker, WorkerOptions
 from tests.factories import make_table
 
 

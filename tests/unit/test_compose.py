@@ -12,9 +12,9 @@ from typing import Any
 
 import yaml
 
-from server.app import create_app
-from server.cli import cli
-from server.settings import Settings
+from mendb.server.app import create_app
+from mendb.server.cli import cli
+from mendb.server.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 from scipy.optimize import linprog
 
-from valuation import Split, TrainingArrays
-from valuation._validation import InvalidParameterError
-from valuation.methods import METHODS, make_valuation
-from valuation.methods import lava as lava_module
-from valuation.methods.lava import LAVA, matrix_cost, sinkhorn, sq_distances
+from mendb.valuation import Split, TrainingArrays
+from mendb.valuation._validation import InvalidParameterError
+from mendb.valuation.methods import METHODS, make_valuation
+from mendb.valuation.methods import lava as lava_module
+from mendb.valuation.methods.lava import LAVA, matrix_cost, sinkhorn, sq_distances
 
 
 def exact_ot(c: np.ndarray) -> tuple[np.ndarray, float]:

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from server.cli import COMMANDS, cli
+from mendb.server.cli import COMMANDS, cli
 
 HEAVY = ("torch", "sklearn", "sentence_transformers", "matplotlib")
 
 _PROBE = """
 import json, sys
-from server.cli import cli
+from mendb.server.cli import cli
 try:
     cli(sys.argv[1:], prog_name="mendb")
 except SystemExit:
@@ -84,7 +84,7 @@ def test_light_commands_run_without_the_numeric_stack(dsn: str, tmp_path: Path) 
 
 def test_every_command_is_listed_with_the_module_that_defines_it() -> None:
     for module in {module for module, _ in COMMANDS.values()}:
-        importlib.import_module(module)
+        importlib.import_module(f"mendb.server.cli.{module}")
     defined = {name: command.callback.__module__ for name, command in cli.commands.items()}
-    listed = {name: module for name, (module, _) in COMMANDS.items()}
+    listed = {name: f"mendb.server.cli.{module}" for name, (module, _) in COMMANDS.items()}
     assert {n: m for n, m in defined.items() if m is not None} == listed

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from server.policy import (
+from mendb.server.policy import (
     DEFAULT_Z,
     Decision,
     DecisionCode,
@@ -19,8 +19,8 @@ from server.policy import (
     judge_round,
     label_shift_guard,
 )
-from valuation.data import Split
-from valuation.judge import Measurement, fit_model, paired_change
+from mendb.valuation.data import Split
+from mendb.valuation.judge import Measurement, fit_model, paired_change
 
 
 def confident(labels: np.ndarray, predicted: np.ndarray, sure: float, k: int = 2) -> Measurement:

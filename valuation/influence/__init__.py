@@ -8,7 +8,7 @@ LoRA so text rows get gradients from an adapted encoder. The estimators users ca
 are in `valuation.methods.influence`.
 """
 
-from valuation.influence.pipeline import InfluenceOutput, influence_values
-from valuation.influence.projection import RademacherProjection, jl_epsilon
+from mendb.valuation.influence.pipeline import InfluenceOutput, influence_values
+from mendb.valuation.influence.projection import RademacherProjection, jl_epsilon
 
 __all__ = ["InfluenceOutput", "RademacherProjection", "influence_values", "jl_epsilon"]

@@ -22,7 +22,7 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call, grad, vmap
 
-from valuation.influence.training import ADAM_BETAS, ADAM_EPS, Checkpoint
+from mendb.valuation.influence.training import ADAM_BETAS, ADAM_EPS, Checkpoint
 
 
 def flatten(grads: dict[str, Tensor], names: list[str]) -> Tensor:

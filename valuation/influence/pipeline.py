@@ -32,10 +32,10 @@ import torch
 from numpy.typing import NDArray
 from torch import Tensor, nn
 
-from valuation.influence.gradients import adam_direction, mean_grad, per_example_grads
-from valuation.influence.projection import RademacherProjection
-from valuation.influence.store import GradientStore
-from valuation.influence.training import Checkpoint
+from mendb.valuation.influence.gradients import adam_direction, mean_grad, per_example_grads
+from mendb.valuation.influence.projection import RademacherProjection
+from mendb.valuation.influence.store import GradientStore
+from mendb.valuation.influence.training import Checkpoint
 
 Variant = Literal["sgd", "adam"]
 Progress = Callable[[float], None]

@@ -26,7 +26,7 @@ import torch
 from numpy.typing import NDArray
 from torch import Tensor, nn
 
-from valuation.influence.pipeline import (
+from mendb.valuation.influence.pipeline import (
     InfluenceOutput,
     Progress,
     Variant,
@@ -36,7 +36,7 @@ from valuation.influence.pipeline import (
     seed_streams,
     seeded,
 )
-from valuation.influence.training import train
+from mendb.valuation.influence.training import train
 
 
 class LoraClassifier(nn.Module):

@@ -11,13 +11,13 @@ import importlib
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from valuation._validation import InvalidParameterError
-from valuation.base import Valuation
-from valuation.methods.data_oob import DataOOB
-from valuation.methods.knn_shapley import KNNShapley
-from valuation.methods.lava import LAVA
-from valuation.methods.semivalue import BanzhafMSR, BetaShapley, LeaveOneOut, TMCShapley
-from valuation.methods.ts_shapley import TSShapley
+from mendb.valuation._validation import InvalidParameterError
+from mendb.valuation.base import Valuation
+from mendb.valuation.methods.data_oob import DataOOB
+from mendb.valuation.methods.knn_shapley import KNNShapley
+from mendb.valuation.methods.lava import LAVA
+from mendb.valuation.methods.semivalue import BanzhafMSR, BetaShapley, LeaveOneOut, TMCShapley
+from mendb.valuation.methods.ts_shapley import TSShapley
 
 _ALL: tuple[type[Valuation], ...] = (
     KNNShapley,
@@ -30,8 +30,8 @@ _ALL: tuple[type[Valuation], ...] = (
     LAVA,
 )
 _LAZY: dict[str, tuple[str, str]] = {
-    "influence_sgd": ("valuation.methods.influence", "InfluenceSGD"),
-    "influence_adam": ("valuation.methods.influence", "InfluenceAdam"),
+    "influence_sgd": ("mendb.valuation.methods.influence", "InfluenceSGD"),
+    "influence_adam": ("mendb.valuation.methods.influence", "InfluenceAdam"),
 }
 
 
@@ -62,7 +62,7 @@ METHODS: Mapping[str, type[Valuation]] = _Registry(_ALL, _LAZY)
 
 
 def __getattr__(name: str) -> Any:
-    """`from valuation.methods import InfluenceSGD` still works, importing it then."""
+    """`from mendb.valuation.methods import InfluenceSGD` still works, importing it then."""
     for module, attr in _LAZY.values():
         if attr == name:
             return getattr(importlib.import_module(module), attr)

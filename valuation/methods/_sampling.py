@@ -7,13 +7,13 @@ from typing import Any
 
 import numpy as np
 
-from valuation._validation import InvalidParameterError, check_choice, check_int, check_real
-from valuation.base import ProgressCallback, Valuation
-from valuation.data import TrainingArrays
-from valuation.engine import Estimate
-from valuation.executors import Executor, LocalExecutor
-from valuation.result import ValuationResult
-from valuation.stopping import (
+from mendb.valuation._validation import InvalidParameterError, check_choice, check_int, check_real
+from mendb.valuation.base import ProgressCallback, Valuation
+from mendb.valuation.data import TrainingArrays
+from mendb.valuation.engine import Estimate
+from mendb.valuation.executors import Executor, LocalExecutor
+from mendb.valuation.result import ValuationResult
+from mendb.valuation.stopping import (
     GelmanRubin,
     MaxSamples,
     MaxTime,
@@ -22,7 +22,7 @@ from valuation.stopping import (
     StoppingRule,
     assess_convergence,
 )
-from valuation.utility import UTILITIES, UtilityChoice, choose_utility
+from mendb.valuation.utility import UTILITIES, UtilityChoice, choose_utility
 
 
 def resolve_seed(seed: Any) -> int:

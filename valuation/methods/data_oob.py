@@ -62,15 +62,15 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.tree import DecisionTreeClassifier
 from sklearn.utils.validation import has_fit_parameter
 
-from valuation._validation import InvalidParameterError, check_choice, check_real
-from valuation.base import ProgressCallback
-from valuation.data import TrainingArrays
-from valuation.engine import run
-from valuation.executors import Executor
-from valuation.methods._sampling import SamplingMethod, resolve_seed
-from valuation.proxy import fresh_model
-from valuation.samplers import Sampler, Tally, sample_rng
-from valuation.utility import UtilityChoice
+from mendb.valuation._validation import InvalidParameterError, check_choice, check_real
+from mendb.valuation.base import ProgressCallback
+from mendb.valuation.data import TrainingArrays
+from mendb.valuation.engine import run
+from mendb.valuation.executors import Executor
+from mendb.valuation.methods._sampling import SamplingMethod, resolve_seed
+from mendb.valuation.proxy import fresh_model
+from mendb.valuation.samplers import Sampler, Tally, sample_rng
+from mendb.valuation.utility import UtilityChoice
 
 Bags = tuple[NDArray[np.float64], NDArray[np.int64], Any]
 """The payload of a Data-OOB run: training features, labels, unfitted learner."""

@@ -35,10 +35,10 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
-from valuation._validation import InvalidParameterError, check_int, check_real
-from valuation.base import ProgressCallback, Valuation
-from valuation.data import TrainingArrays
-from valuation.influence.pipeline import (
+from mendb.valuation._validation import InvalidParameterError, check_int, check_real
+from mendb.valuation.base import ProgressCallback, Valuation
+from mendb.valuation.data import TrainingArrays
+from mendb.valuation.influence.pipeline import (
     InfluenceOutput,
     Variant,
     influence_values,
@@ -47,9 +47,9 @@ from valuation.influence.pipeline import (
     seed_streams,
     seeded,
 )
-from valuation.influence.projection import jl_epsilon
-from valuation.influence.training import mlp, train
-from valuation.result import ValuationResult
+from mendb.valuation.influence.projection import jl_epsilon
+from mendb.valuation.influence.training import mlp, train
+from mendb.valuation.result import ValuationResult
 
 DEFAULT_LR: dict[Variant, float] = {"sgd": 0.05, "adam": 1e-3}
 _TRAIN_SHARE = 0.2  # fraction of the progress bar given to training

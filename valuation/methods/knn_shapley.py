@@ -40,11 +40,11 @@ from typing import Self
 import numpy as np
 from numpy.typing import NDArray
 
-from valuation._validation import check_choice, check_int
-from valuation.base import ProgressCallback, Valuation
-from valuation.data import TrainingArrays
-from valuation.result import ValuationResult
-from valuation.utility import UTILITIES, choose_utility, class_weights
+from mendb.valuation._validation import check_choice, check_int
+from mendb.valuation.base import ProgressCallback, Valuation
+from mendb.valuation.data import TrainingArrays
+from mendb.valuation.result import ValuationResult
+from mendb.valuation.utility import UTILITIES, choose_utility, class_weights
 
 _WORKING_SET = 1 << 22  # elements of one (batch x N) array: 32 MB in float64
 _MAX_THREADS = 8  # each thread holds about five (batch x N) arrays

@@ -74,11 +74,11 @@ from typing import Self
 import numpy as np
 from numpy.typing import NDArray
 
-from valuation._validation import InvalidParameterError, check_int, check_real
-from valuation.base import ProgressCallback, Valuation
-from valuation.data import TrainingArrays
-from valuation.methods._sampling import resolve_seed
-from valuation.result import ValuationResult
+from mendb.valuation._validation import InvalidParameterError, check_int, check_real
+from mendb.valuation.base import ProgressCallback, Valuation
+from mendb.valuation.data import TrainingArrays
+from mendb.valuation.methods._sampling import resolve_seed
+from mendb.valuation.result import ValuationResult
 
 _BLOCK = 1 << 21  # elements of one (rows x M) working block: 16 MB in float64
 _CACHE = 1 << 24  # the whole (N x M) cost is kept while it has at most this many elements

@@ -23,21 +23,21 @@ from abc import abstractmethod
 from functools import partial
 from typing import Any, Self
 
-from valuation._validation import check_real
-from valuation.base import ProgressCallback
-from valuation.data import TrainingArrays
-from valuation.diagnostics import mtm_fit
-from valuation.engine import run
-from valuation.executors import Executor
-from valuation.methods._sampling import SamplingMethod, resolve_seed
-from valuation.samplers import (
+from mendb.valuation._validation import check_real
+from mendb.valuation.base import ProgressCallback
+from mendb.valuation.data import TrainingArrays
+from mendb.valuation.diagnostics import mtm_fit
+from mendb.valuation.engine import run
+from mendb.valuation.executors import Executor
+from mendb.valuation.methods._sampling import SamplingMethod, resolve_seed
+from mendb.valuation.samplers import (
     LOOSampler,
     MSRSampler,
     PermutationSampler,
     Sampler,
     beta_coefficients,
 )
-from valuation.utility import METRICS, ModelUtility
+from mendb.valuation.utility import METRICS, ModelUtility
 
 
 class _Semivalue(SamplingMethod):

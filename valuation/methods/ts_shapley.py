@@ -39,14 +39,14 @@ import numpy as np
 from numpy.typing import NDArray
 from sklearn.neighbors import KNeighborsRegressor
 
-from valuation._validation import check_int, check_real
-from valuation.base import ProgressCallback
-from valuation.data import TrainingArrays
-from valuation.engine import run
-from valuation.executors import Executor
-from valuation.methods._sampling import SamplingMethod, resolve_seed
-from valuation.samplers import Sampler, Tally, sample_rng
-from valuation.utility import UtilityChoice, class_weights
+from mendb.valuation._validation import check_int, check_real
+from mendb.valuation.base import ProgressCallback
+from mendb.valuation.data import TrainingArrays
+from mendb.valuation.engine import run
+from mendb.valuation.executors import Executor
+from mendb.valuation.methods._sampling import SamplingMethod, resolve_seed
+from mendb.valuation.samplers import Sampler, Tally, sample_rng
+from mendb.valuation.utility import UtilityChoice, class_weights
 
 _CHUNK = 65_536
 _FALLBACK_FIT_ROWS = 200_000

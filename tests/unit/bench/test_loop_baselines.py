@@ -8,8 +8,8 @@ import pytest
 
 from bench.loop import baselines
 from bench.loop.experiment import label_changes
-from server.loop import LoopConfig
-from valuation.data import Split, TrainingArrays
+from mendb.server.loop import LoopConfig
+from mendb.valuation.data import Split, TrainingArrays
 
 
 def _arrays(seed: int = 0) -> TrainingArrays:

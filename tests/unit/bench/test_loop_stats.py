@@ -85,7 +85,7 @@ def test_precision() -> None:
 
 def test_downstream_scores_a_single_class_training_set_as_certain() -> None:
     from bench.loop.downstream import evaluate
-    from valuation.data import Split, TrainingArrays
+    from mendb.valuation.data import Split, TrainingArrays
 
     rng = np.random.default_rng(0)
 

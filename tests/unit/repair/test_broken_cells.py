@@ -7,19 +7,19 @@ from dataclasses import replace
 
 import numpy as np
 
-from repair.diagnose import (
+from mendb.repair.diagnose import (
     Thresholds,
     broken_cell_rows,
     diagnose,
     doubted_label_rows,
     fence_distance,
 )
-from repair.proposals import Column, RepairContext
-from repair.repairers import NeighbourNumericRepairer
-from repair.selection import doubt_pool, select_suspects
-from valuation.data import Split, TrainingArrays
-from valuation.preprocess import prepare
-from valuation.result import ValuationResult
+from mendb.repair.proposals import Column, RepairContext
+from mendb.repair.repairers import NeighbourNumericRepairer
+from mendb.repair.selection import doubt_pool, select_suspects
+from mendb.valuation.data import Split, TrainingArrays
+from mendb.valuation.preprocess import prepare
+from mendb.valuation.result import ValuationResult
 
 
 def test_fence_keeps_heavy_tails_and_sparse_columns_and_flags_a_hundredfold_value() -> None:

@@ -9,13 +9,13 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from repair.diagnose import diagnose
-from repair.proposals import Column, RepairContext
-from repair.repairers import default_repairers
-from repair.verify import Verifier
-from valuation.data import Split, TrainingArrays
-from valuation.preprocess import prepare
-from valuation.result import ValuationResult
+from mendb.repair.diagnose import diagnose
+from mendb.repair.proposals import Column, RepairContext
+from mendb.repair.repairers import default_repairers
+from mendb.repair.verify import Verifier
+from mendb.valuation.data import Split, TrainingArrays
+from mendb.valuation.preprocess import prepare
+from mendb.valuation.result import ValuationResult
 
 PLANTED = {"label": range(0, 6), "missing": range(6, 10), "numeric": range(10, 14)}
 PLANTED["vector"] = range(14, 18)

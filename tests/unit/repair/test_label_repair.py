@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from repair.diagnose import diagnose, doubted_label_rows
-from repair.proposals import RepairContext
-from repair.repairers.label import LabelRepairer
-from repair.selection import doubt_pool, select_suspects
-from valuation.data import Split, TrainingArrays
-from valuation.methods.knn_shapley import knn_shapley
-from valuation.preprocess import prepare
-from valuation.result import ValuationResult
+from mendb.repair.diagnose import diagnose, doubted_label_rows
+from mendb.repair.proposals import RepairContext
+from mendb.repair.repairers.label import LabelRepairer
+from mendb.repair.selection import doubt_pool, select_suspects
+from mendb.valuation.data import Split, TrainingArrays
+from mendb.valuation.methods.knn_shapley import knn_shapley
+from mendb.valuation.preprocess import prepare
+from mendb.valuation.result import ValuationResult
 
 
 @pytest.fixture(scope="module")

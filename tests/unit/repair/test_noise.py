@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from repair.noise import (
+from mendb.repair.noise import (
     NoiseModel,
     calibrated_joint,
     confident_joint,
@@ -18,7 +18,7 @@ from repair.noise import (
     nearest_flows,
     noise_model_for,
 )
-from valuation.data import Split, TrainingArrays
+from mendb.valuation.data import Split, TrainingArrays
 
 
 def _drawn(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from repair.text import SpellCorrector, Vocabulary
+from mendb.repair.text import SpellCorrector, Vocabulary
 
 DOMAIN = (  # noqa: SIM905
     "the coffee was bold and smooth with a hint of chocolate the tea tasted stale "

@@ -8,11 +8,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from repair.evidence import classifier, fit_quietly
-from repair.proposals import RepairProposal
-from repair.verify import TOLERANCE, Verifier
-from valuation import Split, TrainingArrays
-from valuation.preprocess import prepare
+from mendb.repair.evidence import classifier, fit_quietly
+from mendb.repair.proposals import RepairProposal
+from mendb.repair.verify import TOLERANCE, Verifier
+from mendb.valuation import Split, TrainingArrays
+from mendb.valuation.preprocess import prepare
 
 
 def dataset(seed: int = 0) -> TrainingArrays:

@@ -7,8 +7,8 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import NDArray
 
-from valuation import Split, TrainingArrays
-from valuation.utility import ModelUtility
+from mendb.valuation import Split, TrainingArrays
+from mendb.valuation.utility import ModelUtility
 
 
 class Game:

@@ -11,10 +11,10 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mendb.valuation.engine import run
+from mendb.valuation.samplers import LOOSampler, MSRSampler, PermutationSampler, beta_coefficients
+from mendb.valuation.stopping import MaxSamples
 from tests.unit.valuation.games import smooth_game
-from valuation.engine import run
-from valuation.samplers import LOOSampler, MSRSampler, PermutationSampler, beta_coefficients
-from valuation.stopping import MaxSamples
 
 weights = st.lists(st.floats(-1.0, 1.0), min_size=1, max_size=4)
 games = st.builds(

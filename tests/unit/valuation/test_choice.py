@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from valuation.choice import (
+from mendb.valuation.choice import (
     CONSENSUS_ROWS,
     IMBALANCED_BELOW,
     TS_ROWS,
@@ -13,7 +13,7 @@ from valuation.choice import (
     choose_method,
     class_balance,
 )
-from valuation.methods import METHODS, make_valuation
+from mendb.valuation.methods import METHODS, make_valuation
 
 
 def test_class_balance_is_smallest_over_largest_of_the_classes_present() -> None:

@@ -6,14 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.unit.valuation.games import dataset, smooth_game
-from valuation.engine import run
-from valuation.methods.data_oob import DataOOB
-from valuation.methods.knn_shapley import KNNShapley
-from valuation.methods.semivalue import TMCShapley
-from valuation.methods.ts_shapley import TSShapley
-from valuation.samplers import MSRSampler, PermutationSampler
-from valuation.stopping import (
+from mendb.valuation.engine import run
+from mendb.valuation.methods.data_oob import DataOOB
+from mendb.valuation.methods.knn_shapley import KNNShapley
+from mendb.valuation.methods.semivalue import TMCShapley
+from mendb.valuation.methods.ts_shapley import TSShapley
+from mendb.valuation.samplers import MSRSampler, PermutationSampler
+from mendb.valuation.stopping import (
     RHAT_LIMIT,
     MaxSamples,
     RankStability,
@@ -21,6 +20,7 @@ from valuation.stopping import (
     assess_convergence,
     criteria_met,
 )
+from tests.unit.valuation.games import dataset, smooth_game
 
 
 def test_criteria_met_walks_nested_rules_and_skips_budgets() -> None:

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from sklearn.tree import DecisionTreeClassifier
 
+from mendb.valuation import Split
+from mendb.valuation.executors import LocalExecutor
+from mendb.valuation.methods import METHODS, make_valuation
+from mendb.valuation.methods.data_oob import SCORES, DataOOB, _out_of_bag_scores
 from tests.unit.valuation.games import dataset
-from valuation import Split
-from valuation.executors import LocalExecutor
-from valuation.methods import METHODS, make_valuation
-from valuation.methods.data_oob import SCORES, DataOOB, _out_of_bag_scores
 
 
 def reference(x, y, n_bags: int, seed: int) -> np.ndarray:
@@ -128,8 +128,8 @@ def test_same_values_whatever_the_blocks_and_workers() -> None:
 def test_registry_loads_torch_methods_only_when_asked() -> None:
     code = (
         "import sys\n"
-        "import valuation.methods.data_oob\n"
-        "from valuation.methods import METHODS\n"
+        "import mendb.valuation.methods.data_oob\n"
+        "from mendb.valuation.methods import METHODS\n"
         "assert {'influence_sgd', 'influence_adam', 'data_oob'} <= set(METHODS)\n"
         "assert 'torch' not in sys.modules, 'the registry imported torch'\n"
     )

@@ -9,9 +9,9 @@ import math
 import numpy as np
 import pytest
 
-from valuation.consensus import consensus
-from valuation.diagnostics import mtm_fit
-from valuation.result import ValuationResult
+from mendb.valuation.consensus import consensus
+from mendb.valuation.diagnostics import mtm_fit
+from mendb.valuation.result import ValuationResult
 
 
 def records_of(utility, n: int, count: int, seed: int = 0):
@@ -80,7 +80,7 @@ def test_consensus_counts_as_many_harmful_rows_as_its_methods_do_on_average() ->
 
 
 def test_each_method_says_below_which_value_a_row_hurts() -> None:
-    from valuation.methods import METHODS
+    from mendb.valuation.methods import METHODS
 
     assert METHODS["knn_shapley"].harmful_below == 0.0
     assert METHODS["data_oob"].harmful_below == 0.5

@@ -8,10 +8,10 @@ import pathlib
 import numpy as np
 import pytest
 
+from mendb.valuation.executors import DaskExecutor, LocalExecutor
+from mendb.valuation.methods.data_oob import DataOOB
+from mendb.valuation.methods.semivalue import BanzhafMSR, TMCShapley
 from tests.unit.valuation.games import dataset
-from valuation.executors import DaskExecutor, LocalExecutor
-from valuation.methods.data_oob import DataOOB
-from valuation.methods.semivalue import BanzhafMSR, TMCShapley
 
 
 def test_process_pool_equals_in_process() -> None:

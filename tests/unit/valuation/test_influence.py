@@ -12,13 +12,13 @@ import torch
 from sklearn.metrics import roc_auc_score
 from torch import nn
 
-from valuation import Split, TrainingArrays
-from valuation._validation import InvalidParameterError
-from valuation.influence.gradients import adam_direction, mean_grad, per_example_grads
-from valuation.influence.projection import RademacherProjection, jl_epsilon
-from valuation.influence.store import GradientStore
-from valuation.influence.training import Checkpoint, mlp, train, trainable
-from valuation.methods.influence import (
+from mendb.valuation import Split, TrainingArrays
+from mendb.valuation._validation import InvalidParameterError
+from mendb.valuation.influence.gradients import adam_direction, mean_grad, per_example_grads
+from mendb.valuation.influence.projection import RademacherProjection, jl_epsilon
+from mendb.valuation.influence.store import GradientStore
+from mendb.valuation.influence.training import Checkpoint, mlp, train, trainable
+from mendb.valuation.methods.influence import (
     InfluenceAdam,
     InfluenceSGD,
     _unit_indicators,

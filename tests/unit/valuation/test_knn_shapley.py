@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from mendb.valuation import Split, TrainingArrays
+from mendb.valuation.methods import make_valuation
+from mendb.valuation.methods.knn_shapley import knn_shapley
+from mendb.valuation.utility import class_weights
 from tests.unit.valuation.exact import exact_shapley
-from valuation import Split, TrainingArrays
-from valuation.methods import make_valuation
-from valuation.methods.knn_shapley import knn_shapley
-from valuation.utility import class_weights
 
 
 def knn_utility(x_train, y_train, x_valid, y_valid, k, weights=None):

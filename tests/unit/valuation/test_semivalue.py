@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from mendb.valuation.methods.semivalue import BanzhafMSR, BetaShapley, LeaveOneOut, TMCShapley
 from tests.unit.valuation.exact import (
     banzhaf_weight,
     beta_weight,
@@ -16,7 +17,6 @@ from tests.unit.valuation.exact import (
     exact_shapley,
 )
 from tests.unit.valuation.games import dataset, utility_of
-from valuation.methods.semivalue import BanzhafMSR, BetaShapley, LeaveOneOut, TMCShapley
 
 
 def test_tmc_shapley_converges_to_exact_shapley() -> None:

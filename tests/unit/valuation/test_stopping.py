@@ -7,16 +7,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 
-from tests.unit.valuation.games import smooth_game
-from valuation.engine import run
-from valuation.samplers import MSRSampler, PermutationSampler
-from valuation.stopping import (
+from mendb.valuation.engine import run
+from mendb.valuation.samplers import MSRSampler, PermutationSampler
+from mendb.valuation.stopping import (
     GelmanRubin,
     MaxSamples,
     MaxTime,
     RankStability,
     StandardErrorBelow,
 )
+from tests.unit.valuation.games import smooth_game
 
 
 @dataclass

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from mendb.valuation.methods.ts_shapley import SubsetSampler, TSShapley, pca, project
+from mendb.valuation.utility import class_weights
 from tests.unit.valuation.exact import exact_shapley
 from tests.unit.valuation.games import dataset
-from valuation.methods.ts_shapley import SubsetSampler, TSShapley, pca, project
-from valuation.utility import class_weights
 
 
 def ridge_game(data, lam: float, weights=None):

@@ -6,17 +6,17 @@ import numpy as np
 import pytest
 from sklearn.metrics import balanced_accuracy_score
 
-from tests.unit.valuation.exact import exact_shapley
-from tests.unit.valuation.games import dataset
-from valuation import Split, TrainingArrays
-from valuation.methods.semivalue import LeaveOneOut, TMCShapley
-from valuation.utility import (
+from mendb.valuation import Split, TrainingArrays
+from mendb.valuation.methods.semivalue import LeaveOneOut, TMCShapley
+from mendb.valuation.utility import (
     BALANCE_BELOW,
     ModelUtility,
     balanced_accuracy,
     choose_utility,
     class_weights,
 )
+from tests.unit.valuation.exact import exact_shapley
+from tests.unit.valuation.games import dataset
 
 
 def test_class_weights_average_one_and_weight_classes_equally() -> None:
