@@ -32,6 +32,7 @@ from bench.detection_methods import CONSENSUS, consensus_values, detectors, run_
 from bench.detection_noise import NOISES, applies, clean_cell, noisy_cell
 from bench.detection_tables import REAL, TABLES, load_table
 from bench.metrics import detection
+from bench.render import render
 from bench.report import cpu_name, replace_sections
 
 OUT = Path(__file__).resolve().parent / "out"
@@ -161,56 +162,29 @@ def metric_table(rows: list[dict[str, Any]], metric: str, tables: tuple[str, ...
     return "\n".join(lines)
 
 
-def tables_line(rows: list[dict[str, Any]]) -> str:
-    parts = []
+def tables_summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each table's size, prepared width and smallest class share of the clean rows."""
+    out = []
     for table in dict.fromkeys(r["dataset"] for r in rows):
         first = next(r for r in rows if r["dataset"] == table)
         clean = first["clean_counts"]
-        parts.append(
-            f"{table} ({first['n_train']} training rows, {first['n_features']}"
-            f" prepared columns, smallest class"
-            f" {100 * min(clean) / max(1, sum(clean)):.0f} % of clean rows)"
-        )
-    return "; ".join(parts)
+        out.append({"name": table, "n_train": first["n_train"],
+                    "n_features": first["n_features"],
+                    "smallest": 100 * min(clean) / max(1, sum(clean))})
+    return out
 
 
 def section(report: dict[str, Any], notes: str) -> str:
-    env, rows = report["environment"], report["rows"]
-    seeds = sorted({r["seed"] for r in rows})
-    return "\n\n".join(
-        [
-            f"*Measured {env['date']} on {env['cpu']}; load average {env['load_before']:.1f}"
-            " before, on a machine shared with other jobs (times are indicative).*",
-            "```sh\n.venv/bin/python -m bench.detection          # every table, noise and seed\n"
-            ".venv/bin/python -m bench.detection --quick  # a smoke run; doc untouched\n```",
-            f"Tables: {tables_line(rows)}. Noise in the training labels only (validation and"
-            " test clean): `symmetric10` 10 % of rows to another class uniformly; `under40`"
-            " 40 % of the smallest class recorded as the largest; `pairs` 30 % of each class"
-            " of a confused pair to the other (digits 1<->7 and 3<->8; wine the pair a clean"
-            " logistic fit confuses most; not run on binary tables, where it is"
-            " `boundary10`); `boundary10` the 10 % of rows nearest a clean logistic fit's"
-            " boundary to the other side. Split seeds"
-            f" {seeds}; mean over seeds. Methods: knn_shapley K = 10; data_oob 50 logistic"
-            " bags, probability score; `balanced` = `utility=balanced_accuracy`, otherwise"
-            " `accuracy`; influence at its defaults (`standardised`: with"
-            " `unit_indicators=False`, one-hot columns left standardised as `db/` prepares"
-            " them); consensus = mean normalised rank;"
-            " cleanlab = self-confidence on 5-fold out-of-fold logistic probabilities (the"
-            " reference). pyDVL and OpenDataVal were not run here: their KNN-Shapley and"
-            " Data-OOB give the same values as mendb's on the same rows (see Detection"
-            " quality) and their other methods do not finish on 3,000 rows in minutes."
-            " Bold: the best mendb figure of the column.",
-            "AUROC on the real imbalanced tables (lower value = more suspicious):",
-            metric_table(rows, "auroc", REAL),
-            "AUROC on the scikit-learn tables:",
-            metric_table(rows, "auroc", SKLEARN),
-            "Average precision on the real imbalanced tables:",
-            metric_table(rows, "ap", REAL),
-            "Average precision on the scikit-learn tables:",
-            metric_table(rows, "ap", SKLEARN),
-            notes,
-        ]
-    )
+    """The section's text; the prose is bench/templates/detection.md.j2."""
+    rows = report["rows"]
+    return render(
+        "detection.md.j2", env=report["environment"], tables=tables_summary(rows),
+        seeds=sorted({r["seed"] for r in rows}),
+        auroc_real=metric_table(rows, "auroc", REAL),
+        auroc_sklearn=metric_table(rows, "auroc", SKLEARN),
+        ap_real=metric_table(rows, "ap", REAL), ap_sklearn=metric_table(rows, "ap", SKLEARN),
+        notes=notes,
+    )  # fmt: skip
 
 
 NOTES = Path(__file__).resolve().parent / "detection_notes.md"

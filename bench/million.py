@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from bench.envs import BENCH, ref_environ
+from bench.render import render
 
 OUT = BENCH / "out"
 HOME = OUT / "pg"
@@ -205,37 +206,19 @@ def run(n: int, log: Any = print) -> dict[str, Any]:
 
 
 def markdown(result: dict[str, Any]) -> str:
+    """The section's text; the prose is bench/templates/million.md.j2."""
     if "value" not in result:
-        return f"Did not complete: {result.get('error', '?')}."
-    setup, report = result["setup"], result["value"]
+        return render("million.md.j2", incomplete=True, error=result.get("error", "?"))
+    report = result["value"]
     total = sum(r["total_s"] for r in report["runs"])
-    lines = [
-        f"{result['rows']:,} rows x {D} float8 features + label in the embedded PostgreSQL"
-        f" ({setup['table_mb']:.0f} MB with its primary key), 500 validation and 500 test rows"
-        " chosen by key hash. Table creation (binary COPY"
-        f" {setup['copy_s']:.1f} s, primary key and ANALYZE {setup['index_s']:.1f} s) is"
-        " setup, outside the measured process.",
-        "",
-        "| stage | read (s) | value (s) | write (s) | total (s) | scores written |"
-        " AUROC on the 10 % flipped labels |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    for r in report["runs"]:
-        lines.append(f"| {r['method']} | {r['read_s']:.1f} | {r['value_s']:.1f} |"
-                     f" {r['write_s']:.1f} | {r['total_s']:.1f} | {r['scores_written']:,} |"
-                     f" {r['auroc']:.3f} |")
-    met_time, met_mem = total < 600, report["peak_mb"] < 4096
-    lines += [
-        f"| **both** | | | | **{total:.1f}** | | |",
-        "",
-        f"Peak RSS of the valuing process and its workers: **{report['peak_mb']:,.0f} MB**"
-        f" (of which {report['baseline_mb']:.0f} MB before the first run); the PostgreSQL"
-        f" server's processes peaked at {report['server_peak_mb']:,.0f} MB (shared buffers"
-        " counted in each backend that touched them).",
-        f"Target (< 10 min, < 4 GB): time {'met' if met_time else 'not met'}, memory"
-        f" {'met' if met_mem else 'not met'}.",
-    ]
-    return "\n".join(lines)
+    lines = [f"| {r['method']} | {r['read_s']:.1f} | {r['value_s']:.1f} |"
+             f" {r['write_s']:.1f} | {r['total_s']:.1f} | {r['scores_written']:,} |"
+             f" {r['auroc']:.3f} |" for r in report["runs"]]
+    return render(
+        "million.md.j2", incomplete=False, rows=result["rows"], d=D, setup=result["setup"],
+        value=report, lines=lines, total=total, met_time=total < 600,
+        met_mem=report["peak_mb"] < 4096,
+    )  # fmt: skip
 
 
 def main(argv: list[str]) -> int:

@@ -23,6 +23,7 @@ import numpy as np
 
 from bench.data import LOADERS, NOISES, load, make_cell, save_cell
 from bench.metrics import detection
+from bench.render import render
 from bench.runner import OUT, Outcome, run_job
 from mendb.valuation.methods import METHODS
 
@@ -202,72 +203,40 @@ def label(row: dict[str, Any]) -> str:
     return f"{names[row['lib']]} {row['method']}"
 
 
+def _best_line(rows: list[dict[str, Any]], dataset: str, noise: str) -> tuple[str, bool]:
+    """The "best per cell" table line of one cell, and whether mendb's best AUROC
+    reaches the best reference's."""
+    here = [r for r in rows if (r["dataset"], r["noise"]) == (dataset, noise) and r["ok"]]
+    ours = max((r for r in here if r["lib"] == "mendb"), key=lambda r: r["auroc"], default=None)
+    refs = max((r for r in here if r["lib"] != "mendb"), key=lambda r: r["auroc"], default=None)
+    n_train = next(r["n_train"] for r in rows if r["dataset"] == dataset)
+    met = ours is not None and (refs is None or ours["auroc"] >= refs["auroc"] - 1e-12)
+    if not (ours and refs):
+        return f"| {dataset} | {noise} | {n_train} | - | - | - |", met
+    return (f"| {dataset} | {noise} | {n_train} | {ours['method']} ({ours['auroc']:.3f}) |"
+            f" {label(refs)} ({refs['auroc']:.3f}) | {'yes' if met else 'no'} |"), met
+
+
+def _row_line(r: dict[str, Any]) -> str:
+    if not r["ok"]:
+        return f"| {r['noise']} | {label(r)} | {r['error']} | | | | | |"
+    evals = "" if r.get("evaluations") is None else f"{r['evaluations']:,}"
+    return (f"| {r['noise']} | {label(r)} | {r['auroc']:.3f} | {r['ap']:.3f} |"
+            f" {r['p_at_k']:.3f} | {r['seconds']:.2f} | {r['peak_mb']:.0f} | {evals} |")
+
+
 def markdown(rows: list[dict[str, Any]], budget: Budget) -> str:
-    lines = [
-        f"Budgets: Monte Carlo semivalues (mendb tmc_shapley, banzhaf, beta_shapley; pyDVL"
-        f" tmc_shapley, msr_banzhaf) {budget.mc_seconds:g} s of wall time each with 2"
-        f" workers (the utility evaluations each completed are in the last column);"
-        f" Data-OOB {budget.trees} trees in every library; KNN-Shapley K = {K};"
-        f" leave-one-out only up to {budget.loo_max_rows} training rows, and permutation"
-        f" samplers (TMC, Beta Shapley) only up to {budget.permutation_max_rows}: the time"
-        " budget is checked between permutations, and one permutation of a larger set is"
-        " already longer than the budget. mendb checks its budget between blocks (1"
-        " permutation, or 4 Banzhaf subsets) and pyDVL between its updates, so both can run"
-        " past the budget by the work in flight (see the time column). mendb's Data-OOB"
-        " and semivalues start a 2-process pool inside the timed call (a few seconds on a"
-        " loaded machine, and its memory is counted); mendb's proxy-model samplers are"
-        " not run where one fit of its logistic proxy on all rows takes over 1/20 of the"
-        " budget (digits: 10 classes make its Newton solver slow); pyDVL's joblib workers"
-        " are started and warmed up before its timed call, so neither their start-up time nor their"
-        " import memory is counted. The last column is the number of model fits (utility"
-        " evaluations; for Data-OOB the trees; for TS-Shapley the marginal evaluations on"
-        " its subsets).",
-        "",
-        "Two mendb configurations stand beside the methods at their defaults: `data_oob"
-        " logistic probability` is Data-OOB over as many bags of scikit-learn's logistic"
-        " regression, each row scored by the probability the bags that left it out give"
-        " its label (`mendb value NAME --method data_oob --param model=logistic --param"
-        " score=probability`); `consensus` is the mean normalised rank of the cell's mendb"
-        f" {' and '.join(CONSENSUS_OF)} runs, as `mendb value NAME --method consensus"
-        f" --param methods='{json.dumps(list(CONSENSUS_OF))}'` combines stored runs (its"
-        " time is the sum of the two, its memory the larger).",
-        "",
-        "### Best per cell (target: mendb's best AUROC >= the best reference AUROC)",
-        "",
-        "| dataset | noise | N train | mendb best (AUROC) | best reference (AUROC) | met |",
-        "|---|---|---:|---|---|:-:|",
-    ]
+    """The section's text; the prose is bench/templates/quality.md.j2."""
     cells = sorted({(r["dataset"], r["noise"]) for r in rows},
                    key=lambda c: (list(LOADERS).index(c[0]), NOISES.index(c[1])))
-    met_all = True
-    for dataset, noise in cells:
-        here = [r for r in rows if (r["dataset"], r["noise"]) == (dataset, noise) and r["ok"]]
-        ours = max((r for r in here if r["lib"] == "mendb"), key=lambda r: r["auroc"],
-                   default=None)
-        refs = max((r for r in here if r["lib"] != "mendb"), key=lambda r: r["auroc"],
-                   default=None)
-        n_train = next(r["n_train"] for r in rows if r["dataset"] == dataset)
-        met = ours is not None and (refs is None or ours["auroc"] >= refs["auroc"] - 1e-12)
-        met_all &= met
-        lines.append(
-            f"| {dataset} | {noise} | {n_train} | "
-            f"{ours['method'] if ours else '-'} ({ours['auroc']:.3f}) | "
-            f"{label(refs) if refs else '-'} ({refs['auroc']:.3f}) | {'yes' if met else 'no'} |"
-            if ours and refs else f"| {dataset} | {noise} | {n_train} | - | - | - |")
-    lines += ["", f"Target met in every cell: **{'yes' if met_all else 'no'}**.", ""]
+    best = [_best_line(rows, dataset, noise) for dataset, noise in cells]
+    datasets = []
     for dataset in dict.fromkeys(r["dataset"] for r in rows):
         some = next(r for r in rows if r["dataset"] == dataset)
-        lines += [f"### {dataset} ({some['n_train']} training rows, {some['n_valid']}"
-                  " validation rows)", "",
-                  "| noise | method | AUROC | AP | P@k | time (s) | peak MB | utility evals |",
-                  "|---|---|---:|---:|---:|---:|---:|---:|"]
-        for r in (r for r in rows if r["dataset"] == dataset):
-            if not r["ok"]:
-                lines.append(f"| {r['noise']} | {label(r)} | {r['error']} | | | | | |")
-                continue
-            evals = "" if r.get("evaluations") is None else f"{r['evaluations']:,}"
-            lines.append(f"| {r['noise']} | {label(r)} | {r['auroc']:.3f} | {r['ap']:.3f} |"
-                         f" {r['p_at_k']:.3f} | {r['seconds']:.2f} | {r['peak_mb']:.0f} |"
-                         f" {evals} |")
-        lines.append("")
-    return "\n".join(lines)
+        datasets.append({"name": dataset, "n_train": some["n_train"], "n_valid": some["n_valid"],
+                         "lines": [_row_line(r) for r in rows if r["dataset"] == dataset]})
+    return render(
+        "quality.md.j2", budget=budget, k=K, consensus_of=CONSENSUS_OF,
+        consensus_json=json.dumps(list(CONSENSUS_OF)), best_lines=[line for line, _ in best],
+        met_all=all(met for _, met in best), datasets=datasets,
+    )  # fmt: skip

@@ -169,41 +169,24 @@ def measure(url: str | None, rows: int, features: int, repeats: int, home: Path)
     }
 
 
-def section(result: dict[str, Any], load_before: tuple[float, ...]) -> str:
-    from bench.report import cpu_name
+PATHS = (("mendb", "mendb read_dataset"), ("pandas", "pandas.read_sql"),
+         ("bulk_copy", "binary COPY parsed by numpy"),
+         ("mendb_text_key", "mendb read_dataset, text key"))  # fmt: skip
 
-    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    load = ", ".join(f"{a:.1f}" for a in load_before)
-    after = ", ".join(f"{a:.1f}" for a in os.getloadavg())
-    lines = [
-        f"*Measured {when} on {os.cpu_count()} x {cpu_name()}; load average (1, 5, 15 min)"
-        f" {load} before and {after} after; ratios come from the same run.*",
-        "",
-        f"One table of {result['rows']:,} rows x {result['features']} float8 features, an"
-        " int8 key and an integer label, in the embedded PostgreSQL on the same machine,"
-        f" read {result['repeats']} times each way in turn (`python -m bench.read_path"
-        f" --rows {result['rows']} --features {result['features']}`). mendb's read is"
-        " everything a valuation gets: keys, the float64 feature matrix, encoded labels,"
-        " the key-hash split and the fingerprint. pandas is `read_sql` of the same"
-        " columns through SQLAlchemy and psycopg, then the feature matrix. Bulk COPY is"
-        " a binary COPY of the same columns gathered into one buffer and parsed by numpy,"
-        " with nothing else: the floor for this table. The last row reads a copy of the"
-        " table whose key is text, which mendb reads by a COPY of its own beside the values.",
-        "",
-        "| path | best (s) | median (s) |",
-        "|---|---:|---:|",
-    ]
-    for name, label in (("mendb", "mendb read_dataset"), ("pandas", "pandas.read_sql"),
-                        ("bulk_copy", "binary COPY parsed by numpy"),
-                        ("mendb_text_key", "mendb read_dataset, text key")):  # fmt: skip
-        lines.append(f"| {label} | {result['best_s'][name]:.3f} | {result['median_s'][name]:.3f} |")
-    lines += [
-        "",
-        f"pandas.read_sql takes {result['pandas_over_mendb']:.1f}x mendb's time, best against"
-        f" best ({result['pandas_over_mendb_median']:.1f}x median against median; target: at"
-        f" least 6x); mendb takes {result['mendb_over_bulk_copy']:.2f}x the bare bulk COPY.",
-    ]
-    return "\n".join(lines)
+
+def section(result: dict[str, Any], load_before: tuple[float, ...]) -> str:
+    """The "Read path" section, stamped with this machine now; the prose is
+    bench/templates/read_path.md.j2."""
+    from bench import report
+    from bench.render import render
+
+    return render(
+        "read_path.md.j2", r=result, paths=PATHS,
+        when=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        cpu=f"{os.cpu_count()} x {report.cpu_name()}",
+        load_before=", ".join(f"{a:.1f}" for a in load_before),
+        load_after=", ".join(f"{a:.1f}" for a in os.getloadavg()),
+    )  # fmt: skip
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.envs import BENCH, ENVS, ref_environ
+from bench.render import render
 
 DOC = BENCH.parent / "docs" / "BENCHMARKS.md"
 TITLE = ("# Benchmarks\n\nWhat mendb measures against the libraries a user would otherwise"
@@ -88,40 +89,21 @@ def environment(load_before: tuple[float, ...], available: dict[str, tuple[bool,
 
 
 def stamp(env: dict[str, Any]) -> str:
-    load = ", ".join(f"{a:.1f}" for a in env["load_before"])
-    after = ", ".join(f"{a:.1f}" for a in env["load_after"])
-    return (f"*Measured {env['date']} on {env['cpu']}, {env['memory_gb']} GB; load average"
-            f" (1, 5, 15 min) {load} before and {after} after — the machine was shared,"
-            " so times are noisy; ratios come from the same run.*")
+    """The line under each section's title: when, where, and how loaded."""
+    return render("stamp.md.j2", env=env, load=_loads(env["load_before"]),
+                  after=_loads(env["load_after"]))
+
+
+def _loads(values: list[float]) -> str:
+    return ", ".join(f"{a:.1f}" for a in values)
 
 
 def how_to_run(env: dict[str, Any]) -> str:
-    refs = "; ".join(f"{n}: {v[1]}" for n, v in env["refs"].items())
-    versions = ", ".join(f"{k} {v}" for k, v in env["mendb_env"].items())
-    dropped = ", ".join(env["openblas_env_dropped"]) or "none set"
-    return f"""
-```sh
-make bench                        # everything (sized for ~40 min on 2 idle cores)
-.venv/bin/python -m bench --quick # a fast subset (a few minutes)
-.venv/bin/python -m bench --only scaling,million --million-rows 200000
-.venv/bin/python -m bench --help
-```
-
-The first run creates the reference libraries' own virtualenvs, `bench/.venv-pydvl`
-(pyDVL 0.10.0, numpy 1.26.4) and `bench/.venv-odv` (OpenDataVal 1.3.0 `--no-deps`,
-torch 2.13.0, numpy 1.25.2 and the pins in `bench/envs.py`), because both need an
-older numpy than mendb. Every measured job runs in a fresh process
-(`python -m bench.child`) on splits saved as `.npz` under `bench/out/`; time is the
-wall time of the method's call only (imports and loading excluded), and peak memory is
-the largest resident set of that process plus its worker processes, sampled every
-10 ms, minus the resident set just before the call. Detection scores: every library
-here, like mendb, gives low values to harmful rows (cleanlab's label quality is low
-for likely label errors), so the suspicion score is the negated value for all and no
-sign is flipped. Precision at k uses k = the number of corrupted rows.
-
-Last run: {env['date']}, {env['cpu']}, {env['memory_gb']} GB, Python {env['python']}.
-mendb's environment: {versions}; BLAS {env['blas_mendb']}. Reference environments:
-{refs}; BLAS {json.dumps(env['blas_refs'])}. OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE in
-the calling environment: {dropped}; they are removed (together) from the benchmark's
-own subprocesses only, so OpenBLAS picks its kernel itself.
-"""
+    """The "How to run" section; the prose is bench/templates/how_to_run.md.j2."""
+    return render(
+        "how_to_run.md.j2", env=env,
+        refs="; ".join(f"{n}: {v[1]}" for n, v in env["refs"].items()),
+        versions=", ".join(f"{k} {v}" for k, v in env["mendb_env"].items()),
+        blas_refs=json.dumps(env["blas_refs"]),
+        dropped=", ".join(env["openblas_env_dropped"]) or "none set",
+    )  # fmt: skip

@@ -21,6 +21,7 @@ from typing import Any
 
 from bench.data import load, make_cell, save_cell
 from bench.metrics import detection
+from bench.render import render
 from bench.runner import OUT, run_job
 
 
@@ -66,39 +67,31 @@ def _summary(outcome: Any, noisy: Any) -> dict[str, Any]:
             "auroc": detection(outcome.values, noisy)["auroc"]}
 
 
+def _line(name: str, r: dict[str, Any]) -> str:
+    if not r["ok"]:
+        return f"| {name} | {r['error']} | | | | | |"
+    rhat = "none yet (burn-in)" if r["rhat"] is None else f"{r['rhat']:.3f}"
+    reached = "not reached" if r["reached_at"] is None else f"{r['reached_at']:,}"
+    return (f"| {name} | {r['samples']:,} | {r['evaluations']:,} | {rhat} |"
+            f" {reached} | {r['seconds']:.1f} | {r['auroc']:.3f} |")
+
+
+def _target(ours: dict[str, Any], ref: dict[str, Any]) -> dict[str, Any] | None:
+    """Whether mendb reached R-hat <= 1.05 with fewer evaluations than OpenDataVal
+    spent (to its own crossing, or in all if it never crossed)."""
+    if not (ours["ok"] and ref["ok"]):
+        return None
+    mine = ours["reached_at"]
+    theirs = ref["reached_at"] if ref["reached_at"] is not None else ref["evaluations"]
+    return {"met": mine is not None and mine < theirs,
+            "mine": mine if mine is None else format(mine, ","), "theirs": theirs,
+            "how": ("reached it" if ref["reached_at"] is not None
+                    else "had not reached it when stopped")}
+
+
 def markdown(result: dict[str, Any]) -> str:
-    lines = [
-        f"{result['dataset']} with {result['noise']} ({result['n_train']} training rows)."
-        f" mendb stops at R-hat <= 1.05 (or {result['max_seconds']:g} s); OpenDataVal at its"
-        f" own R-hat <= 1.05, or at its first check after {result['odv_seconds']:g} s.",
-        "",
-        "| library | permutations | utility evaluations | R-hat at stop | evaluations when"
-        " R-hat first <= 1.05 | time (s) | AUROC |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    for lib, name in (("mendb", "mendb tmc_shapley"), ("odv", "OpenDataVal DataShapley")):
-        r = result[lib]
-        if not r["ok"]:
-            lines.append(f"| {name} | {r['error']} | | | | | |")
-            continue
-        rhat = "none yet (burn-in)" if r["rhat"] is None else f"{r['rhat']:.3f}"
-        reached = "not reached" if r["reached_at"] is None else f"{r['reached_at']:,}"
-        lines.append(f"| {name} | {r['samples']:,} | {r['evaluations']:,} | {rhat} |"
-                     f" {reached} | {r['seconds']:.1f} | {r['auroc']:.3f} |")
-    ours, ref = result["mendb"], result["odv"]
-    if ours["ok"] and ref["ok"]:
-        mine = ours["reached_at"]
-        theirs = ref["reached_at"] if ref["reached_at"] is not None else ref["evaluations"]
-        met = mine is not None and mine < theirs
-        how = ("reached it" if ref["reached_at"] is not None
-               else "had not reached it when stopped")
-        lines += ["", f"Target (R-hat <= 1.05 with fewer utility evaluations than OpenDataVal):"
-                  f" **{'met' if met else 'not met'}** — mendb reached it after"
-                  f" {mine if mine is None else format(mine, ',')} evaluations; OpenDataVal"
-                  f" {how} after {theirs:,}.",
-                  "", "Read with care: OpenDataVal computes no R-hat before 1,000 permutations"
-                  " (its burn-in), so it cannot stop earlier by construction; mendb checks after"
-                  " every permutation, and a first crossing of 1.05 with a dozen permutations"
-                  " per chain is an optimistic stopping point (a sequential test); the AUROC"
-                  " column shows what the extra evaluations bought on this cell."]
-    return "\n".join(lines)
+    """The section's text; the prose is bench/templates/tmc.md.j2."""
+    lines = [_line(name, result[lib]) for lib, name in
+             (("mendb", "mendb tmc_shapley"), ("odv", "OpenDataVal DataShapley"))]
+    return render("tmc.md.j2", r=result, lines=lines,
+                  target=_target(result["mendb"], result["odv"]))

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from bench.loop import baselines, downstream, planting, store
+from bench.loop import baselines, downstream, planting, stats, store
 from bench.loop.tables import Table, load_table
 from mendb.db.repairs import list_repairs
 from mendb.server.context import Mendb
@@ -246,7 +246,7 @@ def run_cell(
         "relabels": {
             m: label_changes(clean.train.y, noisy.train.y, ys[m], majority) for m in METHODS
         },
-        "minority_share": {m: float(np.mean(y == minority)) for m, y in ys.items()},
+        "minority_share": {m: stats.minority_share(y, minority) for m, y in ys.items()},
         "repairs": _repair_counts(repairs),
         "reason": outcome.reason,
         "stop_kind": stop_kind(outcome.reason),

@@ -1,6 +1,7 @@
 """The figures the loop benchmark publishes: the share of the clean - noisy gap a
-repair won back, 95 % bootstrap intervals over seeds, the "never worse" verdict and
-the relabels' precision. Pure numpy: every figure in the report comes from here."""
+repair won back, 95 % bootstrap intervals over seeds, the "never worse" verdict, the
+relabels' precision and the minority class's share. Pure numpy: every figure in the
+report comes from here."""
 
 from __future__ import annotations
 
@@ -90,3 +91,8 @@ def precision(right: int, wrong: int) -> float:
     """The share of relabels that gave a row its clean label; NaN without any."""
     total = right + wrong
     return right / total if total else math.nan
+
+
+def minority_share(labels: NDArray[np.int64], minority: int) -> float:
+    """The share of rows labelled as the minority class (its index); NaN without rows."""
+    return float(np.mean(labels == minority)) if len(labels) else math.nan

@@ -100,3 +100,54 @@ def test_downstream_scores_a_single_class_training_set_as_certain() -> None:
         assert model_scores["balanced_accuracy"] == pytest.approx(0.5)
         assert model_scores["accuracy"] == pytest.approx(0.5)
         assert model_scores["log_loss"] > 10  # half the test rows called impossible
+
+
+def test_negative_recovery_stays_negative_in_the_mean_of_shares() -> None:
+    worse = np.array([[0.5, 0.8, 0.6]])  # final below noisy: -0.5
+    better = np.array([[0.75, 0.8, 0.6]])  # 0.75
+    assert stats.mean_of_shares([worse, better], True) == pytest.approx(0.125)
+
+
+def test_mean_of_shares_without_any_gap_is_nan() -> None:
+    none = np.array([[0.8, 0.7, 0.7], [0.9, 0.7, 0.7]])
+    assert math.isnan(stats.mean_of_shares([none], True))
+
+
+def test_bootstrap_interval_without_any_finite_draw_is_nan() -> None:
+    none = np.array([[0.8, 0.7, 0.7], [0.9, 0.7, 0.7]])
+    low, high = stats.bootstrap_interval([none], lambda g: stats.mean_of_shares(g, True))
+    assert math.isnan(low) and math.isnan(high)
+
+
+def test_bootstrap_interval_is_seeded_and_inside_the_draws() -> None:
+    rows = np.array([[0.7, 0.8, 0.6], [0.8, 0.8, 0.6], [0.65, 0.8, 0.6]])
+
+    def share(g: list[np.ndarray]) -> float:
+        return stats.mean_of_shares(g, True)
+
+    first = stats.bootstrap_interval([rows], share, draws=200, seed=3)
+    assert first == stats.bootstrap_interval([rows], share, draws=200, seed=3)
+    # every resample's mean final lies between the lowest and the highest seed's
+    assert 0.25 - 1e-12 <= first[0] <= first[1] <= 1.0 + 1e-12
+
+
+def test_minority_share() -> None:
+    assert stats.minority_share(np.array([0, 1, 1, 0, 1]), 0) == pytest.approx(0.4)
+    assert stats.minority_share(np.array([1, 1]), 0) == 0.0
+    assert math.isnan(stats.minority_share(np.array([], dtype=np.int64), 0))
+
+
+def test_label_changes_without_relabels_counts_only_the_flips_left() -> None:
+    from bench.loop.experiment import label_changes
+
+    clean = np.array([1, 1, 0, 0])
+    noisy = np.array([0, 1, 0, 1])
+    assert label_changes(clean, noisy, noisy.copy(), majority=0) == {
+        "right": 0, "wrong": 0, "wrong_into_majority": 0, "flips_left": 2,
+    }  # fmt: skip
+    # mending both flips leaves none; the clean row 2 broken into the minority class
+    # is wrong but neither "into majority" nor a planted flip left
+    after = np.array([1, 1, 1, 0])
+    assert label_changes(clean, noisy, after, majority=0) == {
+        "right": 2, "wrong": 1, "wrong_into_majority": 0, "flips_left": 0,
+    }  # fmt: skip
