@@ -8,6 +8,7 @@ free of logic is what lets a run be reproduced from the `params` stored with it.
 from __future__ import annotations
 
 import inspect
+import typing
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import replace
@@ -47,8 +48,16 @@ class Valuation(ABC):
 
     @classmethod
     def param_names(cls) -> list[str]:
-        signature = inspect.signature(cls.__init__)
-        return [p for p in signature.parameters if p != "self"]
+        """The parameters users give by name (`make_valuation`, the CLI, the HTTP API)."""
+        return list(cls.param_hints())
+
+    @classmethod
+    def param_hints(cls) -> dict[str, Any]:
+        """Each parameter's type hint, by name: the HTTP schema checks requests by them."""
+        hints = typing.get_type_hints(cls.__init__)
+        named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        parameters = inspect.signature(cls.__init__).parameters.values()
+        return {p.name: hints[p.name] for p in parameters if p.name != "self" and p.kind in named}
 
     def get_params(self) -> dict[str, Any]:
         """The constructor arguments, as stored in `mendb.runs.params`."""

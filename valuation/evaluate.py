@@ -29,7 +29,8 @@ def fit_predict(train: Split, test: Split, seed: int = 0) -> NDArray[np.int64]:
     model = train_logistic(train, seed)
     if model is None:
         return np.full(len(test), train.y[0])
-    return model.predict(test.x)
+    predicted: NDArray[np.int64] = model.predict(test.x)
+    return predicted
 
 
 def accuracy(train: Split, test: Split, seed: int = 0) -> float:

@@ -134,12 +134,13 @@ class DaskExecutor(Executor):
     def open(self, payload: Any) -> Iterator[Session]:
         from distributed import Client
 
-        client = Client(self.scheduler_url, set_as_default=False)
+        # distributed leaves Client's constructor, scatter and close unannotated
+        client = Client(self.scheduler_url, set_as_default=False)  # type: ignore[no-untyped-call]
         try:
-            remote = client.scatter(payload, broadcast=True, hash=False)
+            remote = client.scatter(payload, broadcast=True, hash=False)  # type: ignore[no-untyped-call]
             yield _DaskSession(client, remote)
         finally:
-            client.close()
+            client.close()  # type: ignore[no-untyped-call]
 
     def __repr__(self) -> str:
         return f"DaskExecutor({self.scheduler_url!r})"

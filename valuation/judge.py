@@ -52,7 +52,8 @@ class Downstream:
         else:
             raw[:, self.trained_classes] = self.model.predict_proba(x)
         floored = np.clip(raw, PROBABILITY_FLOOR, 1.0)
-        return floored / floored.sum(axis=1, keepdims=True)
+        normalised: NDArray[np.float64] = floored / floored.sum(axis=1, keepdims=True)
+        return normalised
 
 
 def fit_model(train: Split, n_classes: int, seed: int = 0) -> Downstream:
@@ -182,7 +183,8 @@ class Measurement:
         return fixed.inverse[self.labels]
 
     def predictions(self) -> NDArray[np.int64]:
-        return np.argmax(self.probabilities, axis=1)
+        predicted: NDArray[np.int64] = np.argmax(self.probabilities, axis=1)
+        return predicted
 
     def class_weights(self) -> NDArray[np.float64]:
         """w_c = 1 / (K share_c) over the K classes present, 0 for an absent one, so
@@ -199,7 +201,8 @@ class Measurement:
     def _expected(self, losses: NDArray[np.float64]) -> NDArray[np.float64]:
         """Per row, the loss under the (soft) label, from the (n, K) losses of each
         candidate true class."""
-        return np.einsum("nk,nk->n", self.soft_labels(), losses)
+        expected: NDArray[np.float64] = np.einsum("nk,nk->n", self.soft_labels(), losses)
+        return expected
 
     def row_log_loss(self) -> NDArray[np.float64]:
         return self._expected(-np.log(self.probabilities))
@@ -215,7 +218,9 @@ class Measurement:
         if self.transition is None:
             return self.row_log_loss()
         pushed = self.probabilities @ np.asarray(self.transition, dtype=float)
-        return -np.log(np.clip(pushed[np.arange(len(self)), self.labels], PROBABILITY_FLOOR, 1))
+        chosen = np.clip(pushed[np.arange(len(self)), self.labels], PROBABILITY_FLOOR, 1)
+        losses: NDArray[np.float64] = -np.log(chosen)
+        return losses
 
     def row_brier(self) -> NDArray[np.float64]:
         p = self.probabilities

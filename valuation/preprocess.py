@@ -66,7 +66,8 @@ def _column_medians(x: NDArray[np.float64]) -> NDArray[np.float64]:
         return np.zeros(x.shape[1])
     with np.errstate(all="ignore"):
         medians = np.nanmedian(np.where(np.isnan(x).all(axis=0), 0.0, x), axis=0)
-    return np.nan_to_num(medians)
+    filled: NDArray[np.float64] = np.nan_to_num(medians)
+    return filled
 
 
 def _impute(column: NDArray[np.float64], fill: float) -> NDArray[np.float64]:

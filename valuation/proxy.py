@@ -51,7 +51,8 @@ class LogisticProxy:
         return np.hstack([np.zeros((len(x), 1)), scores])
 
     def predict(self, x: NDArray[np.floating]) -> NDArray[np.int64]:
-        return self.classes_[np.argmax(self.decision_function(x), axis=1)]
+        predicted: NDArray[np.int64] = self.classes_[np.argmax(self.decision_function(x), axis=1)]
+        return predicted
 
 
 def _loss(
@@ -124,7 +125,8 @@ class TorchProxy:
         optimiser = torch.optim.Adam(self.fitted_.parameters(), lr=self.lr)
         for _ in range(self.epochs):
             optimiser.zero_grad()
-            torch.nn.functional.cross_entropy(self.fitted_(xt), yt).backward()
+            loss = torch.nn.functional.cross_entropy(self.fitted_(xt), yt)
+            loss.backward()  # type: ignore[no-untyped-call]  # torch leaves Tensor.backward unannotated
             optimiser.step()
         return self
 
@@ -133,7 +135,8 @@ class TorchProxy:
 
         with torch.no_grad():
             logits = self.fitted_(torch.as_tensor(np.asarray(x, dtype=np.float32)))
-        return logits.argmax(dim=1).numpy().astype(np.int64)
+        predicted: NDArray[np.int64] = logits.argmax(dim=1).numpy().astype(np.int64)
+        return predicted
 
 
 def fresh_model(model: Any) -> Any:

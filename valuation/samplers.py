@@ -117,7 +117,8 @@ def beta_coefficients(n: int, alpha: float, beta: float) -> NDArray[np.float64]:
     s = np.arange(n, dtype=np.float64)
     log_comb = gammaln(n) - gammaln(s + 1) - gammaln(n - s)
     log_w = betaln(s + beta, n - s - 1 + alpha) - betaln(alpha, beta)
-    return np.exp(math.log(n) + log_comb + log_w)
+    weights: NDArray[np.float64] = np.exp(math.log(n) + log_comb + log_w)
+    return weights
 
 
 class PermutationSampler(Sampler):

@@ -120,6 +120,7 @@ class MaxSamples(StoppingRule):
         return f"MaxSamples({self.n})"
 
 
+# Deliberately like MaxSamples: the two budgets, one in samples and one in seconds.
 class MaxTime(StoppingRule):
     """Stop after `seconds` of wall time (values then depend on the machine)."""
 
@@ -174,6 +175,8 @@ def spearman(a: NDArray[np.float64], b: NDArray[np.float64]) -> float:
     return float(np.corrcoef(ra, rb)[0, 1])
 
 
+# Deliberately like MaxSamples and every rule here: each fills in StoppingRule's
+# done, completion and __repr__.
 class RankStability(StoppingRule):
     """Stop when the Spearman correlation between the ranks at successive checks
     stays at or above 1 - `tolerance` for `patience` checks in a row."""

@@ -107,7 +107,8 @@ def class_weights(y: NDArray[np.integer]) -> NDArray[np.float64]:
         return np.zeros(0)
     counts = np.bincount(y)
     k = np.count_nonzero(counts)
-    return len(y) / (k * counts[y].astype(np.float64))
+    weights: NDArray[np.float64] = len(y) / (k * counts[y].astype(np.float64))
+    return weights
 
 
 def accuracy(y_true: NDArray[np.int64], y_pred: NDArray[np.int64]) -> float:

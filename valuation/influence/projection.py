@@ -18,7 +18,7 @@ device, or on anything but (seed, P, k). Changing the tile constants changes R.
 When k >= P the projection is the identity (exact, and cheaper).
 
 The products run in bfloat16 where the hardware multiplies it natively (GPUs, CPUs
-with AVX512-BF16 or AMX: about 4x the float32 rate on two cores), else in float32.
+with AVX512-BF16 or AMX), else in float32.
 The +-1 entries are exact in bfloat16; rounding the gradients and each tile's
 product to 8 significant bits adds a relative error of about 2e-3 per coordinate,
 far below the JL distortion eps (about 0.1 at k = 8192 for 20,000 rows).
@@ -54,9 +54,9 @@ def matmul_dtype(device: torch.device) -> torch.dtype:
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
     try:
-        native = (
-            torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
-        )
+        # torch leaves mkldnn.is_available unannotated
+        mkldnn = torch.backends.mkldnn.is_available()  # type: ignore[no-untyped-call]
+        native = mkldnn and torch.ops.mkldnn._is_mkldnn_bf16_supported()
     except (AttributeError, RuntimeError):
         native = False
     return torch.bfloat16 if native and device.type == "cpu" else torch.float32

@@ -53,7 +53,8 @@ class LoraClassifier(nn.Module):
         states = self.encoder(input_ids=input_ids, attention_mask=additive).last_hidden_state
         weights = keep.unsqueeze(-1)
         pooled = (states * weights).sum(1) / weights.sum(1).clamp(min=1.0)
-        return self.head(pooled)
+        logits: torch.Tensor = self.head(pooled)
+        return logits
 
 
 def lora_classifier(
@@ -146,6 +147,8 @@ def text_influence(
             return inputs, torch.as_tensor(np.asarray(y, dtype=np.int64), device=where)
 
         train_set, valid_set = encode(texts_train, y_train), encode(texts_valid, y_valid)
+        # Deliberately like methods/influence.py:gradient_influence: the same two stages
+        # (train, then score) on a LoRA text model, with its own encoding and progress split.
         trajectory = train(
             model,
             *train_set,

@@ -100,7 +100,8 @@ def train(
                 group["lr"] = step_lr
             opt.zero_grad(set_to_none=True)
             logits = model(*(t[idx] for t in inputs))
-            nn.functional.cross_entropy(logits, y[idx]).backward()
+            loss = nn.functional.cross_entropy(logits, y[idx])
+            loss.backward()  # type: ignore[no-untyped-call]  # torch leaves Tensor.backward unannotated
             opt.step()
             step += 1
             lr_sum, lr_count = lr_sum + step_lr, lr_count + 1

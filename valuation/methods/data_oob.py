@@ -54,6 +54,7 @@ are done does).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, Self
 
 import numpy as np
@@ -65,9 +66,12 @@ from sklearn.utils.validation import has_fit_parameter
 from mendb.valuation._validation import InvalidParameterError, check_choice, check_real
 from mendb.valuation.base import ProgressCallback
 from mendb.valuation.data import TrainingArrays
-from mendb.valuation.engine import run
-from mendb.valuation.executors import Executor
-from mendb.valuation.methods._sampling import SamplingMethod, resolve_seed
+from mendb.valuation.methods._sampling import (
+    MonteCarloOptions,
+    SamplingMethod,
+    resolve_seed,
+    sample,
+)
 from mendb.valuation.proxy import fresh_model
 from mendb.valuation.samplers import Sampler, Tally, sample_rng
 from mendb.valuation.utility import UtilityChoice
@@ -129,7 +133,7 @@ def _out_of_bag_scores(
     when `balanced`)."""
     first = y[bag[0]]
     if np.all(y[drawn > 0] == first):  # a bag with one class predicts it, surely
-        return (y[rows] == first).astype(np.float64)
+        return np.asarray(y[rows] == first, dtype=np.float64)
     model = fresh_model(learner)
     if "random_state" in getattr(model, "get_params", dict)():
         model.set_params(random_state=state)
@@ -139,13 +143,14 @@ def _out_of_bag_scores(
     else:
         model.fit(x[bag], y[bag])
     if score == "accuracy" and not balanced:
-        return (np.asarray(model.predict(x[rows])) == y[rows]).astype(np.float64)
+        return np.asarray(np.asarray(model.predict(x[rows])) == y[rows], dtype=np.float64)
     probabilities = np.asarray(model.predict_proba(x[rows]), np.float64)
     classes = np.asarray(model.classes_)
     if balanced:
         probabilities = _without_prior(probabilities, classes, y[bag])
         if score == "accuracy":
-            return (classes[np.argmax(probabilities, axis=1)] == y[rows]).astype(np.float64)
+            hits = classes[np.argmax(probabilities, axis=1)] == y[rows]
+            return np.asarray(hits, dtype=np.float64)
     column = np.minimum(np.searchsorted(classes, y[rows]), len(classes) - 1)
     known = classes[column] == y[rows]  # a label absent from the bag gets probability 0
     return np.where(known, probabilities[np.arange(len(rows)), column], 0.0)
@@ -158,7 +163,10 @@ def _without_prior(
     prior = np.array([np.mean(bag_labels == c) for c in classes], dtype=np.float64)
     corrected = probabilities / np.where(prior > 0, prior, 1.0)
     total = corrected.sum(axis=1, keepdims=True)
-    return np.divide(corrected, total, out=np.zeros_like(corrected), where=total > 0)
+    shares: NDArray[np.float64] = np.divide(
+        corrected, total, out=np.zeros_like(corrected), where=total > 0
+    )
+    return shares
 
 
 def _takes_sample_weight(model: Any) -> bool:
@@ -177,41 +185,31 @@ class DataOOB(SamplingMethod):
     # Most learners that did not see the row predict another label (or, by
     # probability, give its label less than even odds).
     harmful_below = 0.5
-    stderr_below = None
+    defaults = MonteCarloOptions(n_chains=1, block_size=1)
+    settings = ("max_time", "n_chains", "block_size", "seed", "executor", "n_jobs")
 
     def __init__(
         self,
+        *,
         n_estimators: int = 1000,
         bag_fraction: float = 1.0,
         model: Any = None,
         score: str = "accuracy",
         utility: str = "auto",
-        max_time: float | None = None,
-        n_chains: int = 1,
-        block_size: int = 1,
-        seed: int | None = None,
-        executor: Executor | None = None,
-        n_jobs: int = 1,
+        options: MonteCarloOptions | None = None,
+        **settings: Any,
     ) -> None:
+        # Deliberately like the other methods' constructors: each stores its own keywords
+        # unchanged under their names (scikit-learn's rule, see valuation.base).
         self.n_estimators = n_estimators
         self.bag_fraction = bag_fraction
         self.model = model
         self.score = score
         self.utility = utility
-        self.max_time = max_time
-        self.n_chains = n_chains
-        self.block_size = block_size
-        self.seed = seed
-        self.executor = executor
-        self.n_jobs = n_jobs
-
-    @property
-    def max_samples(self) -> int:  # type: ignore[override]
-        return self.n_estimators  # type: ignore[no-any-return]
+        self._set_options(options, settings)
 
     def fit(self, data: TrainingArrays, progress: ProgressCallback | None = None) -> Self:
-        options = self._run_options()
-        stopping = self._stopping()
+        options = replace(self.options, max_samples=self.n_estimators).checked()
         choice = self._choose_utility(data)
         learner = self._learner(choice)
         if choice.balanced and not hasattr(learner, "predict_proba"):  # "auto" only
@@ -223,24 +221,20 @@ class DataOOB(SamplingMethod):
             check_choice("score", self.score, SCORES),
             choice.balanced,
         )
-        seed = resolve_seed(self.seed)
+        seed = resolve_seed(options.seed)
         payload: Bags = (np.asarray(data.train.x, np.float64), data.train.y, learner)
-        estimate = run(
-            payload, sampler, len(data.train), stopping, seed=seed, progress=progress, **options
-        )
+        estimate = sample(payload, sampler, len(data.train), options, seed, progress)
         seen = estimate.counts > 0
         fallback = float(estimate.values[seen].mean()) if seen.any() else 0.0
-        estimate = type(estimate)(
-            **{
-                **estimate.__dict__,
-                "values": np.where(seen, estimate.values, fallback),
-                "stderr": np.where(seen, estimate.stderr, np.inf),
-            }
+        estimate = replace(
+            estimate,
+            values=np.where(seen, estimate.values, fallback),
+            stderr=np.where(seen, estimate.stderr, np.inf),
         )
-        diagnostics = estimate.diagnostics(options["n_chains"])
+        diagnostics = estimate.diagnostics(options.n_chains)
         diagnostics["never_out_of_bag"] = int((~seen).sum())
         self._result = self._make_result(
-            data, estimate, seed, diagnostics, progress, utility=choice
+            data, estimate, options, seed, diagnostics, progress, utility=choice
         )
         return self
 

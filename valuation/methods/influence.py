@@ -49,6 +49,7 @@ from mendb.valuation.influence.pipeline import (
 )
 from mendb.valuation.influence.projection import jl_epsilon
 from mendb.valuation.influence.training import mlp, train
+from mendb.valuation.methods._sampling import resolve_seed
 from mendb.valuation.result import ValuationResult
 
 DEFAULT_LR: dict[Variant, float] = {"sgd": 0.05, "adam": 1e-3}
@@ -159,6 +160,7 @@ class _GradientInfluence(Valuation):
 
     _variant: ClassVar[Variant]
 
+    # Deliberately like gradient_influence above: the estimator takes the kernel's keywords.
     def __init__(
         self,
         hidden: int = 64,
@@ -173,6 +175,8 @@ class _GradientInfluence(Valuation):
         device: str | None = None,
         unit_indicators: bool = True,
     ) -> None:
+        # Deliberately like gradient_influence's keywords: the estimator stores them
+        # unchanged (scikit-learn's rule, see valuation.base) and `_checked` passes them on.
         self.hidden = hidden
         self.layers = layers
         self.epochs = epochs
@@ -190,10 +194,7 @@ class _GradientInfluence(Valuation):
         lr = DEFAULT_LR[self._variant] if self.lr is None else check_real("lr", self.lr, low=0.0)
         if not math.isfinite(lr) or lr <= 0.0:
             raise InvalidParameterError("lr", self.lr, "a finite number > 0")
-        if self.seed is None:
-            seed = int(np.random.SeedSequence().entropy) % 2**63  # type: ignore[arg-type]
-        else:
-            seed = check_int("seed", self.seed, low=0)
+        seed = resolve_seed(self.seed)
         for name in ("workdir", "device"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):

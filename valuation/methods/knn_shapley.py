@@ -50,6 +50,8 @@ _WORKING_SET = 1 << 22  # elements of one (batch x N) array: 32 MB in float64
 _MAX_THREADS = 8  # each thread holds about five (batch x N) arrays
 
 
+# Deliberately like gradient_influence and ts_shapley._fill_unsampled in shape: every
+# kernel takes its arrays first, by the same names.
 def knn_shapley(
     x_train: NDArray[np.floating],
     y_train: NDArray[np.integer],
@@ -134,7 +136,9 @@ class _Kernel:
         total = cumulative[:, -1].sum() if n > 1 else 0.0
         constant = total + last.sum() * self.last
         # Position i (0-based) gets s_N + T - C_{i-1}; position 0 gets s_N + T.
-        return constant - np.bincount(order[:, 1:].ravel(), cumulative.ravel(), minlength=n)
+        spread = np.bincount(order[:, 1:].ravel(), cumulative.ravel(), minlength=n)
+        values: NDArray[np.float64] = constant - spread
+        return values
 
 
 class KNNShapley(Valuation):

@@ -36,28 +36,26 @@ gets a low value. A shift (f + c, g - c) cancels in grad_i. (With finite rho the
 exact gradient is rho (1 - exp(-f_i / rho)), a monotone function of f_i; f_i is
 kept so that rows far out stay ordered by distance instead of tying at rho.)
 
-Where this departs from LAVA as published, and why (measured in
-docs/BENCHMARKS.md, "Detection quality"):
+Where this departs from LAVA as published, and why (docs/BENCHMARKS.md, "Detection
+quality", sets it beside OpenDataVal's LAVA):
 - Unbalanced transport. With balanced OT every row must be transported, so a few
   far rows reshape g for everyone, and the converged gradient ranks flipped labels
-  by how crowded their neighbourhood is rather than by how they disagree with it
-  (AUROC 0.82 on breast_cancer flip10 against 0.95 with `reach=1`). OpenDataVal's
-  LAVA runs geomloss's eps-scaling, one iteration per eps, about ten in all, and
-  stops far from convergence, where the potentials are still close to a soft
-  distance to the nearest validation rows; here the problem is solved to
-  convergence and the relaxed marginals keep that behaviour by design.
+  by how crowded their neighbourhood is rather than by how they disagree with it.
+  OpenDataVal's LAVA runs geomloss's eps-scaling, one iteration per eps, and stops
+  far from convergence, where the potentials are still close to a soft distance to
+  the nearest validation rows; here the problem is solved to convergence and the
+  relaxed marginals keep that behaviour by design.
 - Validation units. The shared preprocessing standardises with training
-  statistics, so a column in which a few rows were blown up by 100x has its
-  spread inflated and the other corrupted rows shrink back into the crowd. The
+  statistics, so a column in which a few rows were blown up has its spread
+  inflated and the other corrupted rows shrink back into the crowd. The
   validation rows are the trusted side of the problem; measured in their units,
   corrupted rows stand out again.
 - A constant label cost instead of OTDD's class-to-class distance. OTDD (which
   OpenDataVal uses) computes the Wasserstein distance between the feature clouds
   of each training class and each validation class, but the training clouds hold
-  the very rows under suspicion: on breast_cancer features10 a few far rows make
-  it 400 times the median feature cost, which drowns the feature term. Both were
-  run: the constant, on the same scale as the feature costs, ranks better in
-  every cell tried (e.g. digits flip10 0.92 against 0.75).
+  the very rows under suspicion: a few far rows make that distance many times the
+  median feature cost, which drowns the feature term. Both were run: the constant,
+  on the same scale as the feature costs, ranked better in every cell tried.
 
 Memory stays bounded whatever N is: at most `max_valid` validation rows are used
 (a seeded uniform sample when there are more; the seed is recorded), the
@@ -119,6 +117,7 @@ def matrix_cost(c: Array) -> CostBlock:
     return lambda start, stop: c[start:stop]
 
 
+# Deliberately like valuation.engine.run in shape only: inputs, then keyword settings.
 def sinkhorn(
     cost: CostBlock,
     n: int,
@@ -241,6 +240,8 @@ class LAVA(Valuation):
         max_valid: int = 2000,
         seed: int | None = None,
     ) -> None:
+        # Deliberately like the other methods' constructors: each stores its own keywords
+        # unchanged under their names (scikit-learn's rule, see valuation.base).
         self.epsilon = epsilon
         self.reach = reach
         self.max_iter = max_iter

@@ -21,15 +21,18 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from functools import partial
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 from mendb.valuation._validation import check_real
 from mendb.valuation.base import ProgressCallback
 from mendb.valuation.data import TrainingArrays
 from mendb.valuation.diagnostics import mtm_fit
-from mendb.valuation.engine import run
-from mendb.valuation.executors import Executor
-from mendb.valuation.methods._sampling import SamplingMethod, resolve_seed
+from mendb.valuation.methods._sampling import (
+    MonteCarloOptions,
+    SamplingMethod,
+    resolve_seed,
+    sample,
+)
 from mendb.valuation.samplers import (
     LOOSampler,
     MSRSampler,
@@ -41,20 +44,32 @@ from mendb.valuation.utility import METRICS, ModelUtility
 
 
 class _Semivalue(SamplingMethod):
-    """fit: build the utility, run the sampler, add the MTM diagnostic."""
+    """fit: build the utility, run the sampler, add the MTM diagnostic. Every
+    semivalue takes `model` and `utility`, and the Monte Carlo options as keywords
+    or as `options` (`valuation.methods._sampling.MonteCarloOptions`)."""
 
-    model: Any
-    _seeded = True  # False: deterministic, the result records no seed
-    _mtm = True
+    _seeded: ClassVar[bool] = True  # False: deterministic, the result records no seed
+    _mtm: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        *,
+        model: Any = None,
+        utility: str = "auto",
+        options: MonteCarloOptions | None = None,
+        **settings: Any,
+    ) -> None:
+        self.model = model
+        self.utility = utility
+        self._set_options(options, settings)
 
     @abstractmethod
     def _sampler(self) -> Sampler: ...
 
     def fit(self, data: TrainingArrays, progress: ProgressCallback | None = None) -> Self:
-        options = self._run_options()
-        stopping = self._stopping()
+        options = self.options.checked()
         sampler = self._sampler()
-        seed = resolve_seed(self.seed) if self._seeded else 0
+        seed = resolve_seed(options.seed) if self._seeded else 0
         choice = self._choose_utility(data)
         utility = ModelUtility(
             data.train.x,
@@ -64,15 +79,13 @@ class _Semivalue(SamplingMethod):
             model=self.model,
             metric=METRICS[choice.metric],
         )
-        estimate = run(
-            utility, sampler, len(data.train), stopping, seed=seed, progress=progress, **options
-        )
-        diagnostics = estimate.diagnostics(options["n_chains"])
+        estimate = sample(utility, sampler, len(data.train), options, seed, progress)
+        diagnostics = estimate.diagnostics(options.n_chains)
         if self._mtm:
             diagnostics["mtm"] = mtm_fit(estimate.records, len(data.train), seed)
         recorded = seed if self._seeded else None
         self._result = self._make_result(
-            data, estimate, recorded, diagnostics, progress, utility=choice
+            data, estimate, options, recorded, diagnostics, progress, utility=choice
         )
         return self
 
@@ -82,35 +95,19 @@ class TMCShapley(_Semivalue):
 
     method = "tmc_shapley"
 
+    # Deliberately like _Semivalue.__init__: each signature names every keyword, so that
+    # `param_hints` can read it for the HTTP schema.
     def __init__(
         self,
-        max_samples: int = 500,
-        max_time: float | None = None,
-        stderr_below: float | None = None,
-        rank_tolerance: float | None = None,
-        rhat_below: float | None = None,
+        *,
         truncation: float = 0.01,
         model: Any = None,
         utility: str = "auto",
-        n_chains: int = 4,
-        block_size: int = 2,
-        seed: int | None = None,
-        executor: Executor | None = None,
-        n_jobs: int = 1,
+        options: MonteCarloOptions | None = None,
+        **settings: Any,
     ) -> None:
-        self.max_samples = max_samples
-        self.max_time = max_time
-        self.stderr_below = stderr_below
-        self.rank_tolerance = rank_tolerance
-        self.rhat_below = rhat_below
+        super().__init__(model=model, utility=utility, options=options, **settings)
         self.truncation = truncation
-        self.model = model
-        self.utility = utility
-        self.n_chains = n_chains
-        self.block_size = block_size
-        self.seed = seed
-        self.executor = executor
-        self.n_jobs = n_jobs
 
     def _sampler(self) -> Sampler:
         return PermutationSampler(check_real("truncation", self.truncation, low=0.0, high=1.0))
@@ -121,39 +118,23 @@ class BetaShapley(_Semivalue):
 
     method = "beta_shapley"
 
+    # Deliberately like _Semivalue.__init__: each signature names every keyword, so that
+    # `param_hints` can read it for the HTTP schema.
     def __init__(
         self,
+        *,
         alpha: float = 16.0,
         beta: float = 1.0,
-        max_samples: int = 500,
-        max_time: float | None = None,
-        stderr_below: float | None = None,
-        rank_tolerance: float | None = None,
-        rhat_below: float | None = None,
         truncation: float = 0.0,
         model: Any = None,
         utility: str = "auto",
-        n_chains: int = 4,
-        block_size: int = 2,
-        seed: int | None = None,
-        executor: Executor | None = None,
-        n_jobs: int = 1,
+        options: MonteCarloOptions | None = None,
+        **settings: Any,
     ) -> None:
         self.alpha = alpha
         self.beta = beta
-        self.max_samples = max_samples
-        self.max_time = max_time
-        self.stderr_below = stderr_below
-        self.rank_tolerance = rank_tolerance
-        self.rhat_below = rhat_below
+        super().__init__(model=model, utility=utility, options=options, **settings)
         self.truncation = truncation
-        self.model = model
-        self.utility = utility
-        self.n_chains = n_chains
-        self.block_size = block_size
-        self.seed = seed
-        self.executor = executor
-        self.n_jobs = n_jobs
 
     def _sampler(self) -> Sampler:
         alpha = check_real("alpha", self.alpha, low=1e-9)
@@ -166,65 +147,23 @@ class BanzhafMSR(_Semivalue):
     """Data Banzhaf by maximum sample reuse; `max_samples` counts subsets."""
 
     method = "banzhaf"
-
-    def __init__(
-        self,
-        max_samples: int = 5000,
-        max_time: float | None = None,
-        stderr_below: float | None = None,
-        rank_tolerance: float | None = None,
-        rhat_below: float | None = None,
-        model: Any = None,
-        utility: str = "auto",
-        n_chains: int = 4,
-        block_size: int = 32,
-        seed: int | None = None,
-        executor: Executor | None = None,
-        n_jobs: int = 1,
-    ) -> None:
-        self.max_samples = max_samples
-        self.max_time = max_time
-        self.stderr_below = stderr_below
-        self.rank_tolerance = rank_tolerance
-        self.rhat_below = rhat_below
-        self.model = model
-        self.utility = utility
-        self.n_chains = n_chains
-        self.block_size = block_size
-        self.seed = seed
-        self.executor = executor
-        self.n_jobs = n_jobs
+    defaults = MonteCarloOptions(max_samples=5000, block_size=32)
 
     def _sampler(self) -> Sampler:
         return MSRSampler()
 
 
 class LeaveOneOut(_Semivalue):
-    """Exact leave-one-out; deterministic, so it has no seed or stopping rule."""
+    """Exact leave-one-out; deterministic, so it takes no seed or stopping rule: only
+    where and in what blocks its n + 1 evaluations run."""
 
     method = "loo"
+    # No budget of its own: the engine stops when the sampler's n + 1 samples are done.
+    defaults = MonteCarloOptions(max_samples=1 << 62, n_chains=1, block_size=16)
+    settings = ("block_size", "executor", "n_jobs")
     _seeded = False
     _mtm = False
     _monte_carlo = False
-    seed = None
-    max_time = None
-    stderr_below = None
-    n_chains = 1
-    max_samples = 1 << 62
-
-    def __init__(
-        self,
-        model: Any = None,
-        utility: str = "auto",
-        block_size: int = 16,
-        executor: Executor | None = None,
-        n_jobs: int = 1,
-    ) -> None:
-        self.model = model
-        self.utility = utility
-        self.block_size = block_size
-        self.executor = executor
-        self.n_jobs = n_jobs
 
     def _sampler(self) -> Sampler:
         return LOOSampler()

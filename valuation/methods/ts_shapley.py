@@ -32,8 +32,9 @@ an infinite standard error, and the run is flagged as not converged
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import lru_cache
-from typing import Self
+from typing import Any, Self
 
 import numpy as np
 from numpy.typing import NDArray
@@ -42,9 +43,12 @@ from sklearn.neighbors import KNeighborsRegressor
 from mendb.valuation._validation import check_int, check_real
 from mendb.valuation.base import ProgressCallback
 from mendb.valuation.data import TrainingArrays
-from mendb.valuation.engine import run
-from mendb.valuation.executors import Executor
-from mendb.valuation.methods._sampling import SamplingMethod, resolve_seed
+from mendb.valuation.methods._sampling import (
+    MonteCarloOptions,
+    SamplingMethod,
+    resolve_seed,
+    sample,
+)
 from mendb.valuation.samplers import Sampler, Tally, sample_rng
 from mendb.valuation.utility import UtilityChoice, class_weights
 
@@ -80,6 +84,8 @@ class Game:
     """The payload: projected rows with a bias column, labels, validation rows and
     their weights in the accuracy (1, or class-balancing when `balanced`)."""
 
+    # Deliberately like valuation.utility.ModelUtility: both payloads take the training
+    # and the validation arrays; these are projected by PCA first.
     def __init__(
         self,
         z: NDArray[np.float64],
@@ -113,7 +119,7 @@ class SubsetSampler(Sampler):
     def per_chain(self, n: int) -> int:
         return max(1, -(-n // self.subset_size))
 
-    def size(self, n: int) -> int | None:
+    def size(self, n: int) -> int:
         return self.n_chains * self.per_chain(n)
 
     def subset(self, seed: int, k: int, n: int) -> NDArray[np.int64]:
@@ -173,67 +179,60 @@ def _rls_marginals(game: Game, order: NDArray[np.int64]) -> NDArray[np.float64]:
 
 
 class TSShapley(SamplingMethod):
-    """Transferred Shapley: PCA, a ridge proxy, Shapley on many small subsets."""
+    """Transferred Shapley: PCA, a ridge proxy, Shapley on many small subsets.
+
+    `max_samples=None` (the default) deals every row into one subset per chain."""
 
     method = "ts_shapley"
-    stderr_below = None
+    defaults = MonteCarloOptions(n_chains=2, block_size=32)
+    settings = ("max_time", "rhat_below", "n_chains", "block_size", "seed", "executor", "n_jobs")
     # A chain holds each row in one subset only, so the spread within a chain never
     # sees how a row's value moves from subset to subset, and R-hat grows with that
     # movement however many permutations are run: it is reported, and held to a
     # limit only when `rhat_below` is given.
     _judge_rhat = False
 
+    # Deliberately like the other methods' constructors: a keyword-only signature that
+    # `param_hints` reads for the HTTP schema.
     def __init__(
         self,
+        *,
         n_components: int = 16,
         subset_size: int = 256,
         permutations: int = 4,
-        n_chains: int = 2,
         ridge: float = 1.0,
         max_valid: int = 512,
         fallback_neighbors: int = 10,
         max_samples: int | None = None,
-        max_time: float | None = None,
-        rhat_below: float | None = None,
         utility: str = "auto",
-        block_size: int = 32,
-        seed: int | None = None,
-        executor: Executor | None = None,
-        n_jobs: int = 1,
+        options: MonteCarloOptions | None = None,
+        **settings: Any,
     ) -> None:
+        # Deliberately like the other methods' constructors: each stores its own keywords
+        # unchanged under their names (scikit-learn's rule, see valuation.base).
         self.n_components = n_components
         self.subset_size = subset_size
         self.permutations = permutations
-        self.n_chains = n_chains
         self.ridge = ridge
         self.max_valid = max_valid
         self.fallback_neighbors = fallback_neighbors
-        self.max_samples = max_samples  # type: ignore[assignment]
-        self.max_time = max_time
-        self.rhat_below = rhat_below
+        self.max_samples = max_samples
         self.utility = utility
-        self.block_size = block_size
-        self.seed = seed
-        self.executor = executor
-        self.n_jobs = n_jobs
+        self._set_options(options, settings)
 
     def fit(self, data: TrainingArrays, progress: ProgressCallback | None = None) -> Self:
         n = len(data.train)
         sampler = SubsetSampler(
             check_int("subset_size", self.subset_size, low=1),
             check_int("permutations", self.permutations, low=1),
-            check_int("n_chains", self.n_chains, low=1),
+            check_int("n_chains", self.options.n_chains, low=1),
         )
-        given = self.max_samples
-        self.max_samples = sampler.size(n) if given is None else given  # type: ignore[assignment]
-        try:
-            options, stopping = self._run_options(), self._stopping()
-        finally:
-            self.max_samples = given  # type: ignore[assignment]
-        seed = resolve_seed(self.seed)
+        budget = sampler.size(n) if self.max_samples is None else self.max_samples
+        options = replace(self.options, max_samples=budget).checked()
+        seed = resolve_seed(options.seed)
         choice = self._choose_utility(data)
         game, z = self._game(data, seed, choice)
-        estimate = run(game, sampler, n, stopping, seed=seed, progress=progress, **options)
+        estimate = sample(game, sampler, n, options, seed, progress)
         values, stderr = _fill_unsampled(
             z,
             estimate.values,
@@ -241,11 +240,11 @@ class TSShapley(SamplingMethod):
             estimate.counts,
             check_int("fallback_neighbors", self.fallback_neighbors, low=1),
         )
-        estimate = type(estimate)(**{**estimate.__dict__, "values": values, "stderr": stderr})
-        diagnostics = estimate.diagnostics(options["n_chains"])
+        estimate = replace(estimate, values=values, stderr=stderr)
+        diagnostics = estimate.diagnostics(options.n_chains)
         diagnostics["never_sampled"] = int((estimate.counts == 0).sum())
         self._result = self._make_result(
-            data, estimate, seed, diagnostics, progress, utility=choice
+            data, estimate, options, seed, diagnostics, progress, utility=choice
         )
         return self
 
