@@ -1,41 +1,37 @@
-"""mendb's errors. Each names the table, column or row it is about; `server/` maps
-them once to exit codes and HTTP statuses."""
+"""mendb's errors. Each names the table, column or row it is about; `server/errors.py`
+maps them once to exit codes and HTTP statuses.
+
+The root, `MendbError`, and the parameter errors live in `mendb.valuation.errors`
+(the layer every other may import) and are re-exported here, so that
+`from mendb.db.errors import MendbError, NotFound` names the whole family."""
 
 from __future__ import annotations
 
+from mendb.valuation.errors import InvalidParameterError, MendbError
 
-class MendbError(Exception):
-    """Something went wrong in mendb."""
-
-    status_code = 400
-
-    def __init__(
-        self,
-        message: str | None = None,
-        *,
-        table: str | None = None,
-        column: str | None = None,
-        row: str | None = None,
-    ) -> None:
-        super().__init__(message or (self.__doc__ or "").strip())
-        self.table = table
-        self.column = column
-        self.row = row
-
-    def to_dict(self) -> dict[str, str | None]:
-        return {
-            "error": type(self).__name__,
-            "message": str(self),
-            "table": self.table,
-            "column": self.column,
-            "row": self.row,
-        }
+__all__ = [
+    "Conflict",
+    "DatasetExists",
+    "InvalidArgument",
+    "InvalidDataset",
+    "InvalidName",
+    "InvalidParameterError",
+    "MendbError",
+    "MissingExtension",
+    "MissingPrivilege",
+    "NoScores",
+    "NotFound",
+    "SourceTableMissing",
+    "UnknownColumn",
+    "UnknownDataset",
+    "UnknownRelation",
+    "UnknownRepair",
+    "require_between",
+]
 
 
 class NotFound(MendbError):
     """The object does not exist."""
-
-    status_code = 404
 
 
 class UnknownRelation(NotFound):
@@ -57,8 +53,6 @@ class UnknownRepair(NotFound):
 class Conflict(MendbError):
     """The request conflicts with the current state."""
 
-    status_code = 409
-
 
 class DatasetExists(Conflict):
     """A dataset of that name is already registered."""
@@ -66,8 +60,6 @@ class DatasetExists(Conflict):
 
 class InvalidDataset(MendbError):
     """The table cannot be used as a dataset."""
-
-    status_code = 422
 
 
 class NoScores(Conflict):
@@ -77,25 +69,17 @@ class NoScores(Conflict):
 class MissingPrivilege(MendbError):
     """mendb's database role lacks a privilege it needs; the message names the grant."""
 
-    status_code = 403
-
 
 class MissingExtension(MendbError):
     """A PostgreSQL extension mendb needs is missing and mendb's role cannot create it."""
-
-    status_code = 503
 
 
 class InvalidName(MendbError):
     """The name is not one mendb accepts."""
 
-    status_code = 422
-
 
 class InvalidArgument(MendbError):
     """An argument is outside the range it may take."""
-
-    status_code = 422
 
 
 class SourceTableMissing(Conflict):

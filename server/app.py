@@ -2,9 +2,10 @@
 handle (migrations, pool) and closes it. Heavy work never runs in a request: a
 request queues a run and the worker carries it out.
 
-mendb's errors become JSON naming the table, column or row, with the status the
-error class carries. A body over the size limit is refused with 413 before it is
-parsed, and no error quotes more than a short piece of the input back.
+mendb's errors become JSON naming the table, column or row, with the status
+`server/errors.py` gives the error's class. A body over the size limit is refused
+with 413 before it is parsed, and no error quotes more than a short piece of the
+input back.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import psycopg
 from fastapi import FastAPI, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -22,13 +22,12 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mendb.db import jobs
-from mendb.db.errors import MendbError
 from mendb.server.context import Mendb
 from mendb.server.deps import ConnDep
+from mendb.server.errors import HANDLED, BodyTooLarge, error_body, outcome_of
 from mendb.server.routes import datasets, loops, repairs, runs, scores
 from mendb.server.schemas import ErrorBody, Health, shown
 from mendb.server.settings import Settings
-from mendb.valuation._validation import InvalidParameterError
 
 _ERRORS = {
     status: {"model": ErrorBody, "description": text}
@@ -62,9 +61,8 @@ def create_app(settings: Settings) -> FastAPI:
         app.include_router(router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
-    app.add_exception_handler(MendbError, _mendb_error)  # type: ignore[arg-type]
-    app.add_exception_handler(InvalidParameterError, _invalid_parameter)  # type: ignore[arg-type]
-    app.add_exception_handler(psycopg.DataError, _data_error)  # type: ignore[arg-type]
+    for root in HANDLED:
+        app.add_exception_handler(root, _error_reply)  # type: ignore[arg-type]
 
     @app.get("/health", tags=["service"], responses={503: {"model": Health}})
     def health(conn: ConnDep, response: Response) -> Health:
@@ -124,14 +122,9 @@ class BodyLimit:
             await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
-        body = {
-            "error": "BodyTooLarge",
-            "message": f"the request body is over the limit of {self.max_bytes} bytes",
-            "table": None,
-            "column": None,
-            "row": None,
-        }
-        response = JSONResponse(body, status_code=413, headers={"Connection": "close"})
+        error = BodyTooLarge(f"the request body is over the limit of {self.max_bytes} bytes")
+        response = _error_reply(None, error)
+        response.headers["Connection"] = "close"
         await response({"type": "http"}, _no_body, send)
 
 
@@ -156,17 +149,9 @@ def _short(message: str) -> str:
     return message if len(message) <= MAX_MESSAGE else message[:MAX_MESSAGE] + "..."
 
 
-def _mendb_error(_request: Request, error: MendbError) -> JSONResponse:
-    body = error.to_dict()
-    return JSONResponse({**body, "message": _short(str(body["message"]))}, error.status_code)
-
-
-def _invalid_parameter(_request: Request, error: InvalidParameterError) -> JSONResponse:
-    body = {"error": "InvalidParameterError", "message": _short(str(error)), "column": error.name}
-    return JSONResponse({"table": None, "row": None, **body}, status_code=422)
-
-
-def _data_error(_request: Request, error: psycopg.DataError) -> JSONResponse:
-    # Values PostgreSQL cannot hold (a NUL byte in text, a number out of range).
-    body = {"error": "InvalidValue", "message": _short(str(error).splitlines()[0])}
-    return JSONResponse({"table": None, "column": None, "row": None, **body}, status_code=422)
+def _error_reply(_request: Request | None, error: Exception) -> JSONResponse:
+    """A mendb error (or a value the database refused) as JSON, its message cut
+    short, with the status `server/errors.py` gives its class."""
+    body = error_body(error)
+    body["message"] = _short(str(body["message"]))
+    return JSONResponse(body, status_code=outcome_of(error).http_status)

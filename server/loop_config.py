@@ -1,5 +1,8 @@
-"""The loop's settings, as the CLI, the HTTP API and `mendb.request('loop', ...)` give
-them, checked before anything runs."""
+"""The loop's settings, declared once: each field of `LoopConfig` carries its
+default, help, range and choices, from which the `mendb loop` options and the HTTP
+API's schema of a loop's `params` are generated (server/setting_fields.py). The
+CLI, the HTTP API and `mendb.request('loop', ...)` all check them with `check()`
+before anything runs."""
 
 from __future__ import annotations
 
@@ -7,56 +10,86 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from mendb.db.errors import MendbError
+from mendb.server import setting_fields
 from mendb.server.policy import DEFAULT_Z
+from mendb.server.schemas import MAX_NEIGHBOURS, MAX_SEED
+from mendb.server.setting_fields import setting
 
 POLICIES = ("auto", "review")
 
 
+def loop_methods() -> tuple[str, ...]:
+    """The methods a loop may value with: auto, or any registered one."""
+    from mendb.valuation.methods import METHODS  # the registry imports scikit-learn
+
+    return ("auto", *sorted(METHODS))
+
+
 @dataclass(frozen=True)
 class LoopConfig:
-    method: str = "auto"
-    budget: int | None = None
-    max_rounds: int = 5
+    method: str = setting("auto", choices=loop_methods)
+    budget: int | None = setting(
+        None,
+        help="Rows to look at per round (default: a quarter of the training rows; only"
+        " rows valued as harmful or with a broken cell are proposed for).",
+        low=1,
+        high=10**8,
+    )
+    max_rounds: int = setting(5, low=1, high=1000)
     # A round is kept when validation log-loss falls by more than its margin and by
     # at least this much; 0 asks for no gain beyond the margin.
-    min_gain: float = 0.0
+    min_gain: float = setting(
+        0.0,
+        help="Keep a round only if validation log-loss falls by at least this much,"
+        " beyond its margin.",
+        low=0,
+        high=10,
+    )
     # The margin of every judge, in paired standard errors of its per-row change on
     # the validation rows (server.policy).
-    margin: float = DEFAULT_Z
-    policy: str = "auto"
+    margin: float = setting(
+        DEFAULT_Z,
+        help="Each judge's margin, in paired standard errors of its change on the validation rows.",
+        low=0,
+        high=10,
+    )
+    policy: str = setting(
+        "auto",
+        help="auto: accept confident proposals; review: pause for a person.",
+        choices=POLICIES,
+    )
     # A label repair's confidence is the chance it is right under the estimated noise
     # model (repair.repairers.label). Above 1/2 a relabel mends more labels than it
     # breaks on average, but a wrong relabel is damage no one sees: where classes
-    # overlap, the posteriors between 1/2 and 9/10 are right barely half the time
-    # (docs/BENCHMARKS.md), so the loop acts on near-certain ones and leaves the rest
-    # to a person.
-    min_confidence: float = 0.9
+    # overlap, the posteriors in between are often wrong (docs/BENCHMARKS.md), so
+    # the loop acts on near-certain ones and leaves the rest to a person.
+    min_confidence: float = setting(0.9, low=0, high=1)
     # The counterfactual retrain on the validation rows may let a verified proposal
     # through from this confidence; it is no better a guide where classes overlap, so
     # by default it asks for the same.
-    min_verified_confidence: float = 0.9
-    seed: int = 0
-    k: int = 10
+    min_verified_confidence: float = setting(
+        0.9,
+        help="auto policy: also accept proposals this sure whose counterfactual retrain"
+        " improves the validation utility.",
+        low=0,
+        high=1,
+    )
     # The round's judges on the validation rows guard the loop already; this asks
     # for a verified verdict on every single repair as well.
-    verified_only: bool = False
+    verified_only: bool = setting(
+        False,
+        help="auto policy: accept only proposals whose counterfactual retrain improves"
+        " the validation utility.",
+        flag="--verified-only/--any-verdict",
+    )
+    seed: int = setting(0, low=0, high=MAX_SEED)
+    # Neighbours in the label vote; the HTTP API and mendb.request take it, the
+    # command line keeps the default.
+    k: int = setting(10, low=1, high=MAX_NEIGHBOURS, cli=False)
 
     def check(self) -> None:
-        if self.policy not in POLICIES:
-            raise MendbError(f"policy {self.policy!r} must be one of {POLICIES}")
-        if self.max_rounds < 1:
-            raise MendbError(f"max-rounds must be at least 1, got {self.max_rounds}")
-        if self.budget is not None and self.budget < 1:
-            raise MendbError(f"budget must be at least 1, got {self.budget}")
-        if not 0 <= self.margin <= 10:
-            raise MendbError(f"margin must be between 0 and 10 standard errors, got {self.margin}")
-        if self.min_gain < 0:
-            raise MendbError(f"min-gain must not be negative, got {self.min_gain}")
-        for name in ("min_confidence", "min_verified_confidence"):
-            value = getattr(self, name)
-            if not 0 <= value <= 1:
-                flag = name.replace("_", "-")
-                raise MendbError(f"{flag} must be between 0 and 1, got {value}")
+        """Refuse a setting outside its declared range or choices, naming it."""
+        setting_fields.check(self)
 
     def accepts(self, confidence: float, verification: dict[str, Any] | None) -> bool:
         """Whether the auto policy accepts a proposal this sure, given the verdict of

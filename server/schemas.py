@@ -12,7 +12,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, Field
 
-from mendb.valuation._validation import InvalidParameterError
+from mendb.valuation.errors import InvalidParameterError
 
 BigId = Annotated[int, Field(ge=1, le=2**63 - 1)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
@@ -65,11 +65,27 @@ class DatasetPublic(BaseModel):
     task: str
 
 
+def _document_loop_settings(schema: dict[str, Any]) -> None:
+    """Let the OpenAPI schema of `params` show the loop's settings, generated from
+    their one declaration (server/loop_config.py); `params` itself stays an object,
+    checked by the kind of run it is for (`check_param_types`)."""
+    from mendb.server.loop_config import LoopConfig  # it imports this module
+    from mendb.server.setting_fields import request_model
+
+    loop = request_model(LoopConfig, "LoopSettings").model_json_schema()
+    schema["anyOf"] = [loop, {"type": "object", "title": "OtherParams"}]
+
+
 class RunCreate(BaseModel):
     dataset: Name
     kind: Literal["value", "propose", "apply", "loop"] = "value"
     method: Name | None = Field(default=None, description="Valuation method (kind 'value').")
-    params: dict[str, Any] = Field(default_factory=dict)
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Kind 'value': the method's parameters; kind 'loop': the loop's settings"
+        " (LoopSettings); kind 'propose': max_rows, k, verify; kind 'apply': none.",
+        json_schema_extra=_document_loop_settings,
+    )
 
 
 class RunPublic(BaseModel):
@@ -216,17 +232,16 @@ def run_param_types(kind: str, method: str | None) -> dict[str, ParamType]:
 
         if method is None or method not in METHODS:
             raise InvalidParameterError("method", method, f"one of {sorted(METHODS)}")
-        cls = METHODS[method]
-        hints = typing.get_type_hints(cls.__init__)
+        hints = METHODS[method].param_hints()
         return {
-            name: ("any", True) if name in FROM_SETTINGS else _json_type(hints[name])
-            for name in cls.param_names()
+            name: ("any", True) if name in FROM_SETTINGS else _json_type(hint)
+            for name, hint in hints.items()
         }
     if kind == "loop":
         from mendb.server.loop_config import LoopConfig
+        from mendb.server.setting_fields import declared
 
-        hints = typing.get_type_hints(LoopConfig)
-        return {name: _json_type(hints[name]) for name in LoopConfig.__dataclass_fields__}
+        return {field.name: _json_type(hint) for field, _, hint in declared(LoopConfig)}
     if kind == "propose":
         return dict(PROPOSE_PARAMS)
     if kind == "revert":
@@ -286,9 +301,10 @@ def check_n_jobs(name: str, n_jobs: int | None) -> None:
 
 
 def _mendb_error_names() -> set[str]:
-    from mendb.db.errors import MendbError
+    import mendb.db.errors  # noqa: F401 - defines the classes walked below
+    from mendb.valuation.errors import MendbError
 
-    names = {InvalidParameterError.__name__}
+    names: set[str] = set()
     pending: list[type] = [MendbError]
     while pending:
         cls = pending.pop()

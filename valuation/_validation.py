@@ -5,15 +5,9 @@ from __future__ import annotations
 from numbers import Real
 from typing import Any
 
+from mendb.valuation.errors import InvalidParameterError
 
-class InvalidParameterError(ValueError, TypeError):
-    """A parameter of a valuation method is out of its allowed range."""
-
-    def __init__(self, name: str, value: Any, allowed: str) -> None:
-        super().__init__(f"parameter {name}={value!r} is invalid: must be {allowed}")
-        self.name = name
-        self.value = value
-        self.allowed = allowed
+__all__ = ["InvalidParameterError", "check_choice", "check_int", "check_real"]
 
 
 def check_int(name: str, value: Any, *, low: int | None = None, high: int | None = None) -> int:

@@ -1,6 +1,7 @@
 """What every command shares: the group, --json output, error handling, the
 database handle and the progress bar. mendb's errors are caught once, here,
-printed with what they name, and turned into exit status 1."""
+printed with what they name, and turned into the exit status `server/errors.py`
+gives their class."""
 
 from __future__ import annotations
 
@@ -14,8 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
-
-from mendb.db.errors import MendbError
 
 if TYPE_CHECKING:
     from mendb.server.context import Mendb
@@ -31,23 +30,23 @@ def emit(data: Any, as_json: bool, render: Callable[[], None]) -> None:
 
 
 def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Print a mendb error (what it names, or its JSON with `--json`) and exit with
+    the code `server/errors.py` gives its class; any other error is a bug and
+    keeps its traceback."""
+
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from mendb.valuation._validation import InvalidParameterError
+        # Imported here: `--help` needs no database driver.
+        from mendb.server.errors import HANDLED, error_body, outcome_of
 
         try:
             return func(*args, **kwargs)
-        except (MendbError, InvalidParameterError) as error:
+        except HANDLED as error:
             if kwargs.get("as_json"):
-                payload = (
-                    error.to_dict()
-                    if isinstance(error, MendbError)
-                    else {"error": type(error).__name__, "message": str(error)}
-                )
-                click.echo(json.dumps(payload), err=True)
+                click.echo(json.dumps(error_body(error)), err=True)
             else:
-                console.print(f"[red]error:[/red] {error}")
-            sys.exit(1)
+                console.print(f"[red]error:[/red] {error_body(error)['message']}")
+            sys.exit(outcome_of(error).exit_code)
 
     return wrapper
 

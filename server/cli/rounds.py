@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -18,7 +19,7 @@ from mendb.server.loop import explain as explain_run
 from mendb.server.operations import jsonable
 from mendb.server.report import build_report, write_html, write_pngs
 from mendb.server.schemas import MAX_BIGINT, MAX_SEED
-from mendb.valuation.methods import METHODS
+from mendb.server.setting_fields import click_options
 
 
 @command(cli)
@@ -123,77 +124,11 @@ def _text_demo(as_json: bool, rows: int, seed: int) -> None:
 
 @command(cli)
 @click.argument("name")
-@click.option(
-    "--method", default="auto", show_default=True, type=click.Choice(["auto", *sorted(METHODS)])
-)
-@click.option(
-    "--budget",
-    type=int,
-    default=None,
-    help="Rows to look at per round (default: a quarter of the training rows; only"
-    " rows valued as harmful or with a broken cell are proposed for).",
-)
-@click.option("--max-rounds", default=5, show_default=True)
-@click.option(
-    "--min-gain",
-    default=LoopConfig.min_gain,
-    show_default=True,
-    help="Keep a round only if validation log-loss falls by at least this much, beyond its margin.",
-)
-@click.option(
-    "--margin",
-    default=LoopConfig.margin,
-    show_default=True,
-    help="Each judge's margin, in paired standard errors of its change on the validation rows.",
-)
-@click.option(
-    "--policy",
-    type=click.Choice(["auto", "review"]),
-    default="auto",
-    show_default=True,
-    help="auto: accept confident proposals; review: pause for a person.",
-)
-@click.option("--min-confidence", default=LoopConfig.min_confidence, show_default=True)
-@click.option(
-    "--min-verified-confidence",
-    default=LoopConfig.min_verified_confidence,
-    show_default=True,
-    help="auto policy: also accept proposals this sure whose counterfactual retrain"
-    " improves the validation utility.",
-)
-@click.option(
-    "--verified-only/--any-verdict",
-    default=False,
-    show_default=True,
-    help="auto policy: accept only proposals whose counterfactual retrain improves the"
-    " validation utility.",
-)
-@click.option("--seed", default=0, show_default=True)
-def loop(
-    as_json: bool,
-    name: str,
-    method: str,
-    budget: int | None,
-    max_rounds: int,
-    min_gain: float,
-    margin: float,
-    policy: str,
-    min_confidence: float,
-    min_verified_confidence: float,
-    verified_only: bool,
-    seed: int,
-) -> None:
+@click_options(LoopConfig)
+def loop(as_json: bool, name: str, **settings: Any) -> None:
     """Value, propose, apply and retrain, round after round (resumes a paused loop)."""
-    require_between("--budget", budget, 1, 10**8)
-    require_between("--max-rounds", max_rounds, 1, 1000)
-    require_between("--min-gain", min_gain, 0, 10)
-    require_between("--seed", seed, 0, MAX_SEED)
-    config = LoopConfig(
-        method=method, budget=budget, max_rounds=max_rounds, min_gain=min_gain, margin=margin,
-        policy=policy,
-        min_confidence=min_confidence, min_verified_confidence=min_verified_confidence,
-        seed=seed, verified_only=verified_only,
-    )  # fmt: skip
+    config = LoopConfig(**settings)
+    config.check()
     log = (lambda message: None) if as_json else console.print
     with open_app() as app:
         outcome = run_loop(app, name, config, log)
