@@ -50,7 +50,7 @@ def setup(url: str, rows: int, repairs: int) -> tuple[str, int]:
         with conn.cursor() as cur, cur.copy(sql.SQL("COPY bench FROM STDIN")) as copy:
             for i in range(rows):
                 copy.write_row([i, *map(float, x[i]), int(labels[i])])
-        datasets.register(conn, app.engine, "bench", "bench", "id", "label")
+        datasets.register(conn, "bench", "bench", "id", "label")
     scored = operations.value_dataset(app, "bench", "knn_shapley", {"k": 10}).rows
     proposals = [
         RepairProposal(str(i), "label", str(labels[i]), str(1 - labels[i]), "label", "bench", 0.5)

@@ -98,7 +98,7 @@ def setup(n: int) -> dict[str, Any]:
         conn.execute(sql.SQL("ALTER TABLE {} ADD PRIMARY KEY (id)").format(table))
         conn.execute(sql.SQL("ANALYZE {}").format(table))
         timings["index_s"] = time.perf_counter() - started - timings["copy_s"]
-        datasets.register(conn, app.engine, NAME, f"public.{TABLE}", "id", "label",
+        datasets.register(conn, NAME, f"public.{TABLE}", "id", "label",
                           split=SplitSpec(validation_fraction=0.0005, test_fraction=0.0005,
                                           seed=0))
         size = conn.execute("SELECT pg_total_relation_size(%s)", [TABLE]).fetchone()[0]

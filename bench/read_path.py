@@ -119,7 +119,7 @@ def measure(url: str | None, rows: int, features: int, repeats: int, home: Path)
         with app.connection() as conn:
             create_table(conn, rows, features)
             spec = datasets.parse_feature_spec(",".join(f"f{j}" for j in range(features)))
-            dataset = datasets.register(conn, app.engine, "bench_read", TABLE, "id", "label", spec)
+            dataset = datasets.register(conn, "bench_read", TABLE, "id", "label", spec)
             conn.execute(
                 sql.SQL(
                     "CREATE TABLE {text} AS SELECT id::text AS id, {rest} FROM {t};"
@@ -133,7 +133,7 @@ def measure(url: str | None, rows: int, features: int, repeats: int, home: Path)
                 )
             )
             by_text = datasets.register(
-                conn, app.engine, "bench_read_text", f"{TABLE}_text", "id", "label", spec
+                conn, "bench_read_text", f"{TABLE}_text", "id", "label", spec
             )
         query = _select(features)
         with psycopg.connect(app.url, autocommit=True) as conn:

@@ -1,22 +1,23 @@
 """User-given table and column names, checked against the catalog before any use.
 
-Only names that exist come back, as `psycopg.sql.Identifier`s; a missing table or
-column raises an error that names it. Column kinds come from the column types.
+Every check reads `pg_catalog` on the caller's connection, so it sees what the
+caller's transaction sees. Only names that exist come back, as
+`psycopg.sql.Identifier`s; a missing table or column raises an error that names it.
+Column kinds come from the column types (`catalog_columns` in `sql/catalog.sql`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-import pgvector.sqlalchemy
-import sqlalchemy as sa
+import psycopg
 from psycopg import sql
-from sqlalchemy.engine import Engine
+from psycopg.rows import class_row
 
 from mendb.db import privileges
-from mendb.db.engine import connection
 from mendb.db.errors import MendbError, UnknownColumn, UnknownRelation
+from mendb.db.queries import query
 
 Kind = Literal["numeric", "categorical", "vector", "text", "other"]
 
@@ -59,42 +60,45 @@ class ColumnInfo:
         return sql.Identifier(self.name)
 
 
-def resolve_table(engine: Engine, qualified: str) -> TableRef:
+def resolve_table(conn: psycopg.Connection[Any], qualified: str) -> TableRef:
     """The table, once it is known to exist and mendb's role may read it."""
     ref = TableRef.parse(qualified)
-    inspector = sa.inspect(engine)
-    if not (inspector.has_table(ref.name, schema=ref.schema) or _is_view(inspector, ref)):
+    if not relation_exists(conn, ref):
         raise UnknownRelation(f"table {ref} does not exist", table=str(ref))
-    with connection(engine) as conn:
-        privileges.require_on_table(conn, ref, ["SELECT"], "read it")
+    privileges.require_on_table(conn, ref, ["SELECT"], "read it")
     return ref
 
 
-def _is_view(inspector: sa.Inspector, ref: TableRef) -> bool:
-    try:
-        return ref.name in inspector.get_view_names(schema=ref.schema)
-    except sa.exc.NoSuchTableError:
-        return False
+def relation_exists(conn: psycopg.Connection[Any], ref: TableRef) -> bool:
+    """A table or view of that name exists (whether this role may read it or not)."""
+    row = conn.execute(
+        query("catalog_relation_exists"), {"schema": ref.schema, "name": ref.name}
+    ).fetchone()
+    return bool(row and row[0])
 
 
-def table_columns(engine: Engine, ref: TableRef) -> dict[str, ColumnInfo]:
-    """Every column of the table, in table order."""
-    inspector = sa.inspect(engine)
-    columns = {}
-    for column in inspector.get_columns(ref.name, schema=ref.schema):
-        column_type = column["type"]
-        columns[column["name"]] = ColumnInfo(
-            name=column["name"],
-            type_name=str(column_type.compile(dialect=engine.dialect)).lower(),
-            kind=_kind_of(column_type),
-            nullable=bool(column["nullable"]),
-            dim=getattr(column_type, "dim", None),
-        )
-    return columns
+def table_columns(conn: psycopg.Connection[Any], ref: TableRef) -> dict[str, ColumnInfo]:
+    """Every column of the table, in table order; none for a table that is gone."""
+    with conn.cursor(row_factory=class_row(ColumnInfo)) as cur:
+        found = cur.execute(
+            query("catalog_columns"), {"schema": ref.schema, "name": ref.name}
+        ).fetchall()
+    return {column.name: column for column in found}
 
 
-def resolve_columns(engine: Engine, ref: TableRef, names: list[str]) -> list[ColumnInfo]:
-    columns = table_columns(engine, ref)
+def integer_columns(conn: psycopg.Connection[Any], ref: TableRef, names: list[str]) -> set[str]:
+    """Which of `names` are columns of an integer type."""
+    found = conn.execute(
+        query("catalog_integer_columns"),
+        {"schema": ref.schema, "name": ref.name, "columns": names},
+    )
+    return {str(row[0]) for row in found}
+
+
+def resolve_columns(
+    conn: psycopg.Connection[Any], ref: TableRef, names: list[str]
+) -> list[ColumnInfo]:
+    columns = table_columns(conn, ref)
     resolved = []
     for name in names:
         if name not in columns:
@@ -103,16 +107,3 @@ def resolve_columns(engine: Engine, ref: TableRef, names: list[str]) -> list[Col
             )
         resolved.append(columns[name])
     return resolved
-
-
-def _kind_of(column_type: sa.types.TypeEngine[object]) -> Kind:
-    if isinstance(column_type, pgvector.sqlalchemy.VECTOR):
-        return "vector"
-    if isinstance(column_type, sa.Boolean | sa.Enum):
-        return "categorical"
-    if isinstance(column_type, sa.Integer | sa.Numeric | sa.Float):
-        return "numeric"
-    if isinstance(column_type, sa.String):
-        # Text or categorical: decided by the data (see db.datasets.infer_kinds).
-        return "text"
-    return "other"

@@ -26,7 +26,7 @@ BLOCK_BYTES = 1 << 20
 def stream_records(
     conn: psycopg.Connection[Any],
     query: sql.Composed,
-    params: list[Any],
+    params: Mapping[str, Any],
     dtype: np.dtype[Any],
     rows: int,
     take: Callable[[NDArray[Any]], None],
@@ -153,6 +153,6 @@ def _extends(fields: Mapping[str, Any], run: tuple[list[str], int], name: str, v
     if value != run_value or fields[name][0] != fields[names[0]][0]:
         return False
     if len(names) == 1:
-        return fields[name][1] > fields[names[0]][1]
+        return bool(fields[name][1] > fields[names[0]][1])
     step = fields[names[1]][1] - fields[names[0]][1]
-    return fields[name][1] - fields[names[-1]][1] == step
+    return bool(fields[name][1] - fields[names[-1]][1] == step)

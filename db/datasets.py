@@ -12,12 +12,18 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import psycopg
-from psycopg import sql
+from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
-from sqlalchemy.engine import Engine
 
-from mendb.db import changes
-from mendb.db.catalog import ColumnInfo, TableRef, resolve_columns, resolve_table, table_columns
+from mendb.db import changes, migrate
+from mendb.db.catalog import (
+    ColumnInfo,
+    TableRef,
+    relation_exists,
+    resolve_columns,
+    resolve_table,
+    table_columns,
+)
 from mendb.db.errors import (
     DatasetExists,
     InvalidDataset,
@@ -27,34 +33,13 @@ from mendb.db.errors import (
     UnknownColumn,
     UnknownDataset,
 )
+from mendb.db.features import FEATURE_KINDS, Feature, feature_columns, feature_of, with_sources
+from mendb.db.queries import query
 
-# A text column is treated as categorical when it has at most this many distinct
-# values and its values are short; otherwise it is free text.
-CATEGORICAL_MAX_LEVELS = 50
-CATEGORICAL_MAX_LENGTH = 40
-FEATURE_KINDS = ("numeric", "categorical", "vector", "text")
-# The column kinds each declared feature kind can be read from: the reader casts a
-# numeric feature to float8, compares categorical ones as text, and takes vectors and
-# text as they are.
-COLUMN_KINDS = {
-    "numeric": ("numeric",),
-    "categorical": ("numeric", "categorical", "text"),
-    "vector": ("vector",),
-    "text": ("text",),
-}
 # A dataset's name appears in URLs, file names and messages.
 NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,62}")
 # Schemas whose tables are mendb's own or PostgreSQL's, never training rows.
 RESERVED_SCHEMAS = ("mendb", "pg_catalog", "information_schema", "pg_toast")
-
-
-@dataclass(frozen=True)
-class Feature:
-    name: str
-    kind: str
-    type_name: str
-    dim: int | None = None
-    source: str | None = None  # the text column a vector column is the embedding of
 
 
 @dataclass(frozen=True)
@@ -125,7 +110,6 @@ def parse_feature_spec(spec: str) -> list[tuple[str, str | None]]:
 
 def register(
     conn: psycopg.Connection[Any],
-    engine: Engine,
     name: str,
     table: str,
     key: str,
@@ -141,33 +125,26 @@ def register(
     split.check()
     if get_optional(conn, name) is not None:
         raise DatasetExists(f"dataset {name!r} is already registered")
-    ref = _training_table(engine, table)
-    key_col, label_col = resolve_columns(engine, ref, [key, label])
-    chosen = _feature_columns(engine, ref, key, label, features)
+    ref = _training_table(conn, table)
+    key_col, label_col = resolve_columns(conn, ref, [key, label])
+    chosen = feature_columns(conn, ref, key, label, features)
     _check_key(conn, ref, key_col)
     _check_label(conn, ref, key_col, label_col)
-    resolved = tuple(_feature_of(conn, ref, column, kind) for column, kind in chosen)
-    resolved = _with_sources(engine, ref, resolved, derived or {})
+    resolved = tuple(feature_of(conn, ref, column, kind) for column, kind in chosen)
+    resolved = with_sources(conn, ref, resolved, derived or {})
     if split.validation_table is not None:
-        valid_ref = resolve_table(engine, split.validation_table)
-        resolve_columns(engine, valid_ref, [key, label, *(f.name for f in resolved)])
+        valid_ref = resolve_table(conn, split.validation_table)
+        resolve_columns(conn, valid_ref, [key, label, *(f.name for f in resolved)])
         split = SplitSpec(
             split.validation_fraction, split.test_fraction, split.seed, str(valid_ref)
         )
     dataset = Dataset(name, ref, key, label, resolved, split)
     with conn.transaction():
         conn.execute(
-            "INSERT INTO mendb.datasets (name, table_schema, table_name, key_column,"
-            " label_column, features, split) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-            [
-                name,
-                ref.schema,
-                ref.name,
-                key,
-                label,
-                Jsonb([asdict(f) for f in resolved]),
-                Jsonb(asdict(split)),
-            ],
+            query("datasets_insert"),
+            {"name": name, "table_schema": ref.schema, "table_name": ref.name,
+             "key_column": key, "label_column": label,
+             "features": Jsonb([asdict(f) for f in resolved]), "split": Jsonb(asdict(split))},
         )
         changes.attach(conn, name, ref, key)
     return dataset
@@ -182,8 +159,8 @@ def check_name(name: str) -> None:
         )
 
 
-def _training_table(engine: Engine, table: str) -> TableRef:
-    ref = resolve_table(engine, table)
+def _training_table(conn: psycopg.Connection[Any], table: str) -> TableRef:
+    ref = resolve_table(conn, table)
     if ref.schema in RESERVED_SCHEMAS or ref.schema.startswith("pg_"):
         raise InvalidDataset(
             f"table {ref} belongs to {'mendb' if ref.schema == 'mendb' else 'PostgreSQL'},"
@@ -196,8 +173,8 @@ def _training_table(engine: Engine, table: str) -> TableRef:
 def get_optional(conn: psycopg.Connection[Any], name: str) -> Dataset | None:
     if "\x00" in name:  # PostgreSQL text cannot hold it, so no dataset has it
         return None
-    with conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
-        row = cur.execute("SELECT * FROM mendb.datasets WHERE name = %s", [name]).fetchone()
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(query("datasets_get"), {"name": name}).fetchone()
     return Dataset.from_row(row) if row else None
 
 
@@ -221,22 +198,15 @@ def _check_tables(conn: psycopg.Connection[Any], dataset: Dataset) -> None:
     if dataset.split.validation_table is not None:
         tables.append((TableRef.parse(dataset.split.validation_table), columns))
     for ref, needed in tables:
-        found = conn.execute(
-            "SELECT array(SELECT a.attname::text FROM pg_catalog.pg_attribute a"
-            "  WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped)"
-            " FROM pg_catalog.pg_class c"
-            " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-            " WHERE n.nspname = %s AND c.relname = %s",
-            [ref.schema, ref.name],
-        ).fetchone()
-        if found is None:
+        if not relation_exists(conn, ref):
             raise SourceTableMissing(
                 f"table {ref} of dataset {dataset.name!r} no longer exists; restore it, or"
                 " register the data again under a new name",
                 table=str(ref),
                 row=dataset.name,
             )
-        missing = [name for name in needed if name not in found[0]]
+        found = table_columns(conn, ref)
+        missing = [name for name in needed if name not in found]
         if missing:
             raise UnknownColumn(
                 f"column {missing[0]!r} of {ref} (dataset {dataset.name!r}) no longer exists;"
@@ -248,57 +218,27 @@ def _check_tables(conn: psycopg.Connection[Any], dataset: Dataset) -> None:
 
 
 def list_all(conn: psycopg.Connection[Any]) -> list[Dataset]:
-    with conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
-        rows = cur.execute("SELECT * FROM mendb.datasets ORDER BY name").fetchall()
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(query("datasets_list")).fetchall()
     return [Dataset.from_row(row) for row in rows]
 
 
-def _feature_columns(
-    engine: Engine,
-    ref: TableRef,
-    key: str,
-    label: str,
-    features: list[tuple[str, str | None]] | None,
-) -> list[tuple[ColumnInfo, str | None]]:
-    if features:
-        columns = resolve_columns(engine, ref, [name for name, _ in features])
-        for column in columns:
-            if column.name in (key, label):
-                raise InvalidDataset(
-                    f"column {column.name!r} of {ref} is the key or the label, not a feature",
-                    table=str(ref),
-                    column=column.name,
-                )
-        return list(zip(columns, (kind for _, kind in features), strict=True))
-    chosen: list[tuple[ColumnInfo, str | None]] = [
-        (column, None)
-        for column in table_columns(engine, ref).values()
-        if column.name not in (key, label) and column.kind != "other"
-    ]
-    if not chosen:
-        raise InvalidDataset(f"table {ref} has no usable feature columns", table=str(ref))
-    return chosen
+def delete(conn: psycopg.Connection[Any], name: str) -> None:
+    """Forget the registration `name`, if any; its table is left as it is."""
+    with conn.transaction():
+        conn.execute(query("datasets_delete"), {"name": name})
 
 
-def _with_sources(
-    engine: Engine, ref: TableRef, features: tuple[Feature, ...], derived: dict[str, str]
-) -> tuple[Feature, ...]:
-    kinds = {f.name: f.kind for f in features}
-    for vector, source in derived.items():
-        if kinds.get(vector) != "vector":
-            raise InvalidDataset(
-                f"--derived {vector}={source}: {vector!r} is not a vector feature of {ref}",
-                table=str(ref),
-                column=vector,
-            )
-        (column,) = resolve_columns(engine, ref, [source])
-        if column.kind != "text":
-            raise InvalidDataset(
-                f"--derived {vector}={source}: {source!r} of {ref} is not a text column",
-                table=str(ref),
-                column=source,
-            )
-    return tuple(Feature(f.name, f.kind, f.type_name, f.dim, derived.get(f.name)) for f in features)
+def registered_tables(conn: psycopg.Connection[Any]) -> list[TableRef]:
+    """Tables of registered datasets, where mendb is installed and this role may
+    read the registrations; none otherwise."""
+    if not migrate.installed(conn):
+        return []
+    readable = conn.execute(query("datasets_readable")).fetchone()
+    if not readable or not readable[0]:
+        return []
+    rows = conn.execute(query("datasets_registered_tables")).fetchall()
+    return [TableRef.parse(row[0]) for row in rows]
 
 
 def parse_derived(items: tuple[str, ...] | list[str]) -> dict[str, str]:
@@ -313,12 +253,8 @@ def parse_derived(items: tuple[str, ...] | list[str]) -> dict[str, str]:
 
 
 def _check_key(conn: psycopg.Connection[Any], ref: TableRef, key: ColumnInfo) -> None:
-    query = sql.SQL(
-        "SELECT count(*), count({key}), count(DISTINCT {key}),"
-        " (SELECT {key}::text FROM {table} GROUP BY {key} HAVING count(*) > 1 LIMIT 1)"
-        " FROM {table}"
-    ).format(key=key.identifier, table=ref.identifier)
-    total, non_null, distinct, duplicate = conn.execute(query).fetchone()  # type: ignore[misc]
+    statement = query("datasets_key_check").format(key=key.identifier, table=ref.identifier)
+    total, non_null, distinct, duplicate = conn.execute(statement).fetchone() or (0, 0, 0, None)
     where = {"table": str(ref), "column": key.name}
     if total == 0:
         raise InvalidDataset(f"table {ref} has no rows", table=str(ref))
@@ -338,12 +274,10 @@ def _check_key(conn: psycopg.Connection[Any], ref: TableRef, key: ColumnInfo) ->
 def _check_label(
     conn: psycopg.Connection[Any], ref: TableRef, key: ColumnInfo, label: ColumnInfo
 ) -> None:
-    query = sql.SQL(
-        "SELECT count(DISTINCT {label}),"
-        " (SELECT {key}::text FROM {table} WHERE {label} IS NULL LIMIT 1),"
-        " count(*) FILTER (WHERE {label} IS NULL) FROM {table}"
-    ).format(label=label.identifier, key=key.identifier, table=ref.identifier)
-    classes, null_key, nulls = conn.execute(query).fetchone()  # type: ignore[misc]
+    statement = query("datasets_label_check").format(
+        label=label.identifier, key=key.identifier, table=ref.identifier
+    )
+    classes, null_key, nulls = conn.execute(statement).fetchone() or (0, None, 0)
     where = {"table": str(ref), "column": label.name}
     if nulls:
         raise InvalidDataset(
@@ -357,54 +291,3 @@ def _check_label(
             f"label column {label.name!r} of {ref} has {classes} class; at least 2 are needed",
             **where,
         )
-
-
-def _feature_of(
-    conn: psycopg.Connection[Any], ref: TableRef, column: ColumnInfo, kind: str | None
-) -> Feature:
-    if column.kind == "other" and kind is None:
-        raise InvalidDataset(
-            f"column {column.name!r} of {ref} has type {column.type_name}, which mendb cannot"
-            " use as a feature",
-            table=str(ref),
-            column=column.name,
-        )
-    if kind is not None and column.kind not in COLUMN_KINDS[kind]:
-        raise InvalidDataset(
-            f"column {column.name!r} of {ref} has type {column.type_name}, which cannot be"
-            f" read as a {kind} feature",
-            table=str(ref),
-            column=column.name,
-        )
-    dim = column.dim
-    if column.kind == "vector":
-        dim = _vector_dim(conn, ref, column)
-    chosen = kind or column.kind
-    if kind is None and column.kind == "text" and _looks_categorical(conn, ref, column):
-        chosen = "categorical"
-    return Feature(column.name, chosen, column.type_name, dim)
-
-
-def _vector_dim(conn: psycopg.Connection[Any], ref: TableRef, column: ColumnInfo) -> int:
-    if column.dim:
-        return column.dim
-    query = sql.SQL("SELECT min(vector_dims({c})), max(vector_dims({c})) FROM {t}").format(
-        c=column.identifier, t=ref.identifier
-    )
-    low, high = conn.execute(query).fetchone()  # type: ignore[misc]
-    if low is None or low != high:
-        raise InvalidDataset(
-            f"vector column {column.name!r} of {ref} has no fixed dimension"
-            f" (found {low} to {high})",
-            table=str(ref),
-            column=column.name,
-        )
-    return int(low)
-
-
-def _looks_categorical(conn: psycopg.Connection[Any], ref: TableRef, column: ColumnInfo) -> bool:
-    query = sql.SQL(
-        "SELECT count(DISTINCT {c}), coalesce(max(length({c}::text)), 0) FROM {t}"
-    ).format(c=column.identifier, t=ref.identifier)
-    levels, longest = conn.execute(query).fetchone()  # type: ignore[misc]
-    return bool(levels <= CATEGORICAL_MAX_LEVELS and longest <= CATEGORICAL_MAX_LENGTH)

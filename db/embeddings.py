@@ -23,6 +23,7 @@ from psycopg import sql
 from mendb.db.catalog import TableRef
 from mendb.db.datasets import Dataset
 from mendb.db.errors import InvalidDataset
+from mendb.db.queries import query
 
 EXACT_BELOW = 2000  # rows of one cache below which search is exact
 Encode = Callable[[list[str]], NDArray[np.float32]]
@@ -49,13 +50,12 @@ def read_texts(
     conn: psycopg.Connection[Any], dataset: Dataset, column: str, table: TableRef
 ) -> list[tuple[str, str | None, str | None]]:
     """(key, text, content hash) of every row, by binary COPY."""
-    query = sql.SQL(
-        "COPY (SELECT {k}::text, {c}::text, mendb.content_hash({c}::text) FROM {t}"
-        " ORDER BY {k}) TO STDOUT (FORMAT BINARY)"
-    ).format(k=sql.Identifier(dataset.key), c=sql.Identifier(column), t=table.identifier)
-    with conn.cursor() as cur, cur.copy(query) as copy:
+    statement = query("embeddings_read_texts").format(
+        key=sql.Identifier(dataset.key), column=sql.Identifier(column), table=table.identifier
+    )
+    with conn.cursor() as cur, cur.copy(statement) as copy:
         copy.set_types(["text", "text", "text"])
-        return [tuple(row) for row in copy.rows()]  # type: ignore[misc]
+        return [tuple(row) for row in copy.rows()]
 
 
 def sync_text_column(
@@ -110,9 +110,8 @@ def _stale(
 ) -> list[tuple[str, str, str]]:
     cached = dict(
         conn.execute(
-            "SELECT row_key, content_hash FROM mendb.embeddings WHERE dataset = %s"
-            " AND column_name = %s AND model = %s AND table_name = %s",
-            [dataset.name, column, model, table],
+            query("embeddings_cached_hashes"),
+            {"dataset": dataset.name, "column": column, "model": model, "table_name": table},
         ).fetchall()
     )
     return [
@@ -152,26 +151,13 @@ def _write(
             column=column,
             row=todo[bad[0]][1],
         )
-    conn.execute(
-        "CREATE TEMP TABLE _mendb_embeddings (table_name text, row_key text,"
-        " content_hash text, embedding vector) ON COMMIT DROP"
-    )
-    with (
-        conn.cursor() as cur,
-        cur.copy("COPY _mendb_embeddings FROM STDIN (FORMAT BINARY)") as copy,
-    ):
+    conn.execute(query("embeddings_create_staging"))
+    with conn.cursor() as cur, cur.copy(query("embeddings_copy_staging")) as copy:
         copy.set_types(["text", "text", "text", "vector"])
         for (table, key, _, digest), vector in zip(todo, vectors, strict=True):
             copy.write_row([table, key, digest, vector])
     conn.execute(
-        "INSERT INTO mendb.embeddings (dataset, column_name, table_name, model, row_key,"
-        " content_hash, dims, embedding)"
-        " SELECT %s, %s, table_name, %s, row_key, content_hash, vector_dims(embedding),"
-        " embedding FROM _mendb_embeddings"
-        " ON CONFLICT (dataset, column_name, model, table_name, row_key) DO UPDATE SET"
-        " content_hash = excluded.content_hash, dims = excluded.dims,"
-        " embedding = excluded.embedding, embedded_at = now()",
-        [dataset, column, model],
+        query("embeddings_merge_staging"), {"dataset": dataset, "column": column, "model": model}
     )
 
 
@@ -186,9 +172,9 @@ def _remove_gone(
     for table, rows in per_table.items():
         keep = [key for key, text, _ in rows if text is not None]
         removed += conn.execute(
-            "DELETE FROM mendb.embeddings WHERE dataset = %s AND column_name = %s"
-            " AND model = %s AND table_name = %s AND NOT (row_key = ANY(%s))",
-            [dataset, column, model, table, keep],
+            query("embeddings_remove_gone"),
+            {"dataset": dataset, "column": column, "model": model, "table_name": table,
+             "keep": keep},
         ).rowcount
     return removed
 
@@ -196,9 +182,9 @@ def _remove_gone(
 def ensure_index(conn: psycopg.Connection[Any], dims: int) -> None:
     """The HNSW (cosine) index for vectors of `dims` dimensions."""
     dims = int(dims)
+    # DDL takes no parameters: the dimension, an int, is written as a literal.
     conn.execute(
-        sql.SQL(
-            "CREATE INDEX IF NOT EXISTS {name} ON mendb.embeddings USING hnsw"
-            " ((embedding::vector({d})) vector_cosine_ops) WHERE dims = {d}"
-        ).format(name=sql.Identifier(f"embeddings_hnsw_{dims}"), d=sql.Literal(dims))
+        query("embeddings_create_index").format(
+            name=sql.Identifier(f"embeddings_hnsw_{dims}"), dims=sql.Literal(dims)
+        )
     )

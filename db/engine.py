@@ -1,8 +1,13 @@
 """The one pool: a SQLAlchemy engine over psycopg 3.
 
-SQLAlchemy owns the pool and the catalog inspection; mendb's functions work on the
-pooled psycopg connection itself, in autocommit mode with explicit
-`conn.transaction()` blocks, so COPY and nested savepoints are plain psycopg.
+SQLAlchemy has exactly one role in mendb: this engine and its pool (and reading
+the database URLs users already have). No other module builds SQL with it or
+inspects the catalog through it: statements are the named queries of `sql/`, and
+catalog checks read `pg_catalog` on the caller's connection (`db.catalog`).
+mendb's functions work on the pooled psycopg connection itself, in autocommit
+mode with explicit `conn.transaction()` blocks, so COPY and nested savepoints are
+plain psycopg. `Engine` is named here so that the server holds the pool without
+importing SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from typing import Any
 import psycopg
 import sqlalchemy as sa
 from pgvector.psycopg import register_vector
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine as Engine
 
 
 def sqlalchemy_url(url: str) -> str:

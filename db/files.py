@@ -13,12 +13,14 @@ from psycopg import sql
 
 from mendb.db.catalog import TableRef
 from mendb.db.errors import Conflict, MendbError
+from mendb.db.queries import query
 
-# DuckDB type -> PostgreSQL type; anything else is stored as text.
+# DuckDB type -> PostgreSQL type, by the name pg_type gives it (so that it can be
+# written as an identifier); anything else is stored as text.
 _TYPES = {
-    "BOOLEAN": "boolean", "TINYINT": "smallint", "SMALLINT": "smallint", "INTEGER": "integer",
-    "BIGINT": "bigint", "HUGEINT": "numeric", "UTINYINT": "smallint", "USMALLINT": "integer",
-    "UINTEGER": "bigint", "UBIGINT": "numeric", "FLOAT": "real", "DOUBLE": "double precision",
+    "BOOLEAN": "bool", "TINYINT": "int2", "SMALLINT": "int2", "INTEGER": "int4",
+    "BIGINT": "int8", "HUGEINT": "numeric", "UTINYINT": "int2", "USMALLINT": "int4",
+    "UINTEGER": "int8", "UBIGINT": "numeric", "FLOAT": "float4", "DOUBLE": "float8",
     "DATE": "date", "TIMESTAMP": "timestamp", "TIMESTAMP WITH TIME ZONE": "timestamptz",
     "VARCHAR": "text",
 }  # fmt: skip
@@ -54,22 +56,27 @@ def import_file(
         if GENERATED_KEY in columns:
             raise MendbError(f"{path} has a {GENERATED_KEY!r} column: name it with --key")
         relation = relation.select(duckdb.SQLExpression("row_number() OVER () AS row_id"), "*")
-        columns, types = [GENERATED_KEY, *columns], ["bigint", *types]
-    definition = sql.SQL(", ").join(
-        sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(t))
+        columns, types = [GENERATED_KEY, *columns], ["int8", *types]
+    # Each column definition is two identifiers: its name and its type's name.
+    definitions = sql.SQL(", ").join(
+        sql.SQL(" ").join([sql.Identifier(c), sql.Identifier(t)])
         for c, t in zip(columns, types, strict=True)
     )
     with conn.transaction():
-        exists = conn.execute("SELECT to_regclass(%s)", [str(table)]).fetchone()
-        if exists and exists[0] is not None:
+        exists = conn.execute(
+            query("datasets_import_table_exists"), {"table": str(table)}
+        ).fetchone()
+        if exists and exists[0]:
             raise Conflict(f"table {table} already exists", table=str(table))
         conn.execute(
-            sql.SQL("CREATE TABLE {} ({}, PRIMARY KEY ({}))").format(
-                table.identifier, definition, sql.Identifier(key or GENERATED_KEY)
+            query("datasets_import_create_table").format(
+                table=table.identifier,
+                columns=definitions,
+                key=sql.Identifier(key or GENERATED_KEY),
             )
         )
-        copy_sql = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
-            table.identifier, sql.SQL(", ").join(map(sql.Identifier, columns))
+        copy_sql = query("datasets_import_copy").format(
+            table=table.identifier, columns=sql.SQL(", ").join(map(sql.Identifier, columns))
         )
         rows = 0
         reader = relation.fetch_arrow_reader(batch_size=_BATCH)
@@ -87,23 +94,8 @@ def export_results(conn: psycopg.Connection[Any], dataset: str, path: Path) -> l
     it as `<stem>_repairs<suffix>`; returns the files written."""
     if path.suffix.lower() not in (".parquet", ".csv"):
         raise MendbError(f"export file {path} must end in .parquet or .csv")
-    scores = _arrow(
-        conn,
-        sql.SQL(
-            "SELECT row_key, method, value, stderr, samples, rank, run_id, computed_at"
-            " FROM mendb.row_values WHERE dataset = %s ORDER BY method, rank"
-        ),
-        [dataset],
-    )
-    repairs = _arrow(
-        conn,
-        sql.SQL(
-            "SELECT id, run_id, row_key, column_name, old_value, new_value, kind, repairer,"
-            " confidence, evidence::text AS evidence, status, created_at, status_at, status_by,"
-            " applied_txid, reverted_txid FROM mendb.repairs WHERE dataset = %s ORDER BY id"
-        ),
-        [dataset],
-    )
+    scores = _arrow(conn, query("report_export_scores"), {"dataset": dataset})
+    repairs = _arrow(conn, query("report_export_repairs"), {"dataset": dataset})
     repairs_path = path.with_name(f"{path.stem}_repairs{path.suffix}")
     con = duckdb.connect()
     for table, target in ((scores, path), (repairs, repairs_path)):
@@ -115,9 +107,11 @@ def export_results(conn: psycopg.Connection[Any], dataset: str, path: Path) -> l
     return [path, repairs_path]
 
 
-def _arrow(conn: psycopg.Connection[Any], query: sql.SQL, params: list[Any]) -> pa.Table:
+def _arrow(
+    conn: psycopg.Connection[Any], statement: sql.SQL, params: dict[str, Any]
+) -> pa.Table:
     with conn.cursor() as cur:
-        cur.execute(query, params)
+        cur.execute(statement, params)
         names = [d.name for d in cur.description or []]
         rows = cur.fetchall()
     return pa.table({n: [r[i] for r in rows] for i, n in enumerate(names)})

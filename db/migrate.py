@@ -16,6 +16,7 @@ import psycopg
 
 from mendb.db import privileges
 from mendb.db.errors import MissingPrivilege
+from mendb.db.queries import query
 
 _LOCK_KEY = 0x6D656E6462  # "mendb"
 
@@ -38,10 +39,10 @@ def available() -> list[Migration]:
 
 
 def applied(conn: psycopg.Connection[Any]) -> set[str]:
-    exists = conn.execute("SELECT to_regclass('mendb.schema_migrations')").fetchone()
-    if exists is None or exists[0] is None:
+    exists = conn.execute(query("migrate_tracking_exists")).fetchone()
+    if exists is None or not exists[0]:
         return set()
-    return {row[0] for row in conn.execute("SELECT version FROM mendb.schema_migrations")}
+    return {row[0] for row in conn.execute(query("migrate_applied_versions"))}
 
 
 def pending(conn: psycopg.Connection[Any]) -> list[Migration]:
@@ -60,19 +61,15 @@ def migrate(conn: psycopg.Connection[Any]) -> list[Migration]:
         return done
     privileges.check_can_migrate(conn, waiting)
     with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
-        conn.execute("CREATE SCHEMA IF NOT EXISTS mendb")
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS mendb.schema_migrations ("
-            " version text PRIMARY KEY, name text NOT NULL,"
-            " applied_at timestamptz NOT NULL DEFAULT now())"
-        )
+        conn.execute(query("migrate_lock"), {"key": _LOCK_KEY})
+        conn.execute(query("migrate_create_schema"))
+        conn.execute(query("migrate_create_tracking"))
         for migration in pending(conn):
             with conn.transaction():
+                # A migration file is a script of many statements, run as it is.
                 conn.execute(migration.sql.encode())
                 conn.execute(
-                    "INSERT INTO mendb.schema_migrations (version, name) VALUES (%s, %s)",
-                    [migration.version, migration.name],
+                    query("migrate_record"), {"version": migration.version, "name": migration.name}
                 )
             done.append(migration)
     return done
@@ -80,21 +77,13 @@ def migrate(conn: psycopg.Connection[Any]) -> list[Migration]:
 
 def change_triggers(conn: psycopg.Connection[Any]) -> list[str]:
     """mendb's triggers on tables outside its schema, as 'schema.table.trigger'."""
-    rows = conn.execute(
-        "SELECT n.nspname, c.relname, t.tgname FROM pg_catalog.pg_trigger t"
-        " JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid"
-        " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-        " JOIN pg_catalog.pg_proc p ON p.oid = t.tgfoid"
-        " JOIN pg_catalog.pg_namespace f ON f.oid = p.pronamespace"
-        " WHERE f.nspname = 'mendb' AND n.nspname <> 'mendb' AND NOT t.tgisinternal"
-        " ORDER BY 1, 2, 3"
-    ).fetchall()
+    rows = conn.execute(query("migrate_change_triggers")).fetchall()
     return [".".join(row) for row in rows]
 
 
 def installed(conn: psycopg.Connection[Any]) -> bool:
-    row = conn.execute("SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = 'mendb'")
-    return row.fetchone() is not None
+    row = conn.execute(query("migrate_installed")).fetchone()
+    return bool(row and row[0])
 
 
 def uninstall(conn: psycopg.Connection[Any]) -> list[str]:
@@ -102,11 +91,8 @@ def uninstall(conn: psycopg.Connection[Any]) -> list[str]:
     change triggers on registered tables); returns those triggers. The tables and
     their rows are left as they are. Only the schema's owner or a superuser may."""
     with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
-        owner = conn.execute(
-            "SELECT pg_catalog.pg_get_userbyid(nspowner), pg_catalog.pg_has_role(nspowner, 'USAGE')"
-            " FROM pg_catalog.pg_namespace WHERE nspname = 'mendb'"
-        ).fetchone()
+        conn.execute(query("migrate_lock"), {"key": _LOCK_KEY})
+        owner = privileges.schema_owner(conn)
         if owner is None:
             return []
         if not owner[1]:
@@ -115,7 +101,5 @@ def uninstall(conn: psycopg.Connection[Any]) -> list[str]:
                 f" {owner[0]} or a superuser"
             )
         triggers = change_triggers(conn)
-        # CASCADE takes the triggers with the functions they call, whoever owns
-        # their tables.
-        conn.execute("DROP SCHEMA mendb CASCADE")
+        conn.execute(query("migrate_drop_schema"))
     return triggers

@@ -16,6 +16,7 @@ from numpy.typing import NDArray
 from psycopg import sql
 
 from mendb.db.embeddings import EXACT_BELOW
+from mendb.db.queries import query
 
 
 class PgvectorNeighbours:
@@ -32,18 +33,15 @@ class PgvectorNeighbours:
         train_keys: NDArray[np.object_],
         exact: bool | None = None,
     ) -> None:
-        self.conn, self.where = conn, [dataset, column, model, table]
+        self.conn = conn
+        self.where = {"dataset": dataset, "column": column, "model": model, "table_name": table}
         self.dims = int(dims)
         self.keys = [str(k) for k in train_keys]
         self._position = {key: i for i, key in enumerate(self.keys)}
         self.exact = self._small() if exact is None else exact
 
     def _small(self) -> bool:
-        row = self.conn.execute(
-            "SELECT count(*) FROM mendb.embeddings WHERE dataset = %s AND column_name = %s"
-            " AND model = %s AND table_name = %s",
-            self.where,
-        ).fetchone()
+        row = self.conn.execute(query("embeddings_count"), self.where).fetchone()
         return bool(row is None or row[0] < EXACT_BELOW)
 
     def search_keys(self, keys: list[str], k: int) -> list[list[tuple[str, float]]]:
@@ -51,7 +49,9 @@ class PgvectorNeighbours:
         found: list[list[tuple[str, float]]] = [[] for _ in keys]
         with self.conn.transaction():
             self._settings(k)
-            rows = self.conn.execute(self._query(), [keys, *self.where, *self.where, k]).fetchall()
+            rows = self.conn.execute(
+                self._query(), {**self.where, "keys": keys, "k": k}
+            ).fetchall()
         for position, key, distance in rows:
             found[position - 1].append((key, float(distance)))
         return found
@@ -70,26 +70,13 @@ class PgvectorNeighbours:
 
     def _settings(self, k: int) -> None:
         if self.exact:
-            self.conn.execute("SET LOCAL enable_indexscan = off")
+            self.conn.execute(query("embeddings_exact_search"))
             return
-        self.conn.execute("SET LOCAL enable_seqscan = off")
-        self.conn.execute("SET LOCAL hnsw.iterative_scan = strict_order")
+        self.conn.execute(query("embeddings_index_search"))
+        self.conn.execute(query("embeddings_iterative_scan"))
         self.conn.execute(
-            sql.SQL("SET LOCAL hnsw.ef_search = {}").format(sql.Literal(max(40, 4 * k)))
+            query("embeddings_ef_search").format(ef_search=sql.Literal(max(40, 4 * int(k))))
         )
 
     def _query(self) -> sql.Composed:
-        typed = sql.SQL("::vector({})").format(sql.Literal(self.dims))
-        return sql.SQL(
-            "SELECT q.ord, n.row_key, n.distance"
-            " FROM unnest(%s::text[]) WITH ORDINALITY AS q(key, ord)"
-            " JOIN mendb.embeddings e ON e.dataset = %s AND e.column_name = %s"
-            " AND e.model = %s AND e.table_name = %s AND e.row_key = q.key"
-            " CROSS JOIN LATERAL ("
-            "  SELECT o.row_key, o.embedding{t} <=> e.embedding{t} AS distance"
-            "  FROM mendb.embeddings o WHERE o.dims = {d} AND o.dataset = %s"
-            "  AND o.column_name = %s AND o.model = %s AND o.table_name = %s"
-            "  AND o.row_key <> q.key"
-            "  ORDER BY o.embedding{t} <=> e.embedding{t} LIMIT %s) n"
-            " ORDER BY q.ord, n.distance"
-        ).format(t=typed, d=sql.Literal(self.dims))
+        return query("embeddings_neighbours").format(dims=sql.Literal(self.dims))

@@ -8,13 +8,14 @@ that gives it) before a statement fails half-way with PostgreSQL's bare
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg import sql
 
 from mendb.db.errors import MissingExtension, MissingPrivilege, UnknownRelation
+from mendb.db.queries import query
 
 if TYPE_CHECKING:
     from mendb.db.catalog import TableRef
@@ -27,32 +28,27 @@ CHANGE_FUNCTION = "mendb.record_row_change()"
 PGVECTOR_INSTALL = "https://github.com/pgvector/pgvector#installation"
 
 
-def _one(conn: psycopg.Connection[Any], query: str, params: Sequence[Any] = ()) -> Any:
-    row = conn.execute(query, params).fetchone()
+def _one(
+    conn: psycopg.Connection[Any], statement: sql.SQL, params: Mapping[str, Any] | None = None
+) -> Any:
+    row = conn.execute(statement, params).fetchone()
     assert row is not None
     return row[0]
 
 
 def _render(conn: psycopg.Connection[Any], statement: sql.Composable) -> str:
-    return statement.as_string(conn)
+    """A statement printed for a person to run, ended as psql wants it."""
+    return statement.as_string(conn) + ";"
 
 
 def current_role(conn: psycopg.Connection[Any]) -> str:
-    return str(_one(conn, "SELECT current_user"))
+    return str(_one(conn, query("privileges_current_role")))
 
 
 def check_can_read_schema(conn: psycopg.Connection[Any]) -> None:
     """Where schema mendb exists, the current role can at least read which migrations
     it holds; otherwise every command would stop at PostgreSQL's bare refusal."""
-    row = conn.execute(
-        "SELECT pg_catalog.pg_get_userbyid(n.nspowner), has_schema_privilege(n.oid, 'USAGE'),"
-        " c.oid IS NULL OR (has_schema_privilege(n.oid, 'USAGE')"
-        "   AND has_table_privilege(c.oid, 'SELECT'))"
-        " FROM pg_catalog.pg_namespace n LEFT JOIN pg_catalog.pg_class c"
-        "   ON c.relnamespace = n.oid AND c.relname = 'schema_migrations'"
-        " WHERE n.nspname = %s",
-        [SCHEMA],
-    ).fetchone()
+    row = conn.execute(query("privileges_schema_readable"), {"schema": SCHEMA}).fetchone()
     if row is None or row[2]:
         return
     owner, _, _ = row
@@ -70,19 +66,13 @@ def check_can_migrate(conn: psycopg.Connection[Any], pending: Sequence[str]) -> 
     if not pending:
         return
     role = current_role(conn)
-    database = str(_one(conn, "SELECT current_database()"))
-    superuser = bool(
-        _one(conn, "SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user")
-    )
-    owner = conn.execute(
-        "SELECT pg_catalog.pg_get_userbyid(nspowner), pg_catalog.pg_has_role(nspowner, 'USAGE')"
-        " FROM pg_catalog.pg_namespace WHERE nspname = %s",
-        [SCHEMA],
-    ).fetchone()
-    may_create = bool(_one(conn, "SELECT has_database_privilege(current_database(), 'CREATE')"))
+    database = str(_one(conn, query("privileges_current_database")))
+    superuser = bool(_one(conn, query("privileges_is_superuser")))
+    owner = schema_owner(conn)
+    may_create = bool(_one(conn, query("privileges_may_create_schema")))
     if owner is None and not may_create:
-        grant = sql.SQL("GRANT CREATE ON DATABASE {} TO {};").format(
-            sql.Identifier(database), sql.Identifier(role)
+        grant = query("privileges_grant_create_on_database").format(
+            database=sql.Identifier(database), role=sql.Identifier(role)
         )
         raise MissingPrivilege(
             f"role {role} lacks CREATE on database {database}, which mendb needs to create"
@@ -98,16 +88,19 @@ def check_can_migrate(conn: psycopg.Connection[Any], pending: Sequence[str]) -> 
     _check_vector(conn, role, database, superuser, may_create)
 
 
+def schema_owner(conn: psycopg.Connection[Any]) -> tuple[str, bool] | None:
+    """Who owns schema mendb, and whether the current role acts as its owner; None
+    where it does not exist."""
+    row = conn.execute(query("privileges_schema_owner"), {"schema": SCHEMA}).fetchone()
+    return None if row is None else (str(row[0]), bool(row[1]))
+
+
 def _check_vector(
     conn: psycopg.Connection[Any], role: str, database: str, superuser: bool, may_create: bool
 ) -> None:
-    if _one(conn, "SELECT count(*) FROM pg_catalog.pg_extension WHERE extname = 'vector'"):
+    if _one(conn, query("privileges_vector_created")):
         return
-    available = conn.execute(
-        "SELECT v.superuser, v.trusted FROM pg_catalog.pg_available_extension_versions v"
-        " JOIN pg_catalog.pg_available_extensions a USING (name)"
-        " WHERE v.name = 'vector' AND v.version = a.default_version"
-    ).fetchone()
+    available = conn.execute(query("privileges_vector_available")).fetchone()
     create = f"CREATE EXTENSION vector; in database {database}"
     if available is None:
         raise MissingExtension(
@@ -131,18 +124,15 @@ def missing_on_table(
     """The table's owner and which of `privileges` the current role lacks on it
     (USAGE on its schema counts as one)."""
     row = conn.execute(
-        "SELECT c.oid, pg_catalog.pg_get_userbyid(c.relowner),"
-        " has_schema_privilege(n.oid, 'USAGE')"
-        " FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-        " WHERE n.nspname = %s AND c.relname = %s",
-        [ref.schema, ref.name],
+        query("privileges_table"), {"schema": ref.schema, "name": ref.name}
     ).fetchone()
     if row is None:
         raise UnknownRelation(f"table {ref} does not exist", table=str(ref))
     oid, owner, usage = row
     missing = [] if usage else ["USAGE"]
     for privilege in privileges:
-        if not _one(conn, "SELECT has_table_privilege(%s::oid, %s)", [oid, privilege]):
+        asked = {"oid": oid, "privilege": privilege}
+        if not _one(conn, query("privileges_has_table_privilege"), asked):
             missing.append(privilege)
     return str(owner), missing
 
@@ -159,19 +149,13 @@ def require_on_table(
     statements = []
     if "USAGE" in missing:
         statements.append(
-            sql.SQL("GRANT USAGE ON SCHEMA {} TO {};").format(
-                sql.Identifier(ref.schema), sql.Identifier(role)
+            query("privileges_grant_usage_on_schema").format(
+                schema=sql.Identifier(ref.schema), role=sql.Identifier(role)
             )
         )
     on_table = [p for p in missing if p != "USAGE"]
     if on_table:
-        statements.append(
-            sql.SQL("GRANT {} ON {} TO {};").format(
-                sql.SQL(", ").join(sql.SQL(p) for p in on_table),
-                ref.identifier,
-                sql.Identifier(role),
-            )
-        )
+        statements.append(_grant_on_table(ref.identifier, on_table, sql.Identifier(role)))
     names = " and ".join(
         [f"USAGE on schema {ref.schema}" for p in missing if p == "USAGE"]
         + ([f"{', '.join(on_table)} on table {ref}"] if on_table else [])
@@ -186,19 +170,24 @@ def require_on_table(
 def require_trigger_function(conn: psycopg.Connection[Any]) -> None:
     """The change trigger's function may be attached only by roles granted EXECUTE
     on it: its owner, who ran the migrations, and those the owner names."""
-    if _one(conn, f"SELECT has_function_privilege('{CHANGE_FUNCTION}', 'EXECUTE')"):
+    if _one(conn, query("privileges_may_execute_change_function")):
         return
-    owner = _one(
-        conn,
-        f"SELECT pg_catalog.pg_get_userbyid(proowner) FROM pg_catalog.pg_proc"
-        f" WHERE oid = '{CHANGE_FUNCTION}'::regprocedure",
-    )
+    owner = _one(conn, query("privileges_change_function_owner"))
     role = current_role(conn)
+    grant = query("privileges_grant_execute_change_function").format(role=sql.Identifier(role))
     raise MissingPrivilege(
         f"role {role} lacks EXECUTE on function {CHANGE_FUNCTION}, which mendb needs to"
         f" attach its change trigger: {owner} (who installed mendb) or a superuser runs"
-        f" `GRANT EXECUTE ON FUNCTION {CHANGE_FUNCTION} TO {sql.Identifier(role).as_string(conn)};`"
+        f" `{_render(conn, grant)}`"
     )
+
+
+def _grant_on_table(
+    table: sql.Composable, privileges: Iterable[str], role: sql.Composable
+) -> sql.Composed:
+    # The privileges are keywords from mendb's own lists, never a user's text.
+    keywords = sql.SQL(", ").join(sql.SQL(p) for p in privileges)
+    return query("privileges_grant_on_table").format(privileges=keywords, table=table, role=role)
 
 
 def grants_sql(
@@ -207,19 +196,19 @@ def grants_sql(
     """The SQL, for a superuser or the owners, that lets `role` (not a superuser)
     run mendb on `database` and on each of `tables`."""
     role_id = sql.Identifier(role)
+    # Examples for tables not named yet: placeholders a person replaces.
+    any_schema, any_table = sql.SQL("<schema>"), sql.SQL("<schema>.<table>")
     lines = [
         f"-- mendb as role {role} on database {database}: run as a superuser.",
-        _render(
-            conn,
-            sql.SQL("-- CREATE ROLE {} LOGIN PASSWORD '...';  -- unless it exists").format(role_id),
-        ),
+        "-- " + _render(conn, query("privileges_create_role").format(role=role_id))
+        + "  -- unless it exists",
         "-- pgvector is not a trusted extension, so a superuser creates it once:",
         "CREATE EXTENSION IF NOT EXISTS vector;",
         "-- mendb creates and owns its schema, mendb (migrations, the change trigger):",
         _render(
             conn,
-            sql.SQL("GRANT CONNECT, CREATE ON DATABASE {} TO {};").format(
-                sql.Identifier(database), role_id
+            query("privileges_grant_connect_create_on_database").format(
+                database=sql.Identifier(database), role=role_id
             ),
         ),
     ]
@@ -229,35 +218,20 @@ def grants_sql(
             " (TRIGGER):"
         )
     for schema in dict.fromkeys(ref.schema for ref in tables):
-        lines.append(
-            _render(
-                conn,
-                sql.SQL("GRANT USAGE ON SCHEMA {} TO {};").format(sql.Identifier(schema), role_id),
-            )
+        grant = query("privileges_grant_usage_on_schema").format(
+            schema=sql.Identifier(schema), role=role_id
         )
+        lines.append(_render(conn, grant))
     for ref in tables:
-        lines.append(
-            _render(
-                conn,
-                sql.SQL("GRANT {} ON {} TO {};").format(
-                    sql.SQL(", ").join(sql.SQL(p) for p in TABLE_PRIVILEGES),
-                    ref.identifier,
-                    role_id,
-                ),
-            )
-        )
+        lines.append(_render(conn, _grant_on_table(ref.identifier, TABLE_PRIVILEGES, role_id)))
     if not tables:
+        example_schema = query("privileges_grant_usage_on_schema").format(
+            schema=any_schema, role=role_id
+        )
+        example_table = _grant_on_table(any_table, TABLE_PRIVILEGES, role_id)
         lines += [
             "-- then, for each table to register (name it with --table to have it here):",
-            _render(
-                conn,
-                sql.SQL("-- GRANT USAGE ON SCHEMA <schema> TO {};").format(role_id),
-            ),
-            _render(
-                conn,
-                sql.SQL("-- GRANT SELECT, UPDATE, TRIGGER ON <schema>.<table> TO {};").format(
-                    role_id
-                ),
-            ),
+            "-- " + _render(conn, example_schema),
+            "-- " + _render(conn, example_table),
         ]
     return "\n".join(lines)

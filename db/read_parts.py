@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from mendb.db.copy_stream import TRAILER, framing_error
-from mendb.db.datasets import Feature
+from mendb.db.features import Feature
 from mendb.valuation.data import Split
 
 NULL_LABEL = -(2**63)  # what an integer label field holds for a null label

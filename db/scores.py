@@ -1,7 +1,7 @@
 """Per-row scores in `mendb.scores`, written with one binary COPY.
 
 The fixed-width parts of each COPY row are packed by numpy; only the variable
-length row keys are interleaved in Python, so a million scores take about a second.
+length row keys are interleaved in Python.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import psycopg
 
+from mendb.db.queries import query
 from mendb.valuation.result import ValuationResult
 
 _HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
@@ -45,10 +46,7 @@ def write_scores(conn: psycopg.Connection[Any], run_id: int, result: ValuationRe
     with (
         conn.transaction(),
         conn.cursor() as cur,
-        cur.copy(
-            "COPY mendb.scores (run_id, row_key, value, stderr, samples, rank)"
-            " FROM STDIN (FORMAT BINARY)"
-        ) as copy,
+        cur.copy(query("scores_copy_in")) as copy,
     ):
         copy.write(buffer)
     return n
@@ -62,11 +60,7 @@ def read_scores(
     values: list[float] = []
     with (
         conn.cursor() as cur,
-        cur.copy(
-            "COPY (SELECT row_key, value FROM mendb.scores WHERE run_id = %s ORDER BY row_key)"
-            " TO STDOUT (FORMAT BINARY)",
-            [run_id],
-        ) as copy,
+        cur.copy(query("scores_copy_out"), {"run_id": run_id}) as copy,
     ):
         copy.set_types(["text", "float8"])
         for key, value in copy.rows():

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from sqlalchemy.engine import Engine
 
 from mendb.db import embedded
-from mendb.db.engine import connection, create_engine, libpq_url
+from mendb.db.engine import Engine, connection, create_engine, libpq_url
 from mendb.db.migrate import migrate
+from mendb.db.session import session_user, set_actor
 from mendb.server.settings import Settings
 
 
@@ -32,9 +32,7 @@ def cli_identity(conn: psycopg.Connection[Any]) -> str:
     """cli:OS_USER@ROLE: the role the database authenticated, and the OS account
     that holds the credentials. Token names cannot contain ':', so no token can
     pass for the command line."""
-    row = conn.execute("SELECT session_user").fetchone()
-    assert row is not None
-    return f"cli:{os_user()}@{row[0]}"
+    return f"cli:{os_user()}@{session_user(conn)}"
 
 
 @dataclass
@@ -66,7 +64,7 @@ class Mendb:
         records (runs, proposals, repair events) unless a transaction names
         another: handles that share a pool may act for different people."""
         with connection(self.engine) as conn:
-            conn.execute("SELECT set_config('mendb.actor', %s, false)", [self.actor])
+            set_actor(conn, self.actor)
             yield conn
 
     def close(self) -> None:

@@ -15,10 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from psycopg import sql
 from sklearn.datasets import load_breast_cancer, load_digits
 
-from mendb.db import datasets
+from mendb.db import datasets, demo_tables
 from mendb.db.datasets import SplitSpec
 from mendb.db.repairs import list_repairs, review
 from mendb.server import applying, operations
@@ -26,8 +25,6 @@ from mendb.server.context import Mendb
 from mendb.server.loop import LoopConfig
 
 DATASET = "demo"
-TABLE = "demo_train"
-FLIPS = "demo_flips"
 LOADERS = {"breast_cancer": load_breast_cancer, "digits": load_digits}
 
 
@@ -70,14 +67,13 @@ def run_demo(
     rows = max_rows or len(y)
     x, y = x[:rows], y[:rows]
     with app.connection() as conn, conn.transaction():
-        _reset(conn)
-        _load(conn, x, y)
+        demo_tables.reset_digits(conn, DATASET)
+        demo_tables.load_digits(conn, x, y)
     with app.connection() as conn:
         datasets.register(
             conn,
-            app.engine,
             DATASET,
-            f"public.{TABLE}",
+            demo_tables.DIGITS_TABLE,
             "id",
             "label",
             split=SplitSpec(0.2, 0.2, seed),
@@ -101,11 +97,7 @@ def run_demo(
             )
         applying.apply(app, DATASET)
         repairs = list_repairs(conn, dataset=DATASET)
-        truth = dict(
-            conn.execute(
-                sql.SQL("SELECT id::text, true_label::text FROM {}").format(sql.Identifier(FLIPS))
-            ).fetchall()
-        )
+        truth = demo_tables.flipped_truth(conn)
     accuracy_repaired = operations.model_accuracy(app, DATASET, seed)
     applied = [r for r in repairs if r["status"] == "applied"]
     return DemoReport(
@@ -123,39 +115,6 @@ def run_demo(
     )
 
 
-def _reset(conn: Any) -> None:
-    conn.execute("DELETE FROM mendb.datasets WHERE name = %s", [DATASET])
-    for table in (TABLE, FLIPS):
-        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier("public", table)))
-
-
-def _load(conn: Any, x: np.ndarray[Any, Any], y: np.ndarray[Any, Any]) -> None:
-    names = [f"f{j:02d}" for j in range(x.shape[1])]
-    columns = sql.SQL(", ").join(
-        sql.SQL("{} double precision").format(sql.Identifier(n)) for n in names
-    )
-    conn.execute(
-        sql.SQL("CREATE TABLE {} (id integer PRIMARY KEY, {}, label integer NOT NULL)").format(
-            sql.Identifier("public", TABLE), columns
-        )
-    )
-    conn.execute(
-        sql.SQL(
-            "CREATE TABLE {} (id integer PRIMARY KEY, true_label integer NOT NULL,"
-            " noisy_label integer NOT NULL)"
-        ).format(sql.Identifier("public", FLIPS))
-    )
-    with (
-        conn.cursor() as cur,
-        cur.copy(
-            sql.SQL("COPY {} FROM STDIN (FORMAT BINARY)").format(sql.Identifier("public", TABLE))
-        ) as copy,
-    ):
-        copy.set_types(["int4", *["float8"] * len(names), "int4"])
-        for i, (row, label) in enumerate(zip(x, y, strict=True)):
-            copy.write_row([i, *map(float, row), int(label)])
-
-
 def _flip(app: Mendb, train_keys: Any, n_classes: int, fraction: float, seed: int) -> list[int]:
     """Flip `fraction` of the training rows' labels to another class, by plain SQL
     (this is the dirt the demo plants, not a repair), and record the truth."""
@@ -163,18 +122,6 @@ def _flip(app: Mendb, train_keys: Any, n_classes: int, fraction: float, seed: in
     keys = np.array(sorted(int(k) for k in train_keys))
     chosen = rng.choice(keys, size=round(fraction * len(keys)), replace=False)
     shifts = rng.integers(1, n_classes, size=len(chosen))
-    with app.connection() as conn, conn.transaction():
-        conn.execute(
-            sql.SQL(
-                "WITH f AS (SELECT unnest(%s::int[]) AS id, unnest(%s::int[]) AS shift)"
-                " INSERT INTO {flips} SELECT t.id, t.label, (t.label + f.shift) %% %s"
-                " FROM {train} t JOIN f USING (id)"
-            ).format(flips=sql.Identifier("public", FLIPS), train=sql.Identifier("public", TABLE)),
-            [chosen.tolist(), shifts.tolist(), n_classes],
-        )
-        conn.execute(
-            sql.SQL(
-                "UPDATE {train} t SET label = f.noisy_label FROM {flips} f WHERE f.id = t.id"
-            ).format(flips=sql.Identifier("public", FLIPS), train=sql.Identifier("public", TABLE))
-        )
+    with app.connection() as conn:
+        demo_tables.flip_labels(conn, chosen.tolist(), shifts.tolist(), n_classes)
     return sorted(chosen.tolist())

@@ -17,15 +17,14 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from psycopg import sql
 
-from mendb.db import datasets
+from mendb.db import datasets, demo_tables
 from mendb.db.datasets import SplitSpec
 from mendb.db.repairs import list_repairs, review
 from mendb.server import applying, operations
 from mendb.server.context import Mendb
 
-DATASET, TABLE, TRUTH = "demo_text", "demo_text_train", "demo_text_truth"
+DATASET = "demo_text"
 MAX_CHARS = 300
 KINDS = ("label", "text", "vector")
 
@@ -100,13 +99,11 @@ def run_text_demo(
     texts, labels = load_reviews(rows)
     rng = np.random.default_rng(seed)
     with app.connection() as conn, conn.transaction():
-        conn.execute("DELETE FROM mendb.datasets WHERE name = %s", [DATASET])
-        for table in (TABLE, TRUTH):
-            conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(table)))
-        _create(conn, texts, labels)
+        demo_tables.reset_text(conn, DATASET)
+        demo_tables.load_reviews(conn, texts, labels)
     with app.connection() as conn:
         datasets.register(
-            conn, app.engine, DATASET, f"public.{TABLE}", "id", "label",
+            conn, DATASET, demo_tables.TEXT_TABLE, "id", "label",
             [("review", "text"), ("emb", "vector")], SplitSpec(0.2, 0.2, seed), {"emb": "review"},
         )  # fmt: skip
         train = [int(k) for k in operations.load(conn, DATASET)[2].arrays.train.keys]
@@ -115,7 +112,7 @@ def run_text_demo(
         _plant_text(conn, plan["text"], texts, rng)
     operations.embed(app, DATASET)
     with app.connection() as conn, conn.transaction():
-        _derive_vectors(conn)
+        demo_tables.derive_vectors(conn, DATASET)
         _plant_labels_and_vectors(conn, plan, labels, rng)
     return _round(app, len(texts), plan)
 
@@ -128,12 +125,7 @@ def _round(app: Mendb, n: int, plan: dict[str, list[int]]) -> TextDemoReport:
         review(conn, "accepted", dataset=DATASET, verified_only=True, actor=app.settings.actor)
         applied = applying.apply(app, DATASET).done
         repairs = list_repairs(conn, dataset=DATASET)
-        truth = {
-            (kind, key): value
-            for kind, key, value in conn.execute(
-                sql.SQL("SELECT kind, id::text, true_value FROM {}").format(sql.Identifier(TRUTH))
-            )
-        }
+        truth = demo_tables.text_truth(conn)
     operations.embed(app, DATASET)
     accuracy_repaired = operations.model_accuracy(app, DATASET)
     kinds = {kind: _score(kind, repairs, truth, len(plan[kind])) for kind in KINDS}
@@ -163,46 +155,11 @@ def _plan(train: list[int], rng: np.random.Generator, share: float) -> dict[str,
     return {kind: sorted(chosen[i * size : (i + 1) * size]) for i, kind in enumerate(KINDS)}
 
 
-def _create(conn: Any, texts: list[str], labels: list[str]) -> None:
-    conn.execute(
-        sql.SQL(
-            "CREATE TABLE {} (id integer PRIMARY KEY, review text, emb vector(384), label text)"
-        ).format(sql.Identifier(TABLE))
-    )
-    conn.execute(
-        sql.SQL("CREATE TABLE {} (kind text, id integer, true_value text)").format(
-            sql.Identifier(TRUTH)
-        )
-    )
-    target = sql.SQL("COPY {} (id, review, label) FROM STDIN").format(sql.Identifier(TABLE))
-    with conn.cursor() as cur, cur.copy(target) as copy:
-        for i, (text, label) in enumerate(zip(texts, labels, strict=True)):
-            copy.write_row([i, text, label])
-
-
-def _record(conn: Any, kind: str, rows: list[tuple[int, str]]) -> None:
-    with conn.cursor() as cur:
-        cur.executemany(
-            sql.SQL("INSERT INTO {} VALUES (%s, %s, %s)").format(sql.Identifier(TRUTH)),
-            [(kind, key, value) for key, value in rows],
-        )
-
-
-def _plant_text(conn: Any, keys: list[int], texts: list[str], rng: np.random.Generator) -> None:
-    _record(conn, "text", [(k, texts[k]) for k in keys])
-    update = sql.SQL("UPDATE {} SET review = %s WHERE id = %s").format(sql.Identifier(TABLE))
-    with conn.cursor() as cur:
-        cur.executemany(update, [(misspell(texts[k], rng), k) for k in keys])
-
-
-def _derive_vectors(conn: Any) -> None:
-    conn.execute(
-        sql.SQL(
-            "UPDATE {t} t SET emb = e.embedding FROM mendb.embeddings e WHERE e.dataset = %s"
-            " AND e.column_name = 'review' AND e.row_key = t.id::text"
-        ).format(t=sql.Identifier(TABLE)),
-        [DATASET],
-    )
+def _plant_text(
+    conn: Any, keys: list[int], texts: list[str], rng: np.random.Generator
+) -> None:
+    demo_tables.record_truth(conn, "text", [(k, texts[k]) for k in keys])
+    demo_tables.set_reviews(conn, {k: misspell(texts[k], rng) for k in keys})
 
 
 def _plant_labels_and_vectors(
@@ -210,25 +167,11 @@ def _plant_labels_and_vectors(
 ) -> None:
     classes = sorted(Counter(labels))
     flips = [(k, labels[k]) for k in plan["label"]]
-    _record(conn, "label", flips)
-    table = sql.Identifier(TABLE)
-    with conn.cursor() as cur:
-        cur.executemany(
-            sql.SQL("UPDATE {} SET label = %s WHERE id = %s").format(table),
-            [(classes[1 - classes.index(label)], k) for k, label in flips],
-        )
-    rows = conn.execute(
-        sql.SQL("SELECT id, emb::text FROM {} WHERE id = ANY(%s)").format(table), [plan["vector"]]
-    ).fetchall()
-    _record(conn, "vector", rows)
+    demo_tables.record_truth(conn, "label", flips)
+    demo_tables.set_labels(conn, {k: classes[1 - classes.index(label)] for k, label in flips})
+    demo_tables.record_truth(conn, "vector", demo_tables.vectors(conn, plan["vector"]))
     other = {
         k: int(rng.choice([j for j, lab in enumerate(labels) if lab != labels[k]]))
         for k in plan["vector"]
     }
-    with conn.cursor() as cur:
-        cur.executemany(
-            sql.SQL(
-                "UPDATE {t} SET emb = (SELECT emb FROM {t} WHERE id = %s) WHERE id = %s"
-            ).format(t=table),
-            [(source, k) for k, source in other.items()],
-        )
+    demo_tables.copy_vectors(conn, other)

@@ -25,6 +25,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from mendb.db import rounds, runs
+from mendb.db.report import methods_with_values, repair_counts
 from mendb.server import operations
 from mendb.server.context import Mendb
 from mendb.valuation.data import Split, TrainingArrays
@@ -43,20 +44,11 @@ class Report:
 def build_report(app: Mendb, name: str, seed: int = 0) -> Report:
     with app.connection() as conn:
         _, data, _ = operations.load(conn, name)
-        methods = [
-            r[0]
-            for r in conn.execute(
-                "SELECT DISTINCT method FROM mendb.row_values WHERE dataset = %s ORDER BY 1", [name]
-            )
-        ]
+        methods = methods_with_values(conn, name)
         values = {m: operations.latest_values(conn, name, data, m)[1].values for m in methods}
         loop = rounds.latest_loop(conn, name)
         loop_rounds = rounds.of_loop(conn, loop["id"]) if loop else []
-        repairs = conn.execute(
-            "SELECT kind, status, count(*) FROM mendb.repairs WHERE dataset = %s"
-            " GROUP BY kind, status ORDER BY 1, 2",
-            [name],
-        ).fetchall()
+        repairs = repair_counts(conn, name)
         explanation = []
         if methods:
             run = runs.latest_value_run(conn, name)

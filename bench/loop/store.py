@@ -65,7 +65,7 @@ def create_table(
 def register(app: Mendb, name: str, table: str, seed: int, validation_table: str | None) -> None:
     with app.connection() as conn:
         datasets.register(
-            conn, app.engine, name, f"public.{table}", "id", "label",
+            conn, name, f"public.{table}", "id", "label",
             split=SplitSpec(VALIDATION_FRACTION, TEST_FRACTION, seed,
                             f"public.{validation_table}" if validation_table else None),
         )  # fmt: skip

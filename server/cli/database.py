@@ -12,6 +12,7 @@ import psycopg
 
 from mendb.db import embedded, privileges
 from mendb.db.catalog import TableRef
+from mendb.db.datasets import registered_tables
 from mendb.db.engine import libpq_url
 from mendb.db.migrate import available, change_triggers, installed, migrate, uninstall
 from mendb.server.cli._common import cli, command, emit, open_app
@@ -78,21 +79,6 @@ def _database_name(conn: psycopg.Connection[Any]) -> str:
     return conn.info.dbname
 
 
-def _registered_tables(conn: psycopg.Connection[Any]) -> list[TableRef]:
-    """Tables of registered datasets, where this role may read the registrations."""
-    if not installed(conn):
-        return []
-    readable = conn.execute("SELECT has_table_privilege('mendb.datasets', 'SELECT')").fetchone()
-    if not readable or not readable[0]:
-        return []
-    rows = conn.execute(
-        "SELECT table_schema || '.' || table_name FROM mendb.datasets"
-        " UNION SELECT split ->> 'validation_table' FROM mendb.datasets"
-        " WHERE split ->> 'validation_table' IS NOT NULL ORDER BY 1"
-    ).fetchall()
-    return [TableRef.parse(row[0]) for row in rows]
-
-
 @command(db, "grants")
 @click.argument("role")
 @click.option(
@@ -105,7 +91,7 @@ def db_grants(as_json: bool, role: str, tables: tuple[str, ...]) -> None:
     """Print the SQL that lets ROLE, not a superuser, run mendb on this database."""
     with _bare_connection() as conn:
         refs = list(
-            dict.fromkeys([*(TableRef.parse(t) for t in tables), *_registered_tables(conn)])
+            dict.fromkeys([*(TableRef.parse(t) for t in tables), *registered_tables(conn)])
         )
         database = _database_name(conn)
         text = privileges.grants_sql(conn, role, database, refs)

@@ -49,9 +49,7 @@ def register(
     parsed = parse_feature_spec(features) if features else None
     sources = datasets_db.parse_derived(derived)
     with open_app() as app, app.connection() as conn:
-        dataset = datasets_db.register(
-            conn, app.engine, name, table, key, label, parsed, split, sources
-        )
+        dataset = datasets_db.register(conn, name, table, key, label, parsed, split, sources)
 
     def render() -> None:
         click.echo(

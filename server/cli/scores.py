@@ -9,6 +9,7 @@ from rich.table import Table
 
 from mendb.db import datasets as datasets_db
 from mendb.db.errors import require_between
+from mendb.db.row_values import list_scores
 from mendb.server.cli._common import cli, command, console, emit, open_app
 from mendb.server.schemas import MAX_PAGE
 
@@ -24,13 +25,8 @@ def scores(as_json: bool, name: str, method: str | None, limit: int) -> None:
     columns = ("row_key", "method", "value", "rank", "converged", "convergence_warning")
     with open_app() as app, app.connection() as conn:
         datasets_db.get(conn, name)
-        rows = conn.execute(
-            "SELECT row_key, method, value, rank, converged, convergence_warning"
-            " FROM mendb.row_values WHERE dataset = %s"
-            " AND (%s::text IS NULL OR method = %s) ORDER BY method, rank LIMIT %s",
-            [name, method, method, limit],
-        ).fetchall()
-    found = [dict(zip(columns, r, strict=True)) for r in rows]
+        rows = list_scores(conn, name, method=method, order="rank", limit=limit)
+    found = [{column: r[column] for column in columns} for r in rows]
 
     def render() -> None:
         warned = {r["method"]: r["convergence_warning"] for r in found if r["converged"] is False}

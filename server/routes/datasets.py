@@ -6,16 +6,14 @@ from fastapi import APIRouter, status
 
 from mendb.db import datasets
 from mendb.db.datasets import SplitSpec
-from mendb.server.deps import Admin, AppDep, ConnDep, Reader
+from mendb.server.deps import Admin, ConnDep, Reader
 from mendb.server.schemas import DatasetCreate, DatasetPublic
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-def register_dataset(
-    body: DatasetCreate, app: AppDep, conn: ConnDep, _token: Admin
-) -> DatasetPublic:
+def register_dataset(body: DatasetCreate, conn: ConnDep, _token: Admin) -> DatasetPublic:
     """Register a table as a dataset; every check runs before anything is written."""
     split = SplitSpec(
         body.validation_fraction, body.test_fraction, body.seed, body.validation_table
@@ -23,9 +21,7 @@ def register_dataset(
     features: list[tuple[str, str | None]] | None = (
         [(f.name, f.kind) for f in body.features] if body.features else None
     )
-    dataset = datasets.register(
-        conn, app.engine, body.name, body.table, body.key, body.label, features, split
-    )
+    dataset = datasets.register(conn, body.name, body.table, body.key, body.label, features, split)
     return DatasetPublic(**dataset.to_dict())
 
 

@@ -21,7 +21,7 @@ def test_binary_read_equals_select(app: Mendb, conn: psycopg.Connection[Any]) ->
         "UPDATE train SET a = NULL WHERE id IN (3, 5); UPDATE train SET colour = NULL WHERE id = 4"
     )
     dataset = datasets.register(
-        conn, app.engine, "d", "train", "id", "label", datasets.parse_feature_spec("a,b,colour")
+        conn, "d", "train", "id", "label", datasets.parse_feature_spec("a,b,colour")
     )
     read = read_dataset(conn, dataset)
     arrays = read.arrays
@@ -48,7 +48,6 @@ def test_split_is_deterministic_and_follows_the_fractions(
     make_table(conn, n=2000)
     dataset = datasets.register(
         conn,
-        app.engine,
         "d",
         "train",
         "id",
@@ -70,7 +69,7 @@ def test_split_is_deterministic_and_follows_the_fractions(
 def test_fingerprint_changes_with_the_data(app: Mendb, conn: psycopg.Connection[Any]) -> None:
     make_table(conn)
     dataset = datasets.register(
-        conn, app.engine, "d", "train", "id", "label", datasets.parse_feature_spec("a,b")
+        conn, "d", "train", "id", "label", datasets.parse_feature_spec("a,b")
     )
     before = read_dataset(conn, dataset).fingerprint
     conn.execute("UPDATE train SET b = b + 1 WHERE id = 10")
@@ -82,7 +81,7 @@ def test_vectors_and_null_vectors(app: Mendb, conn: psycopg.Connection[Any]) -> 
     conn.execute("ALTER TABLE train ADD COLUMN emb vector(3)")
     conn.execute("UPDATE train SET emb = ARRAY[id, id * 2, -id]::real[]::vector WHERE id <> 9")
     dataset = datasets.register(
-        conn, app.engine, "d", "train", "id", "label", datasets.parse_feature_spec("a,emb")
+        conn, "d", "train", "id", "label", datasets.parse_feature_spec("a,emb")
     )
     arrays = read_dataset(conn, dataset).arrays
     assert arrays.feature_names == ("a", "emb[0]", "emb[1]", "emb[2]")
@@ -97,7 +96,7 @@ def test_vectors_and_null_vectors(app: Mendb, conn: psycopg.Connection[Any]) -> 
 
 def test_text_columns_are_skipped_and_listed(app: Mendb, conn: psycopg.Connection[Any]) -> None:
     make_table(conn)
-    dataset = datasets.register(conn, app.engine, "d", "train", "id", "label")
+    dataset = datasets.register(conn, "d", "train", "id", "label")
     read = read_dataset(conn, dataset)
     assert read.skipped_columns == ("note",)
     assert "note" not in read.arrays.feature_names
@@ -108,7 +107,6 @@ def test_validation_table(app: Mendb, conn: psycopg.Connection[Any]) -> None:
     make_table(conn, "holdout", n=40, seed=2)
     dataset = datasets.register(
         conn,
-        app.engine,
         "d",
         "train",
         "id",

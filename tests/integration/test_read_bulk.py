@@ -27,7 +27,7 @@ def _table(conn: psycopg.Connection[Any], key_type: str, label_type: str, keys: 
 
 def _register(app: Mendb, conn: psycopg.Connection[Any], seed: int = 7) -> datasets.Dataset:
     spec = datasets.parse_feature_spec("a,b")
-    return datasets.register(conn, app.engine, "d", "t", "k", "y", spec, SplitSpec(0.3, 0.2, seed))
+    return datasets.register(conn, "d", "t", "k", "y", spec, SplitSpec(0.3, 0.2, seed))
 
 
 def _assert_matches_sql(conn: psycopg.Connection[Any], read: DatasetRead, seed: int = 7) -> None:
@@ -145,7 +145,7 @@ def test_validation_table_with_integer_keys_splits_by_share(
     conn.execute("INSERT INTO h SELECT k + 1000, a, b, y FROM t")
     spec = SplitSpec(0.3, 0.2, 7, validation_table="public.h")
     dataset = datasets.register(
-        conn, app.engine, "d", "t", "k", "y", datasets.parse_feature_spec("a,b"), spec
+        conn, "d", "t", "k", "y", datasets.parse_feature_spec("a,b"), spec
     )
     arrays = read_dataset(conn, dataset).arrays
     assert list(arrays.train.keys) == [str(k) for k in range(100)]
@@ -166,7 +166,7 @@ def test_reads_in_blocks_give_the_same_arrays(
     conn.execute("ALTER TABLE t ADD COLUMN v vector(3)")
     conn.execute("UPDATE t SET v = ARRAY[k, 1, -k]::real[]::vector WHERE k % 5 <> 0")
     dataset = datasets.register(
-        conn, app.engine, "d", "t", "k", "y", datasets.parse_feature_spec("a,v,b")
+        conn, "d", "t", "k", "y", datasets.parse_feature_spec("a,v,b")
     )
     reads = []
     for block_bytes in (1 << 20, 1, 500):
@@ -216,7 +216,7 @@ def test_labels_of_two_types_across_a_validation_table(
     conn.execute("INSERT INTO h SELECT 'h' || k, a, b, (y + 1)::text FROM t")
     spec = SplitSpec(0.3, 0.2, 7, validation_table="public.h")
     dataset = datasets.register(
-        conn, app.engine, "d", "t", "k", "y", datasets.parse_feature_spec("a,b"), spec
+        conn, "d", "t", "k", "y", datasets.parse_feature_spec("a,b"), spec
     )
     arrays = read_dataset(conn, dataset).arrays
     assert arrays.classes == ("0", "1", "2", "3")

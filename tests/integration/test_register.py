@@ -30,7 +30,7 @@ def registered(conn: psycopg.Connection[Any]) -> int:
 def test_register_infers_kinds(app: Mendb, conn: psycopg.Connection[Any]) -> None:
     make_table(conn)
     conn.execute("ALTER TABLE train ADD COLUMN emb vector(3), ADD COLUMN flag boolean")
-    dataset = datasets.register(conn, app.engine, "d", "public.train", "id", "label")
+    dataset = datasets.register(conn, "d", "public.train", "id", "label")
     kinds = {f.name: f.kind for f in dataset.features}
     assert kinds == {
         "a": "numeric",
@@ -47,7 +47,7 @@ def test_register_infers_kinds(app: Mendb, conn: psycopg.Connection[Any]) -> Non
 def test_feature_list_and_kind_override(app: Mendb, conn: psycopg.Connection[Any]) -> None:
     make_table(conn)
     spec = datasets.parse_feature_spec("a,colour:text")
-    dataset = datasets.register(conn, app.engine, "d", "train", "id", "label", spec)
+    dataset = datasets.register(conn, "d", "train", "id", "label", spec)
     assert [(f.name, f.kind) for f in dataset.features] == [("a", "numeric"), ("colour", "text")]
 
 
@@ -97,7 +97,7 @@ def test_bad_input_is_named_and_nothing_is_written(
     call = {"table": "public.train", "key": "id", "label": "label", "features": None} | args
     with pytest.raises(error, match=named) as raised:
         datasets.register(
-            conn, app.engine, "d", call["table"], call["key"], call["label"], call["features"]
+            conn, "d", call["table"], call["key"], call["label"], call["features"]
         )
     assert isinstance(raised.value, MendbError)
     assert registered(conn) == 0
@@ -105,17 +105,16 @@ def test_bad_input_is_named_and_nothing_is_written(
 
 def test_duplicate_name_and_bad_split(app: Mendb, conn: psycopg.Connection[Any]) -> None:
     make_table(conn)
-    datasets.register(conn, app.engine, "d", "train", "id", "label")
+    datasets.register(conn, "d", "train", "id", "label")
     with pytest.raises(DatasetExists):
-        datasets.register(conn, app.engine, "d", "train", "id", "label")
+        datasets.register(conn, "d", "train", "id", "label")
     with pytest.raises(MendbError, match="validation-fraction"):
         datasets.register(
-            conn, app.engine, "e", "train", "id", "label", split=SplitSpec(validation_fraction=1.5)
+            conn, "e", "train", "id", "label", split=SplitSpec(validation_fraction=1.5)
         )
     with pytest.raises(UnknownRelation, match=r"public\.missing"):
         datasets.register(
             conn,
-            app.engine,
             "e",
             "train",
             "id",

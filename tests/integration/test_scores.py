@@ -25,7 +25,7 @@ from tests.factories import make_table
 
 def test_scores_round_trip(app: Mendb, conn: psycopg.Connection[Any]) -> None:
     make_table(conn)
-    datasets.register(conn, app.engine, "d", "train", "id", "label")
+    datasets.register(conn, "d", "train", "id", "label")
     run_id = runs.create(conn, "d", "value", "knn_shapley", {})
     rng = np.random.default_rng(0)
     keys = np.array(["a", "b\tc", "ünï", "x" * 300, "", "7"], dtype=object)
@@ -47,7 +47,7 @@ def test_scores_round_trip(app: Mendb, conn: psycopg.Connection[Any]) -> None:
 def test_value_run_is_queryable_in_sql(app: Mendb, conn: psycopg.Connection[Any]) -> None:
     make_table(conn, n=80)
     datasets.register(
-        conn, app.engine, "demo", "train", "id", "label", datasets.parse_feature_spec("a,b,colour")
+        conn, "demo", "train", "id", "label", datasets.parse_feature_spec("a,b,colour")
     )
     seen: list[float] = []
     outcome = operations.value_dataset(app, "demo", "knn_shapley", {"k": 5}, seen.append)
@@ -71,7 +71,7 @@ def test_latest_run_wins_and_failed_runs_are_recorded(
 ) -> None:
     make_table(conn)
     datasets.register(
-        conn, app.engine, "d", "train", "id", "label", datasets.parse_feature_spec("a,b")
+        conn, "d", "train", "id", "label", datasets.parse_feature_spec("a,b")
     )
     with pytest.raises(NoScores):
         operations.propose_repairs(app, "d")
@@ -96,7 +96,7 @@ def test_an_unconverged_run_is_flagged_in_row_values_and_the_cli(
 ) -> None:
     make_table(conn, n=40)
     datasets.register(
-        conn, app.engine, "d", "train", "id", "label", datasets.parse_feature_spec("a,b")
+        conn, "d", "train", "id", "label", datasets.parse_feature_spec("a,b")
     )
     operations.value_dataset(app, "d", "knn_shapley", {"k": 3})
     # Two permutations per chain cannot show R-hat below its limit, and a standard
@@ -143,7 +143,7 @@ def test_an_unconverged_run_is_flagged_in_row_values_and_the_cli(
 def test_a_converged_run_is_shown_as_converged(app: Mendb, conn: psycopg.Connection[Any]) -> None:
     make_table(conn, n=12)
     datasets.register(
-        conn, app.engine, "d", "train", "id", "label", datasets.parse_feature_spec("a,b")
+        conn, "d", "train", "id", "label", datasets.parse_feature_spec("a,b")
     )
     outcome = operations.value_dataset(
         app, "d", "tmc_shapley", {"max_samples": 400, "n_chains": 4, "seed": 0}
