@@ -21,6 +21,7 @@ from psycopg.rows import dict_row
 from mendb.db import privileges
 from mendb.db.datasets import Dataset
 from mendb.db.errors import MendbError
+from mendb.db.queries import query
 from mendb.db.repairs import set_actor
 
 
@@ -40,16 +41,12 @@ def apply_repairs(
     with conn.transaction():
         privileges.require_on_table(conn, dataset.table, ["SELECT", "UPDATE"], "apply repairs")
         set_actor(conn, actor)
-        repairs = _lock_repairs(conn, dataset, "accepted", None, descending=False)
-        return _run(
-            conn,
-            dataset,
-            repairs,
-            expect="old_value",
-            write="new_value",
-            status="applied",
-            txid_column="applied_txid",
-        )
+        with conn.cursor(row_factory=dict_row) as cur:
+            repairs = cur.execute(
+                query("apply_lock_accepted"), {"dataset": dataset.name}
+            ).fetchall()
+        return _run(conn, dataset, repairs, expect="old_value", write="new_value",
+                    mark=query("apply_mark_applied"))  # fmt: skip
 
 
 def revert_repairs(
@@ -63,7 +60,10 @@ def revert_repairs(
     with conn.transaction():
         privileges.require_on_table(conn, dataset.table, ["SELECT", "UPDATE"], "revert repairs")
         set_actor(conn, actor)
-        repairs = _lock_repairs(conn, dataset, "applied", ids, descending=True)
+        with conn.cursor(row_factory=dict_row) as cur:
+            repairs = cur.execute(
+                query("apply_lock_applied"), {"dataset": dataset.name, "ids": ids}
+            ).fetchall()
         if ids:
             missing = sorted(set(ids) - {r["id"] for r in repairs})
             if missing:
@@ -71,32 +71,8 @@ def revert_repairs(
                     f"repair {missing[0]} of dataset {dataset.name!r} is not applied",
                     row=str(missing[0]),
                 )
-        return _run(
-            conn,
-            dataset,
-            repairs,
-            expect="new_value",
-            write="old_value",
-            status="reverted",
-            txid_column="reverted_txid",
-        )
-
-
-def _lock_repairs(
-    conn: psycopg.Connection[Any],
-    dataset: Dataset,
-    status: str,
-    ids: list[int] | None,
-    descending: bool,
-) -> list[dict[str, Any]]:
-    order = sql.SQL("DESC" if descending else "ASC")
-    query = sql.SQL(
-        "SELECT id, row_key, column_name, old_value, new_value FROM mendb.repairs"
-        " WHERE dataset = %s AND status = %s AND (%s::bigint[] IS NULL OR id = ANY(%s))"
-        " ORDER BY id {} FOR UPDATE"
-    ).format(order)
-    with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(query, [dataset.name, status, ids, ids]).fetchall()
+        return _run(conn, dataset, repairs, expect="new_value", write="old_value",
+                    mark=query("apply_mark_reverted"))  # fmt: skip
 
 
 def _run(
@@ -106,8 +82,7 @@ def _run(
     *,
     expect: str,
     write: str,
-    status: str,
-    txid_column: str,
+    mark: sql.SQL,
 ) -> BatchReport:
     report = BatchReport()
     writable = {dataset.label, *(f.name for f in dataset.features)}
@@ -126,33 +101,17 @@ def _run(
         # Compared as values of the column's type, not as text: '5.0' is the 5 that
         # a double precision column gives back as '5'.
         current = conn.execute(
-            sql.SQL("SELECT {c} IS NOT DISTINCT FROM %s FROM {t} WHERE {k} = %s FOR UPDATE").format(
-                c=target, t=table, k=key
-            ),
-            [repair[expect], repair["row_key"]],
+            query("apply_cell_holds").format(column=target, table=table, key=key),
+            {"expected": repair[expect], "row_key": repair["row_key"]},
         ).fetchall()
         if len(current) != 1 or not current[0][0]:
-            _set_status(conn, repair["id"], "stale", None)
+            conn.execute(query("apply_mark_stale"), {"repair_id": repair["id"]})
             report.stale.append(repair["id"])
             continue
         conn.execute(
-            sql.SQL("UPDATE {t} SET {c} = %s WHERE {k} = %s").format(t=table, c=target, k=key),
-            [repair[write], repair["row_key"]],
+            query("apply_write_cell").format(column=target, table=table, key=key),
+            {"value": repair[write], "row_key": repair["row_key"]},
         )
-        _set_status(conn, repair["id"], status, txid_column)
+        conn.execute(mark, {"repair_id": repair["id"]})
         report.done.append(repair["id"])
     return report
-
-
-def _set_status(
-    conn: psycopg.Connection[Any], repair_id: int, status: str, txid_column: str | None
-) -> None:
-    txid = sql.Identifier(txid_column) if txid_column else None
-    query = (
-        sql.SQL("UPDATE mendb.repairs SET status = %s, {} = txid_current() WHERE id = %s").format(
-            txid
-        )
-        if txid
-        else sql.SQL("UPDATE mendb.repairs SET status = %s WHERE id = %s")
-    )
-    conn.execute(query, [status, repair_id])

@@ -18,6 +18,7 @@ from psycopg.rows import dict_row
 from mendb.db import jobs, privileges
 from mendb.db.catalog import TableRef
 from mendb.db.errors import MissingPrivilege
+from mendb.db.queries import query
 
 
 def trigger_name(dataset: str) -> sql.Identifier:
@@ -32,10 +33,7 @@ def attach(conn: psycopg.Connection[Any], dataset: str, table: TableRef, key: st
     privileges.require_on_table(conn, table, ["TRIGGER"], "record which of its rows change")
     with conn.transaction():
         conn.execute(
-            sql.SQL(
-                "CREATE OR REPLACE TRIGGER {name} AFTER INSERT OR UPDATE OR DELETE ON {table}"
-                " FOR EACH ROW EXECUTE FUNCTION mendb.record_row_change({dataset}, {key})"
-            ).format(
+            query("changes_attach_trigger").format(
                 name=trigger_name(dataset),
                 table=table.identifier,
                 dataset=sql.Literal(dataset),
@@ -49,10 +47,7 @@ def attach_all(conn: psycopg.Connection[Any]) -> list[str]:
     (datasets registered before continuous mode existed) and on which mendb's role
     holds TRIGGER; returns their names. A table without the grant is left as it is:
     the watcher goes on for the others."""
-    rows = conn.execute(
-        "SELECT name, table_schema, table_name, key_column FROM mendb.datasets"
-        " WHERE to_regclass(format('%I.%I', table_schema, table_name)) IS NOT NULL ORDER BY name"
-    ).fetchall()
+    rows = conn.execute(query("changes_datasets_with_tables"), {}).fetchall()
     attached = []
     for name, schema, table, key in rows:
         try:
@@ -68,17 +63,7 @@ def stale_counts(conn: psycopg.Connection[Any], method: str) -> list[dict[str, A
     that run started, whether a valuation is already queued or running, and the
     latest run's parameters."""
     with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(
-            "SELECT r.dataset, r.id AS run_id, r.params,"
-            " (SELECT count(*) FROM mendb.row_changes c WHERE c.dataset = r.dataset"
-            "   AND c.changed_at >= coalesce(r.started_at, r.finished_at)) AS changed,"
-            " EXISTS (SELECT 1 FROM mendb.runs q WHERE q.dataset = r.dataset"
-            "   AND q.kind = 'value' AND q.status IN ('queued', 'running')) AS pending"
-            " FROM (SELECT DISTINCT ON (dataset) * FROM mendb.runs"
-            "  WHERE kind = 'value' AND status = 'done' AND method = %s"
-            "  ORDER BY dataset, finished_at DESC, id DESC) AS r ORDER BY r.dataset",
-            [method],
-        ).fetchall()
+        return cur.execute(query("changes_stale_counts"), {"method": method}).fetchall()
 
 
 _WATCH_LOCK = 0x6D656E6477  # "mendw": one watcher at a time decides
@@ -96,7 +81,7 @@ def request_revaluations(
     turns the latest run's parameters into the new run's. Returns the new run ids."""
     queued: list[int] = []
     with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", [_WATCH_LOCK])
+        conn.execute(query("changes_watch_lock"), {"lock": _WATCH_LOCK})
         for row in stale_counts(conn, method):
             if row["changed"] >= threshold and not row["pending"]:
                 params = {**params_of(row["params"]), "method": method}

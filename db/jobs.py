@@ -21,6 +21,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from mendb.db.errors import Conflict, MendbError, NotFound, UnknownDataset
+from mendb.db.queries import query
 from mendb.db.repairs import set_actor
 
 CHANNEL = "mendb_jobs"
@@ -52,7 +53,8 @@ def request(
         with conn.transaction():
             set_actor(conn, actor)
             row = conn.execute(
-                "SELECT mendb.request(%s, %s, %s)", [kind, dataset, Jsonb(params)]
+                query("jobs_request"),
+                {"kind": kind, "dataset": dataset, "params": Jsonb(params)},
             ).fetchone()
     except psycopg.errors.NoDataFound as error:
         raise UnknownDataset(_message(error), table="mendb.datasets", row=dataset) from error
@@ -64,7 +66,7 @@ def request(
 
 def listen(conn: psycopg.Connection[Any]) -> None:
     """Receive a notification on this (autocommit) connection for each new job."""
-    conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(CHANNEL)))
+    conn.execute(query("jobs_listen").format(channel=sql.Identifier(CHANNEL)))
 
 
 def _message(error: psycopg.Error) -> str:
@@ -77,13 +79,7 @@ def claim(
     """Take the oldest queued job, or None when there is none."""
     with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(
-            "UPDATE mendb.runs SET status = 'running', worker_id = %s, attempts = attempts + 1,"
-            " lease_expires_at = clock_timestamp() + make_interval(secs => %s),"
-            " started_at = clock_timestamp(), progress = 0, error = NULL"
-            " WHERE id = (SELECT id FROM mendb.runs WHERE status = 'queued'"
-            "  ORDER BY id FOR UPDATE SKIP LOCKED LIMIT 1)"
-            " RETURNING *",
-            [worker_id, lease_seconds],
+            query("jobs_claim"), {"worker_id": worker_id, "lease_seconds": lease_seconds}
         ).fetchone()
 
 
@@ -93,10 +89,8 @@ def renew(
     """Extend the lease; says whether it is still held and whether to cancel."""
     with conn.transaction():
         row = conn.execute(
-            "UPDATE mendb.runs SET lease_expires_at = clock_timestamp()"
-            " + make_interval(secs => %s)"
-            " WHERE id = %s AND worker_id = %s AND status = 'running' RETURNING cancel_requested",
-            [lease_seconds, run_id, worker_id],
+            query("jobs_renew"),
+            {"lease_seconds": lease_seconds, "run_id": run_id, "worker_id": worker_id},
         ).fetchone()
     if row is None:
         return "lost"
@@ -106,10 +100,7 @@ def renew(
 def hold(conn: psycopg.Connection[Any], run_id: int, worker_id: str | None) -> None:
     """Lock the run for the rest of the caller's transaction and check that this
     worker (None: the command line, which holds no lease) may still finish it."""
-    row = conn.execute(
-        "SELECT status, worker_id, cancel_requested FROM mendb.runs WHERE id = %s FOR UPDATE",
-        [run_id],
-    ).fetchone()
+    row = conn.execute(query("jobs_hold"), {"run_id": run_id}).fetchone()
     if row is None:
         raise NotFound(f"no run with id {run_id}", table="mendb.runs", row=str(run_id))
     status, holder, cancel = row
@@ -124,11 +115,7 @@ def finish(
 ) -> None:
     with conn.transaction():
         hold(conn, run_id, worker_id)
-        conn.execute(
-            "UPDATE mendb.runs SET status = 'done', progress = 1, metrics = %s,"
-            " finished_at = clock_timestamp(), lease_expires_at = NULL WHERE id = %s",
-            [Jsonb(metrics), run_id],
-        )
+        conn.execute(query("jobs_finish"), {"metrics": Jsonb(metrics), "run_id": run_id})
 
 
 def end(
@@ -141,10 +128,8 @@ def end(
     """Mark the job failed or cancelled, if this worker still holds it."""
     with conn.transaction():
         row = conn.execute(
-            "UPDATE mendb.runs SET status = %s, error = %s, finished_at = clock_timestamp(),"
-            " lease_expires_at = NULL WHERE id = %s AND worker_id = %s AND status = 'running'"
-            " RETURNING id",
-            [status, error, run_id, worker_id],
+            query("jobs_end"),
+            {"status": str(status), "error": error, "run_id": run_id, "worker_id": worker_id},
         ).fetchone()
     return row is not None
 
@@ -153,33 +138,15 @@ def requeue_expired(conn: psycopg.Connection[Any], max_attempts: int) -> list[in
     """Queue again the running jobs whose lease ran out; fail those that have used
     up their attempts. Returns the ids queued again."""
     with conn.transaction():
-        conn.execute(
-            "UPDATE mendb.runs SET status = 'failed', finished_at = clock_timestamp(),"
-            " error = format('the worker was lost %%s times (lease expired)', attempts)"
-            " WHERE status = 'running' AND lease_expires_at < clock_timestamp()"
-            " AND attempts >= %s",
-            [max_attempts],
-        )
-        rows = conn.execute(
-            "UPDATE mendb.runs SET status = 'queued', worker_id = NULL, lease_expires_at = NULL"
-            " WHERE id IN (SELECT id FROM mendb.runs WHERE status = 'running'"
-            "  AND lease_expires_at < clock_timestamp() FOR UPDATE SKIP LOCKED)"
-            " RETURNING id"
-        ).fetchall()
+        conn.execute(query("jobs_fail_exhausted"), {"max_attempts": max_attempts})
+        rows = conn.execute(query("jobs_requeue_expired")).fetchall()
     return sorted(int(r[0]) for r in rows)
 
 
 def cancel(conn: psycopg.Connection[Any], run_id: int) -> dict[str, Any]:
     """Cancel a queued job at once, or ask the worker of a running one to stop."""
     with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
-        row = cur.execute(
-            "UPDATE mendb.runs SET cancel_requested = true,"
-            " status = CASE WHEN status = 'queued' THEN 'cancelled' ELSE status END,"
-            " finished_at = CASE WHEN status = 'queued' THEN clock_timestamp()"
-            "  ELSE finished_at END"
-            " WHERE id = %s RETURNING status",
-            [run_id],
-        ).fetchone()
+        row = cur.execute(query("jobs_cancel"), {"run_id": run_id}).fetchone()
         if row is None:
             raise NotFound(f"no run with id {run_id}", table="mendb.runs", row=str(run_id))
         if row["status"] in ("done", "failed"):
@@ -189,16 +156,10 @@ def cancel(conn: psycopg.Connection[Any], run_id: int) -> dict[str, Any]:
     return row
 
 
-_STATUS = (
-    "SELECT r.*, extract(epoch FROM s.eta)::float8 AS eta_seconds"
-    " FROM mendb.runs r JOIN mendb.jobs_status s USING (id)"
-)
-
-
 def status(conn: psycopg.Connection[Any], run_id: int) -> dict[str, Any]:
     """The run with `eta_seconds`: elapsed / progress * (1 - progress) while running."""
     with conn.cursor(row_factory=dict_row) as cur:
-        row = cur.execute(_STATUS + " WHERE r.id = %s", [run_id]).fetchone()
+        row = cur.execute(query("jobs_status"), {"run_id": run_id}).fetchone()
     if row is None:
         raise NotFound(f"no run with id {run_id}", table="mendb.runs", row=str(run_id))
     return row
@@ -214,10 +175,8 @@ def list_runs(
     """Runs, newest first."""
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(
-            _STATUS + " WHERE (%s::text IS NULL OR r.dataset = %s)"
-            " AND (%s::text[] IS NULL OR r.status = ANY(%s))"
-            " ORDER BY r.id DESC LIMIT %s OFFSET %s",
-            [dataset, dataset, statuses, statuses, limit, offset],
+            query("jobs_list"),
+            {"dataset": dataset, "statuses": statuses, "limit": limit, "offset": offset},
         ).fetchall()
 
 
@@ -237,19 +196,15 @@ def worker_beat(
     beat registers it."""
     with conn.transaction():
         conn.execute(
-            "INSERT INTO mendb.workers AS w (id, host, pid, beat_seconds, run_id)"
-            " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE"
-            " SET heartbeat_at = clock_timestamp(), run_id = EXCLUDED.run_id, stopped_at = NULL",
-            [worker_id, host, pid, beat_seconds, run_id],
-        )
+            query("jobs_worker_beat"),
+            {"worker_id": worker_id, "host": host, "pid": pid, "beat_seconds": beat_seconds,
+             "run_id": run_id},
+        )  # fmt: skip
 
 
 def worker_stopped(conn: psycopg.Connection[Any], worker_id: str) -> None:
     with conn.transaction():
-        conn.execute(
-            "UPDATE mendb.workers SET stopped_at = clock_timestamp(), run_id = NULL WHERE id = %s",
-            [worker_id],
-        )
+        conn.execute(query("jobs_worker_stopped"), {"worker_id": worker_id})
 
 
 def service_health(conn: psycopg.Connection[Any]) -> dict[str, Any]:
@@ -257,14 +212,7 @@ def service_health(conn: psycopg.Connection[Any]) -> dict[str, Any]:
     `workers_alive`, `last_heartbeat`, `queued`, `oldest_queued_seconds`."""
     with conn.cursor(row_factory=dict_row) as cur:
         row = cur.execute(
-            "SELECT"
-            " (SELECT count(*) FROM mendb.workers WHERE stopped_at IS NULL AND heartbeat_at"
-            "   > clock_timestamp() - make_interval(secs => %s * beat_seconds)) AS workers_alive,"
-            " (SELECT max(heartbeat_at) FROM mendb.workers) AS last_heartbeat,"
-            " (SELECT count(*) FROM mendb.runs WHERE status = 'queued') AS queued,"
-            " (SELECT extract(epoch FROM clock_timestamp() - min(created_at))::float8"
-            "   FROM mendb.runs WHERE status = 'queued') AS oldest_queued_seconds",
-            [MISSED_BEATS],
+            query("jobs_service_health"), {"missed_beats": MISSED_BEATS}
         ).fetchone()
     assert row is not None
     return row

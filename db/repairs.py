@@ -8,36 +8,66 @@ CLI user or the API token's name) or, in psql, the database user.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 import psycopg
-import sqlalchemy as sa
 from psycopg.rows import dict_row
-from sqlalchemy.dialects import postgresql
 
 from mendb.db.errors import MendbError
+from mendb.db.queries import query
 from mendb.repair.proposals import RepairProposal
 
-STATUSES = ("proposed", "accepted", "rejected", "applied", "reverted", "stale")
 
-# The Core description of the audit table, used to build the dynamic listing
-# queries (filters, order, paging) without writing SQL from strings.
-_metadata = sa.MetaData(schema="mendb")
-repairs_table = sa.Table(
-    "repairs", _metadata,
-    *(sa.Column(name) for name in (
-        "id", "dataset", "run_id", "row_key", "column_name", "old_value", "new_value", "kind",
-        "repairer", "confidence", "evidence", "verification", "status", "created_at",
-        "created_by", "status_at", "status_by", "applied_txid", "reverted_txid",
-    )),
-)  # fmt: skip
-_ORDERS = {"id": repairs_table.c.id, "confidence": repairs_table.c.confidence.desc()}
+class RepairStatus(StrEnum):
+    PROPOSED = "proposed"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    APPLIED = "applied"
+    REVERTED = "reverted"
+    STALE = "stale"
+
+
+STATUSES = tuple(str(s) for s in RepairStatus)
+_ORDERS = ("confidence", "id")
+
+
+@dataclass(frozen=True)
+class Repair:
+    """One row of the audit table, as the loop reads it."""
+
+    id: int
+    dataset: str
+    row_key: str
+    column_name: str
+    old_value: str | None
+    new_value: str | None
+    kind: str
+    confidence: float
+    verification: dict[str, Any] | None
+    status: RepairStatus
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Repair:
+        return cls(
+            id=int(row["id"]), dataset=row["dataset"], row_key=row["row_key"],
+            column_name=row["column_name"], old_value=row["old_value"],
+            new_value=row["new_value"], kind=row["kind"], confidence=float(row["confidence"]),
+            verification=row["verification"], status=RepairStatus(row["status"]),
+        )  # fmt: skip
 
 
 def set_actor(conn: psycopg.Connection[Any], actor: str | None) -> None:
     """Name who is acting, for the rest of the current transaction."""
     if actor:
-        conn.execute("SELECT set_config('mendb.actor', %s, true)", [actor])
+        conn.execute(query("repairs_set_actor"), {"actor": actor})
+
+
+def act_for(conn: psycopg.Connection[Any], actor: str) -> None:
+    """Name who is acting for the rest of the session: what it records (runs,
+    proposals, repair events) names them unless a transaction names another."""
+    conn.execute(query("repairs_set_session_actor"), {"actor": actor})
 
 
 def insert_proposals(
@@ -54,24 +84,23 @@ def insert_proposals(
         set_actor(conn, actor)
         with conn.cursor() as cur:
             cur.executemany(
-                "INSERT INTO mendb.repairs (dataset, run_id, row_key, column_name, old_value,"
-                " new_value, kind, repairer, confidence, evidence, verification)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb)"
-                " RETURNING id",
+                query("repairs_insert"),
                 [
-                    (
-                        dataset,
-                        run_id,
-                        p.row_key,
-                        p.column,
-                        p.old_value,
-                        p.new_value,
-                        p.kind,
-                        p.repairer,
-                        p.confidence,
-                        json.dumps(p.evidence),
-                        None if p.verification is None else json.dumps(p.verification),
-                    )
+                    {
+                        "dataset": dataset,
+                        "run_id": run_id,
+                        "row_key": p.row_key,
+                        "column_name": p.column,
+                        "old_value": p.old_value,
+                        "new_value": p.new_value,
+                        "kind": p.kind,
+                        "repairer": p.repairer,
+                        "confidence": p.confidence,
+                        "evidence": json.dumps(p.evidence),
+                        "verification": (
+                            None if p.verification is None else json.dumps(p.verification)
+                        ),
+                    }
                     for p in proposals
                 ],
                 returning=True,
@@ -95,28 +124,30 @@ def list_repairs(
     limit: int | None = None,
     offset: int = 0,
 ) -> list[dict[str, Any]]:
-    query = sa.select(repairs_table)
-    if dataset is not None:
-        query = query.where(repairs_table.c.dataset == dataset)
     if status:
         unknown = sorted(set(status) - set(STATUSES))
         if unknown:
             raise MendbError(f"unknown repair status {unknown[0]!r}; one of {STATUSES}")
-        query = query.where(repairs_table.c.status.in_(status))
-    if ids:
-        query = query.where(repairs_table.c.id.in_(ids))
-    if min_confidence is not None:
-        query = query.where(repairs_table.c.confidence >= min_confidence)
     if order not in _ORDERS:
         raise MendbError(f"unknown order {order!r}; one of {sorted(_ORDERS)}")
-    query = query.order_by(_ORDERS[order], repairs_table.c.id).offset(offset)
-    if limit is not None:
-        query = query.limit(limit)
-    compiled = query.compile(
-        dialect=postgresql.psycopg.dialect(), compile_kwargs={"render_postcompile": True}
-    )
+    params = {
+        "dataset": dataset, "statuses": [str(s) for s in status] if status else None,
+        "ids": ids or None, "min_confidence": min_confidence, "order": order,
+        "limit": limit, "offset": offset,
+    }  # fmt: skip
     with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(str(compiled), compiled.params).fetchall()
+        return cur.execute(query("repairs_list"), params).fetchall()
+
+
+def find(
+    conn: psycopg.Connection[Any],
+    dataset: str,
+    ids: list[int] | None = None,
+    status: list[RepairStatus] | None = None,
+) -> list[Repair]:
+    """The dataset's repairs (of `ids`, of `status`), in id order, as dataclasses."""
+    rows = list_repairs(conn, dataset=dataset, ids=ids, status=[str(s) for s in status or []])
+    return [Repair.from_row(row) for row in rows]
 
 
 def review(
@@ -136,7 +167,7 @@ def review(
     Only a proposal not yet applied can be reviewed; an id that does not exist or
     is already applied is named in the error, and nothing changes.
     """
-    if decision not in ("accepted", "rejected"):
+    if decision not in (RepairStatus.ACCEPTED, RepairStatus.REJECTED):
         raise MendbError(f"decision must be 'accepted' or 'rejected', got {decision!r}")
     if not ids and min_confidence is None and not verified_only:
         raise MendbError("name the repairs to review: ids, or a minimum confidence")
@@ -156,36 +187,16 @@ def review(
                         row=str(repair_id),
                     )
         rows = conn.execute(
-            "UPDATE mendb.repairs SET status = %s"
-            " WHERE status = ANY(%s) AND status <> %s"
-            " AND (%s::text IS NULL OR dataset = %s)"
-            " AND (%s::bigint[] IS NULL OR id = ANY(%s))"
-            " AND (%s::float8 IS NULL OR confidence >= %s)"
-            " AND (%s::bigint[] IS NOT NULL OR status = 'proposed')"
-            " AND (NOT %s OR verification->>'verdict' = 'improves')"
-            " RETURNING id",
-            [
-                decision,
-                reviewable,
-                decision,
-                dataset,
-                dataset,
-                ids or None,
-                ids or None,
-                min_confidence,
-                min_confidence,
-                ids or None,
-                verified_only,
-            ],
-        ).fetchall()
+            query("repairs_review"),
+            {"decision": str(decision), "reviewable": reviewable, "dataset": dataset,
+             "ids": ids or None, "min_confidence": min_confidence,
+             "verified_only": verified_only},
+        ).fetchall()  # fmt: skip
     return sorted(int(r[0]) for r in rows)
 
 
 def summary(conn: psycopg.Connection[Any], dataset: str) -> dict[str, int]:
-    rows = conn.execute(
-        "SELECT status, count(*) FROM mendb.repairs WHERE dataset = %s GROUP BY status",
-        [dataset],
-    ).fetchall()
+    rows = conn.execute(query("repairs_summary"), {"dataset": dataset}).fetchall()
     return {status: int(count) for status, count in rows}
 
 
@@ -195,9 +206,6 @@ def values_before_repair(
     """row key -> the value `column` held before its first repair still applied: the
     value as the source gave it, for rows mendb has changed."""
     rows = conn.execute(
-        "SELECT DISTINCT ON (row_key) row_key, old_value FROM mendb.repairs"
-        " WHERE dataset = %s AND column_name = %s AND status = 'applied'"
-        " ORDER BY row_key, id",
-        [dataset, column],
+        query("repairs_values_before"), {"dataset": dataset, "column": column}
     ).fetchall()
     return {key: old for key, old in rows}

@@ -1,24 +1,88 @@
-"""The loop's bookkeeping: `mendb.rounds`, one row per round of a loop run."""
+"""The loop's bookkeeping: `mendb.rounds`, one row per round of a loop run.
+
+A round is written in steps, each a named query that sets what that step learnt:
+started, measured, valued, proposed, and ended by one decision (stopped, refused,
+or judged: kept or rolled back)."""
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 import psycopg
-from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-_COLUMNS = frozenset({
-    "method", "value_run_id", "rows_valued", "negative_rows", "proposal_ids", "proposals",
-    "accepted", "applied", "valid_before", "valid_after", "test_before", "test_after",
-    "status", "decision", "reason", "code", "validation",
-    "valid_log_loss_before", "valid_log_loss_after", "valid_balanced_before",
-    "valid_balanced_after", "valid_macro_f1_before", "valid_macro_f1_after",
-    "valid_brier_before", "valid_brier_after", "test_balanced_before", "test_balanced_after",
-    "test_log_loss_before", "test_log_loss_after",
-})  # fmt: skip
-_JSON_COLUMNS = frozenset({"judges", "relabels", "label_distribution"})
+from mendb.db.queries import query
+from mendb.db.runs import Run
+
+
+class RoundStatus(StrEnum):
+    RUNNING = "running"
+    AWAITING_REVIEW = "awaiting_review"
+    DONE = "done"
+
+
+class RoundDecision(StrEnum):
+    KEPT = "kept"
+    ROLLED_BACK = "rolled_back"
+    STOPPED = "stopped"
+    REFUSED = "refused"
+
+
+@dataclass(frozen=True)
+class Measured:
+    """The model's figures at one end of a round, as the `*_before` / `*_after`
+    columns hold them."""
+
+    valid: float
+    valid_log_loss: float
+    valid_balanced: float
+    valid_macro_f1: float
+    valid_brier: float
+    test: float
+    test_balanced: float
+    test_log_loss: float
+
+    def columns(self, end: str) -> dict[str, float]:
+        return {f"{name}_{end}": value for name, value in dataclasses.asdict(self).items()}
+
+
+@dataclass(frozen=True)
+class Round:
+    """One row of `mendb.rounds`."""
+
+    id: int
+    loop_id: int
+    dataset: str
+    round: int
+    method: str
+    status: RoundStatus
+    proposal_ids: tuple[int, ...]
+    negative_rows: int | None
+    decision: RoundDecision | None
+    code: str | None
+    reason: str | None
+    test_before: float | None
+    test_after: float | None
+    test_balanced_before: float | None
+    test_balanced_after: float | None
+    test_log_loss_before: float | None
+    test_log_loss_after: float | None
+    record: dict[str, Any]  # the whole row, as the CLI and HTTP show it
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Round:
+        names = {f.name for f in dataclasses.fields(cls)} - {"record", "status", "decision"}
+        return cls(
+            **{name: row[name] for name in names if name != "proposal_ids"},
+            proposal_ids=tuple(row["proposal_ids"] or ()),
+            status=RoundStatus(row["status"]),
+            decision=None if row["decision"] is None else RoundDecision(row["decision"]),
+            record=row,
+        )
 
 
 def start(
@@ -26,72 +90,119 @@ def start(
 ) -> int:
     with conn.transaction():
         row = conn.execute(
-            "INSERT INTO mendb.rounds (loop_id, dataset, round, method) VALUES (%s, %s, %s, %s)"
-            " RETURNING id",
-            [loop_id, dataset, number, method],
+            query("round_start"),
+            {"loop_id": loop_id, "dataset": dataset, "round": number, "method": method},
         ).fetchone()
     assert row is not None
     return int(row[0])
 
 
-def update(conn: psycopg.Connection[Any], round_id: int, **fields: Any) -> None:
-    """Set some of the round's columns; 'finish=True' also stamps its end and duration."""
-    finish = fields.pop("finish", False)
-    unknown = set(fields) - _COLUMNS - _JSON_COLUMNS
-    if unknown:
-        raise ValueError(f"unknown round columns {sorted(unknown)}")
-    values = [Jsonb(v) if name in _JSON_COLUMNS else v for name, v in fields.items()]
-    assignments: list[sql.Composable] = [
-        sql.SQL("{} = %s").format(sql.Identifier(name)) for name in fields
-    ]
-    if finish:
-        assignments.append(
-            sql.SQL(
-                "finished_at = clock_timestamp(),"
-                " duration_s = extract(epoch FROM clock_timestamp() - started_at)"
-            )
-        )
-    if not assignments:
-        return
+def measured(
+    conn: psycopg.Connection[Any], round_id: int, validation: str, before: Measured
+) -> None:
     with conn.transaction():
         conn.execute(
-            sql.SQL("UPDATE mendb.rounds SET {} WHERE id = %s").format(
-                sql.SQL(", ").join(assignments)
-            ),
-            [*values, round_id],
+            query("round_measured"),
+            {"round_id": round_id, "validation": validation, **before.columns("before")},
+        )
+
+
+def valued(
+    conn: psycopg.Connection[Any], round_id: int, run_id: int, rows: int, negative_rows: int
+) -> None:
+    with conn.transaction():
+        conn.execute(
+            query("round_valued"),
+            {"round_id": round_id, "value_run_id": run_id, "rows_valued": rows,
+             "negative_rows": negative_rows},
+        )  # fmt: skip
+
+
+def proposed(
+    conn: psycopg.Connection[Any],
+    round_id: int,
+    proposal_ids: list[int],
+    accepted: int,
+    status: RoundStatus,
+) -> None:
+    with conn.transaction():
+        conn.execute(
+            query("round_proposed"),
+            {"round_id": round_id, "proposal_ids": proposal_ids, "accepted": accepted,
+             "status": str(status)},
+        )  # fmt: skip
+
+
+def stopped(conn: psycopg.Connection[Any], round_id: int, code: str, reason: str) -> None:
+    with conn.transaction():
+        conn.execute(
+            query("round_stopped"), {"round_id": round_id, "code": code, "reason": reason}
+        )
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """How a round ended after its review: the decision, its code and reason, and
+    the figures that back it."""
+
+    decision: RoundDecision
+    code: str
+    reason: str
+    judges: dict[str, Any]
+    relabels: list[dict[str, Any]]
+    label_distribution: dict[str, Any]
+    accepted: int | None = None  # set when a reviewer, not the round, accepted
+
+    def params(self, round_id: int) -> dict[str, Any]:
+        return {
+            "round_id": round_id, "decision": str(self.decision), "code": self.code,
+            "reason": self.reason, "judges": Jsonb(self.judges),
+            "relabels": Jsonb(self.relabels),
+            "label_distribution": Jsonb(self.label_distribution), "accepted": self.accepted,
+        }  # fmt: skip
+
+
+def refused(conn: psycopg.Connection[Any], round_id: int, verdict: Verdict) -> None:
+    with conn.transaction():
+        conn.execute(query("round_refused"), verdict.params(round_id))
+
+
+def judged(
+    conn: psycopg.Connection[Any], round_id: int, verdict: Verdict, applied: int, after: Measured
+) -> None:
+    with conn.transaction():
+        conn.execute(
+            query("round_judged"),
+            {**verdict.params(round_id), "applied": applied, **after.columns("after")},
         )
 
 
 def of_loop(conn: psycopg.Connection[Any], loop_id: int) -> list[dict[str, Any]]:
+    """The loop's rounds as rows, as the CLI and HTTP show them."""
     with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(
-            "SELECT * FROM mendb.rounds WHERE loop_id = %s ORDER BY round", [loop_id]
-        ).fetchall()
+        return cur.execute(query("rounds_of_loop"), {"loop_id": loop_id}).fetchall()
+
+
+def rounds_of(conn: psycopg.Connection[Any], loop_id: int) -> list[Round]:
+    return [Round.from_row(row) for row in of_loop(conn, loop_id)]
 
 
 def paused_loop(conn: psycopg.Connection[Any], dataset: str) -> dict[str, Any] | None:
     with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(
-            "SELECT * FROM mendb.runs WHERE dataset = %s AND kind = 'loop' AND status = 'paused'"
-            " ORDER BY id DESC LIMIT 1",
-            [dataset],
-        ).fetchone()
+        return cur.execute(query("paused_loop"), {"dataset": dataset}).fetchone()
+
+
+def paused(conn: psycopg.Connection[Any], dataset: str) -> Run | None:
+    """The dataset's loop paused for review, if one is."""
+    row = paused_loop(conn, dataset)
+    return None if row is None else Run.from_row(row)
 
 
 def latest_loop(conn: psycopg.Connection[Any], dataset: str) -> dict[str, Any] | None:
     with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(
-            "SELECT * FROM mendb.runs WHERE dataset = %s AND kind = 'loop'"
-            " AND NOT diagnostics ? 'resumes_loop' ORDER BY id DESC LIMIT 1",
-            [dataset],
-        ).fetchone()
+        return cur.execute(query("latest_loop"), {"dataset": dataset}).fetchone()
 
 
 def set_loop_status(conn: psycopg.Connection[Any], loop_id: int, status: str) -> None:
     with conn.transaction():
-        conn.execute(
-            "UPDATE mendb.runs SET status = %s,"
-            " finished_at = CASE WHEN %s IN ('done', 'failed', 'cancelled')"
-            " THEN clock_timestamp() END WHERE id = %s",
-            [status, status, loop_id],
-        )
+        conn.execute(query("set_loop_status"), {"status": str(status), "loop_id": loop_id})

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 import psycopg
@@ -11,6 +13,38 @@ from psycopg.types.json import Jsonb
 
 from mendb.db.errors import NotFound
 from mendb.db.queries import query
+
+
+class RunStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    PAUSED = "paused"  # a loop waiting for the review of its round's proposals
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class Run:
+    """One row of `mendb.runs`: a valuation, proposal, apply or revert job, or a loop."""
+
+    id: int
+    dataset: str
+    kind: str
+    method: str | None
+    params: dict[str, Any]
+    status: RunStatus
+    metrics: dict[str, Any]
+    diagnostics: dict[str, Any]
+    requested_by: str
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Run:
+        return cls(
+            id=int(row["id"]), dataset=row["dataset"], kind=row["kind"], method=row["method"],
+            params=row["params"], status=RunStatus(row["status"]), metrics=row["metrics"],
+            diagnostics=row["diagnostics"], requested_by=row["requested_by"],
+        )  # fmt: skip
 
 
 def _dumps(value: Any) -> str:
@@ -28,13 +62,13 @@ def create(
     kind: str,
     method: str | None,
     params: dict[str, Any],
-    status: str = "running",
+    status: RunStatus = RunStatus.RUNNING,
 ) -> int:
     with conn.transaction():
         row = conn.execute(
             query("create_run"),
             {"dataset": dataset, "kind": kind, "method": method,
-             "params": params_json(params), "status": status},
+             "params": params_json(params), "status": str(status)},
         ).fetchone()
     assert row is not None
     return int(row[0])
@@ -83,6 +117,10 @@ def get(conn: psycopg.Connection[Any], run_id: int) -> dict[str, Any]:
     return row
 
 
+def load(conn: psycopg.Connection[Any], run_id: int) -> Run:
+    return Run.from_row(get(conn, run_id))
+
+
 def latest_value_run(
     conn: psycopg.Connection[Any], dataset: str, method: str | None = None
 ) -> dict[str, Any] | None:
@@ -99,3 +137,9 @@ def add_diagnostics(conn: psycopg.Connection[Any], run_id: int, extra: dict[str,
         conn.execute(
             query("add_run_diagnostics"), {"extra": params_json(extra), "run_id": run_id}
         )
+
+
+def value_methods(conn: psycopg.Connection[Any], dataset: str) -> list[str]:
+    """The methods with a finished valuation of the dataset, consensus aside."""
+    rows = conn.execute(query("dataset_value_methods"), {"dataset": dataset}).fetchall()
+    return [str(row[0]) for row in rows]

@@ -18,6 +18,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from mendb.db.errors import Conflict, MendbError, NotFound
+from mendb.db.queries import query
 
 SCOPES = ("read", "review", "admin")
 PREFIX = "mendb_"
@@ -57,9 +58,8 @@ def create(conn: psycopg.Connection[Any], name: str, scope: str) -> tuple[Token,
     try:
         with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
             row = cur.execute(
-                "INSERT INTO mendb.api_tokens (name, token_hash, scope) VALUES (%s, %s, %s)"
-                " RETURNING *",
-                [name, digest(secret), scope],
+                query("tokens_create"),
+                {"name": name, "token_hash": digest(secret), "scope": scope},
             ).fetchone()
     except psycopg.errors.UniqueViolation as error:
         raise Conflict(
@@ -83,8 +83,7 @@ def authenticate(conn: psycopg.Connection[Any], secret: str) -> Token | None:
     """The active token with this secret, or None."""
     with conn.cursor(row_factory=dict_row) as cur:
         row = cur.execute(
-            "SELECT * FROM mendb.api_tokens WHERE token_hash = %s AND revoked_at IS NULL",
-            [digest(secret)],
+            query("tokens_authenticate"), {"token_hash": digest(secret)}
         ).fetchone()
     return Token.from_row(row) if row else None
 
@@ -92,19 +91,14 @@ def authenticate(conn: psycopg.Connection[Any], secret: str) -> Token | None:
 def list_all(conn: psycopg.Connection[Any], include_revoked: bool = False) -> list[Token]:
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(
-            "SELECT * FROM mendb.api_tokens WHERE %s OR revoked_at IS NULL ORDER BY id",
-            [include_revoked],
+            query("tokens_list"), {"include_revoked": include_revoked}
         ).fetchall()
     return [Token.from_row(row) for row in rows]
 
 
 def revoke(conn: psycopg.Connection[Any], name: str) -> Token:
     with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
-        row = cur.execute(
-            "UPDATE mendb.api_tokens SET revoked_at = now()"
-            " WHERE name = %s AND revoked_at IS NULL RETURNING *",
-            [name],
-        ).fetchone()
+        row = cur.execute(query("tokens_revoke"), {"name": name}).fetchone()
     if row is None:
         raise NotFound(f"no active token named {name!r}", table="mendb.api_tokens", row=name)
     return Token.from_row(row)

@@ -4,6 +4,10 @@ it: one transaction each (`db.apply`). Kept apart from `server.operations` so th
 
 from __future__ import annotations
 
+from typing import Any
+
+import psycopg
+
 from mendb.db import datasets
 from mendb.db.apply import BatchReport, apply_repairs, revert_repairs
 from mendb.server.context import Mendb
@@ -11,9 +15,19 @@ from mendb.server.context import Mendb
 
 def apply(app: Mendb, name: str) -> BatchReport:
     with app.connection() as conn:
-        return apply_repairs(conn, datasets.get(conn, name), app.settings.actor)
+        return apply_accepted(conn, name, app.settings.actor)
 
 
 def revert(app: Mendb, name: str, ids: list[int] | None = None) -> BatchReport:
     with app.connection() as conn:
-        return revert_repairs(conn, datasets.get(conn, name), ids, app.settings.actor)
+        return revert_applied(conn, name, ids, app.settings.actor)
+
+
+def apply_accepted(conn: psycopg.Connection[Any], name: str, actor: str | None) -> BatchReport:
+    return apply_repairs(conn, datasets.get(conn, name), actor)
+
+
+def revert_applied(
+    conn: psycopg.Connection[Any], name: str, ids: list[int] | None, actor: str | None
+) -> BatchReport:
+    return revert_repairs(conn, datasets.get(conn, name), ids, actor)

@@ -1,8 +1,10 @@
-"""The steps of a round, as the CLI and the service call them:
+"""The steps of a round, as the CLI, the worker and the loop call them:
 read -> value -> propose -> review -> apply -> retrain.
 
-Each step opens its own unit of work; the database functions below it never commit
-on their own.
+Each step takes the caller's connection and the settings; a step that must be atomic
+runs in one `conn.transaction()`, which nests as a savepoint inside a caller's. The
+functions that take the app handle (`Mendb`) are the edge for the commands and the
+demos: each checks out one connection and passes it down.
 """
 
 from __future__ import annotations
@@ -20,12 +22,21 @@ from mendb.db.datasets import Dataset
 from mendb.db.embeddings import SyncReport
 from mendb.db.errors import MendbError, NoScores
 from mendb.db.read import DatasetRead, read_dataset
-from mendb.db.scores import read_scores, write_scores
+from mendb.db.scores import write_scores
 from mendb.repair.embedder import DEFAULT_MODEL
 from mendb.repair.embedder import encoder as load_encoder
 from mendb.repair.proposals import Repairer
 from mendb.server import propose as proposing
 from mendb.server.context import Mendb
+from mendb.server.failures import failure_recorded
+from mendb.server.run_values import (
+    harm_threshold,
+    jsonable,
+    latest_value_run,
+    latest_values,
+    values_of_run,
+)
+from mendb.server.settings import Settings
 from mendb.valuation.base import Valuation
 from mendb.valuation.choice import MethodChoice, choose_method
 from mendb.valuation.consensus import consensus
@@ -34,7 +45,13 @@ from mendb.valuation.evaluate import accuracy
 from mendb.valuation.executors import DaskExecutor
 from mendb.valuation.methods import METHODS, make_valuation
 from mendb.valuation.preprocess import prepare
-from mendb.valuation.result import ValuationResult
+
+__all__ = [
+    "ValueOutcome", "auto_method", "consensus_dataset", "consensus_run", "embed",
+    "execute_value_run", "harm_threshold", "jsonable", "latest_value_run", "latest_values",
+    "load", "model_accuracy", "propose", "propose_repairs", "value_choice", "value_dataset",
+    "value_run", "values_of_run", "with_settings",
+]  # fmt: skip
 
 Progress = Callable[[float], None]
 _PROGRESS_INTERVAL = 0.5  # seconds between progress writes to mendb.runs
@@ -81,20 +98,29 @@ def value_dataset(
     progress: Progress | None = None,
 ) -> ValueOutcome:
     """Value a dataset now, in this process (the command line's path)."""
-    valuation = make_valuation(method, **with_settings(app, method, params or {}))
     with app.connection() as conn:
-        datasets.get(conn, name)
-        run_id = runs.create(conn, name, "value", method, valuation.get_params())
-    try:
-        return execute_value_run(app, run_id, progress, valuation=valuation)
-    except BaseException as error:
-        with app.connection() as conn:
-            runs.fail(conn, run_id, f"{type(error).__name__}: {error}")
-        raise
+        return value_run(conn, app.settings, name, method, params, progress)
+
+
+def value_run(
+    conn: psycopg.Connection[Any],
+    settings: Settings,
+    name: str,
+    method: str = "knn_shapley",
+    params: dict[str, Any] | None = None,
+    progress: Progress | None = None,
+) -> ValueOutcome:
+    """Create a valuation run and carry it out; its failure is recorded on it."""
+    valuation = make_valuation(method, **with_settings(settings, method, params or {}))
+    datasets.get(conn, name)
+    run_id = runs.create(conn, name, "value", method, valuation.get_params())
+    with failure_recorded(conn, run_id):
+        return execute_value_run(conn, settings, run_id, progress, valuation=valuation)
 
 
 def execute_value_run(
-    app: Mendb,
+    conn: psycopg.Connection[Any],
+    settings: Settings,
     run_id: int,
     progress: Progress | None = None,
     worker_id: str | None = None,
@@ -108,37 +134,39 @@ def execute_value_run(
     Text columns are embedded first (only new or changed rows), so that they take
     part in the valuation."""
     started = time.perf_counter()
-    with app.connection() as conn:
-        run = runs.get(conn, run_id)
-        valuation = valuation or _valuation_from_params(app, run["method"], run["params"])
-        dataset = datasets.get(conn, run["dataset"])
-        if any(f.kind == "text" for f in dataset.features):
-            proposing.embed(conn, dataset, load_encoder(app.settings.embedding_model), None)
-        _, data, read = load(conn, run["dataset"], app.settings.embedding_model)
-        report = _progress_reporter(conn, run_id, progress)
-        result = valuation.fit(data, progress=report).result
-        with conn.transaction():
-            jobs.hold(conn, run_id, worker_id)
-            write_scores(conn, run_id, result)
-            runs.set_params(conn, run_id, {**result.params, "seed": result.seed})
-            runs.finish(
-                conn,
-                run_id,
-                diagnostics=jsonable({**result.diagnostics, "harmful_below": result.harmful_below}),
-                metrics={
-                    "train_rows": len(data.train),
-                    "valid_rows": len(data.valid),
-                    "test_rows": len(data.test),
-                    "skipped_columns": list(read.skipped_columns),
-                    "negative_rows": int(result.harmful().sum()),
-                    "seconds": round(time.perf_counter() - started, 3),
-                },
-                rows_read=read.rows_read,
-                fingerprint=read.fingerprint,
-            )
+    run = runs.load(conn, run_id)
+    method = run.method or ""
+    valuation = valuation or make_valuation(
+        method, **with_settings(settings, method, _stored_params(run.params))
+    )
+    dataset = datasets.get(conn, run.dataset)
+    if any(f.kind == "text" for f in dataset.features):
+        proposing.embed(conn, dataset, load_encoder(settings.embedding_model), None)
+    _, data, read = load(conn, run.dataset, settings.embedding_model)
+    report = _progress_reporter(conn, run_id, progress)
+    result = valuation.fit(data, progress=report).result
+    with conn.transaction():
+        jobs.hold(conn, run_id, worker_id)
+        write_scores(conn, run_id, result)
+        runs.set_params(conn, run_id, {**result.params, "seed": result.seed})
+        runs.finish(
+            conn,
+            run_id,
+            diagnostics=jsonable({**result.diagnostics, "harmful_below": result.harmful_below}),
+            metrics={
+                "train_rows": len(data.train),
+                "valid_rows": len(data.valid),
+                "test_rows": len(data.test),
+                "skipped_columns": list(read.skipped_columns),
+                "negative_rows": int(result.harmful().sum()),
+                "seconds": round(time.perf_counter() - started, 3),
+            },
+            rows_read=read.rows_read,
+            fingerprint=read.fingerprint,
+        )
     return ValueOutcome(
         run_id,
-        run["method"],
+        method,
         len(result),
         time.perf_counter() - started,
         {**result.params, "seed": result.seed},
@@ -147,16 +175,16 @@ def execute_value_run(
     )
 
 
-def auto_method(app: Mendb, name: str) -> MethodChoice:
+def auto_method(conn: psycopg.Connection[Any], name: str) -> MethodChoice:
     """The method `--method auto` picks for the dataset as it stands, and why."""
-    with app.connection() as conn:
-        dataset, data, _ = load(conn, name)
+    dataset, data, _ = load(conn, name)
     counts = np.bincount(data.train.y, minlength=data.n_classes)
     return choose_method(len(data.train), {f.kind for f in dataset.features}, counts)
 
 
 def value_choice(
-    app: Mendb,
+    conn: psycopg.Connection[Any],
+    settings: Settings,
     name: str,
     choice: MethodChoice,
     overrides: Callable[[str], dict[str, Any]] = lambda method: {},
@@ -167,30 +195,29 @@ def value_choice(
     parts it rests on (none for a single method)."""
     if choice.method != "consensus":
         params = {**choice.params, **overrides(choice.method)}
-        return value_dataset(app, name, choice.method, params, progress), []
+        return value_run(conn, settings, name, choice.method, params, progress), []
     parts = [
-        value_dataset(app, name, p.method, {**p.params, **overrides(p.method)}, progress)
+        value_run(conn, settings, name, p.method, {**p.params, **overrides(p.method)}, progress)
         for p in choice.parts
     ]
-    return consensus_dataset(app, name, [p.method for p in choice.parts]), parts
+    return consensus_run(conn, name, [p.method for p in choice.parts]), parts
 
 
-def _valuation_from_params(app: Mendb, method: str, params: dict[str, Any]) -> Valuation:
-    """A method rebuilt from a queued run's JSON parameters (objects are stored by
-    their repr, so where to run and where to spill come from the settings again)."""
-    given = {k: v for k, v in params.items() if k not in ("executor", "workdir")}
-    return make_valuation(method, **with_settings(app, method, given))
+def _stored_params(params: dict[str, Any]) -> dict[str, Any]:
+    """A queued run's JSON parameters without the objects stored by their repr:
+    where to run and where to spill come from the settings again."""
+    return {k: v for k, v in params.items() if k not in ("executor", "workdir")}
 
 
-def with_settings(app: Mendb, method: str, params: dict[str, Any]) -> dict[str, Any]:
+def with_settings(settings: Settings, method: str, params: dict[str, Any]) -> dict[str, Any]:
     """The parameters, plus what the settings say for those not given: the Dask
     scheduler to run on, and the folder under MENDB_HOME where gradients spill."""
     accepted = METHODS[method].param_names() if method in METHODS else []
     extra: dict[str, Any] = {}
-    if "executor" in accepted and app.settings.dask_scheduler:
-        extra["executor"] = DaskExecutor(app.settings.dask_scheduler)
+    if "executor" in accepted and settings.dask_scheduler:
+        extra["executor"] = DaskExecutor(settings.dask_scheduler)
     if "workdir" in accepted:
-        extra["workdir"] = str(app.settings.home / "work")
+        extra["workdir"] = str(settings.home / "work")
     return extra | params
 
 
@@ -210,56 +237,24 @@ def _progress_reporter(
     return report
 
 
-def latest_values(
-    conn: psycopg.Connection[Any], name: str, data: TrainingArrays, method: str | None = None
-) -> tuple[int, ValuationResult]:
-    """The latest finished valuation, aligned to the training rows just read; rows
-    valued since removed are dropped, rows added since get no value (0)."""
-    run = latest_value_run(conn, name, method)
-    return int(run["id"]), values_of_run(conn, run, data)
-
-
-def latest_value_run(
-    conn: psycopg.Connection[Any], name: str, method: str | None = None
-) -> dict[str, Any]:
-    run = runs.latest_value_run(conn, name, method)
-    if run is None:
-        which = f"with method {method!r} " if method else ""
-        raise NoScores(f"dataset {name!r} has no finished valuation {which}yet; run `mendb value`")
-    return run
-
-
-def values_of_run(
-    conn: psycopg.Connection[Any], run: dict[str, Any], data: TrainingArrays
-) -> ValuationResult:
-    """One run's scores aligned to the training rows just read; a row the run did
-    not value sits at the harm threshold, neither harmful nor trusted."""
-    keys, values = read_scores(conn, run["id"])
-    harmful_below = harm_threshold(run)
-    position = {key: i for i, key in enumerate(keys)}
-    neutral = harmful_below or 0.0
-    aligned = np.array(
-        [values[position[k]] if k in position else neutral for k in data.train.keys],
-        dtype=np.float64,
-    )
-    return ValuationResult.exact(
-        data.train.keys, aligned, run["method"], run["params"], harmful_below=harmful_below
-    )
-
-
-def harm_threshold(run: dict[str, Any]) -> float | None:
-    """The value below which a row of this run hurts: as the run recorded it, else
-    as its method declares (runs written before the threshold was recorded)."""
-    recorded = run.get("diagnostics") or {}
-    if "harmful_below" in recorded:
-        value = recorded["harmful_below"]
-        return None if value is None else float(value)
-    method = run["method"]
-    return METHODS[method].harmful_below if method in METHODS else 0.0
-
-
 def propose_repairs(
     app: Mendb,
+    name: str,
+    max_rows: int = 100,
+    method: str | None = None,
+    k: int = 10,
+    repairers: list[Repairer] | None = None,
+    verify: bool = True,
+    progress: Progress | None = None,
+) -> list[int]:
+    """`propose` on a connection of its own (the command line's path)."""
+    with app.connection() as conn:
+        return propose(conn, app.settings, name, max_rows, method, k, repairers, verify, progress)
+
+
+def propose(
+    conn: psycopg.Connection[Any],
+    settings: Settings,
     name: str,
     max_rows: int = 100,
     method: str | None = None,
@@ -272,27 +267,26 @@ def propose_repairs(
     its kind, verify each by a counterfactual retrain, write them to the audit
     table. Rows that already have an open (proposed or accepted) repair are
     skipped, so proposing twice does not duplicate work for the reviewer."""
-    with app.connection() as conn:
-        datasets.get(conn, name)
-        run = latest_value_run(conn, name, method)  # fail early, before loading an encoder
-        if harm_threshold(run) is None:
-            raise MendbError(
-                f"{run['method']} values rank rows but have no point below which a row"
-                f" hurts, so they cannot choose rows of {name!r} to repair; propose from a"
-                " method that has one (knn_shapley, data_oob, ...)"
-            )
-        return proposing.propose(
-            conn,
-            name,
-            lambda data: latest_values(conn, name, data, method),
-            max_rows=max_rows,
-            k=k,
-            model=app.settings.embedding_model,
-            repairers=repairers,
-            verify=verify,
-            actor=app.settings.actor,
-            progress=progress,
+    datasets.get(conn, name)
+    run = latest_value_run(conn, name, method)  # fail early, before loading an encoder
+    if harm_threshold(run) is None:
+        raise MendbError(
+            f"{run['method']} values rank rows but have no point below which a row"
+            f" hurts, so they cannot choose rows of {name!r} to repair; propose from a"
+            " method that has one (knn_shapley, data_oob, ...)"
         )
+    return proposing.propose(
+        conn,
+        name,
+        lambda data: latest_values(conn, name, data, method),
+        max_rows=max_rows,
+        k=k,
+        model=settings.embedding_model,
+        repairers=repairers,
+        verify=verify,
+        actor=settings.actor,
+        progress=progress,
+    )
 
 
 def model_accuracy(app: Mendb, name: str, seed: int = 0) -> float:
@@ -303,57 +297,40 @@ def model_accuracy(app: Mendb, name: str, seed: int = 0) -> float:
     return accuracy(data.train, data.test, seed)
 
 
-def jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return [jsonable(v) for v in value.tolist()]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None  # JSON has no NaN or infinity
-    return value
-
-
 def consensus_dataset(app: Mendb, name: str, methods: list[str] | None = None) -> ValueOutcome:
+    """`consensus_run` on a connection of its own (the command line's path)."""
+    with app.connection() as conn:
+        return consensus_run(conn, name, methods)
+
+
+def consensus_run(
+    conn: psycopg.Connection[Any], name: str, methods: list[str] | None = None
+) -> ValueOutcome:
     """A 'consensus' run: the mean normalised rank of the latest run of each method
     (all methods valued so far, or `methods`), with their rank agreement."""
     started = time.perf_counter()
-    with app.connection() as conn:
-        _, data, read = load(conn, name)
-        found = [
-            row[0]
-            for row in conn.execute(
-                "SELECT DISTINCT method FROM mendb.row_values WHERE dataset = %s"
-                " AND method <> 'consensus' ORDER BY 1",
-                [name],
-            )
-        ]
-        chosen = methods or found
-        missing = sorted(set(chosen) - set(found))
-        if missing or not chosen:
-            raise NoScores(
-                f"dataset {name!r} has no finished valuation with method"
-                f" {(missing or ['any'])[0]!r}; run `mendb value` first"
-            )
-        results = [latest_values(conn, name, data, method)[1] for method in chosen]
-        result = consensus(results)
-        run_id = runs.create(conn, name, "value", "consensus", {"methods": chosen})
-        with conn.transaction():
-            write_scores(conn, run_id, result)
-            runs.finish(
-                conn,
-                run_id,
-                diagnostics=jsonable({**result.diagnostics, "harmful_below": result.harmful_below}),
-                metrics={
-                    "train_rows": len(data.train),
-                    "negative_rows": int(result.harmful().sum()),
-                },
-                rows_read=read.rows_read,
-                fingerprint=read.fingerprint,
-            )
+    _, data, read = load(conn, name)
+    found = runs.value_methods(conn, name)
+    chosen = methods or found
+    missing = sorted(set(chosen) - set(found))
+    if missing or not chosen:
+        raise NoScores(
+            f"dataset {name!r} has no finished valuation with method"
+            f" {(missing or ['any'])[0]!r}; run `mendb value` first"
+        )
+    results = [latest_values(conn, name, data, method)[1] for method in chosen]
+    result = consensus(results)
+    run_id = runs.create(conn, name, "value", "consensus", {"methods": chosen})
+    with conn.transaction():
+        write_scores(conn, run_id, result)
+        runs.finish(
+            conn,
+            run_id,
+            diagnostics=jsonable({**result.diagnostics, "harmful_below": result.harmful_below}),
+            metrics={"train_rows": len(data.train), "negative_rows": int(result.harmful().sum())},
+            rows_read=read.rows_read,
+            fingerprint=read.fingerprint,
+        )
     return ValueOutcome(
         run_id,
         "consensus",

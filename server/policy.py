@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -58,6 +59,20 @@ def halt(code: DecisionCode, reason: str) -> Decision:
     last round): nothing of the round is kept, since nothing was applied; after the
     last round, the caller has already kept or reverted it by `judge_round`."""
     return Decision(code, keep=False, stop=True, reason=reason)
+
+
+def untrusted_values(diagnostics: dict[str, Any]) -> Decision | None:
+    """A reason not to act on a valuation: the MTM diagnostic's warning, or a Monte
+    Carlo run whose own convergence check failed."""
+    mtm_warning = (diagnostics.get("mtm") or {}).get("warning")
+    if mtm_warning:
+        return halt(DecisionCode.VALUES_UNTRUSTED, f"values cannot be trusted: {mtm_warning}")
+    convergence = diagnostics.get("convergence") or {}
+    if convergence.get("converged") is False:
+        warning = convergence.get("warning") or "its convergence check failed"
+        reason = f"the values did not converge: {warning}"
+        return halt(DecisionCode.VALUES_UNTRUSTED, reason)
+    return None
 
 
 def judge_round(

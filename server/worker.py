@@ -34,9 +34,12 @@ import sqlalchemy.exc
 from mendb.db import changes, jobs, rounds, runs
 from mendb.db.errors import MendbError
 from mendb.db.jobs import Cancelled, LeaseLost
-from mendb.server import applying, operations
+from mendb.db.repairs import act_for
+from mendb.db.runs import Run
+from mendb.server import applying, loop, operations
 from mendb.server.context import Mendb
-from mendb.server.loop import LoopConfig, loop_config, run_loop
+from mendb.server.failures import failure_recorded
+from mendb.server.loop import LoopConfig, loop_config
 from mendb.server.settings import Settings
 from mendb.valuation.methods import METHODS
 
@@ -100,55 +103,54 @@ class Heartbeat(threading.Thread):
             raise LeaseLost(f"run {self.run_id} is no longer held", row=str(self.run_id))
 
 
-def execute(app: Mendb, job: dict[str, Any], worker_id: str, beat: Heartbeat) -> None:
-    """Carry out one claimed job, as the user who requested it."""
-    app = dataclasses.replace(
-        app, settings=app.settings.model_copy(update={"actor": job["requested_by"]})
-    )
-    kind, name, params = job["kind"], job["dataset"], dict(job["params"])
+def execute(
+    conn: psycopg.Connection[Any], settings: Settings, job: Run, worker_id: str, beat: Heartbeat
+) -> None:
+    """Carry out one claimed job, as the user who requested it. Its failure is
+    recorded by the worker's guard (`run_once`), not here."""
+    settings = settings.model_copy(update={"actor": job.requested_by})
+    act_for(conn, job.requested_by)
+    kind, name, params = job.kind, job.dataset, dict(job.params)
     if kind == "value":
-        operations.execute_value_run(app, job["id"], beat.check, worker_id)
+        operations.execute_value_run(conn, settings, job.id, beat.check, worker_id)
         return
     if kind == "loop":
-        _loop(app, job, worker_id)
+        _loop(conn, settings, job, worker_id)
         return
     beat.check()
     if kind == "propose":
-        if job["method"]:
-            params["method"] = job["method"]
-        metrics: dict[str, Any] = {"proposed": operations.propose_repairs(app, name, **params)}
+        if job.method:
+            params["method"] = job.method
+        metrics: dict[str, Any] = {"proposed": operations.propose(conn, settings, name, **params)}
     elif kind == "apply":
-        metrics = applying.apply(app, name).to_dict()
+        metrics = applying.apply_accepted(conn, name, settings.actor).to_dict()
     elif kind == "revert":
-        metrics = applying.revert(app, name, params.get("ids")).to_dict()
+        metrics = applying.revert_applied(conn, name, params.get("ids"), settings.actor).to_dict()
     else:
         raise MendbError(f"jobs of kind {kind!r} are not run by this worker")
-    with app.connection() as conn:
-        jobs.finish(conn, job["id"], worker_id, metrics)
+    jobs.finish(conn, job.id, worker_id, metrics)
 
 
-def _loop(app: Mendb, job: dict[str, Any], worker_id: str) -> None:
+def _loop(conn: psycopg.Connection[Any], settings: Settings, job: Run, worker_id: str) -> None:
     """Start a loop carried by this job's run, or resume the dataset's paused loop
     (then this job only records which loop it resumed)."""
-    name = job["dataset"]
-    with app.connection() as conn:
-        paused = rounds.paused_loop(conn, name)
+    name = job.dataset
+    paused = rounds.paused(conn, name)
     if paused is None:
-        fields = dict(job["params"]) | ({"method": job["method"]} if job["method"] else {})
+        fields = dict(job.params) | ({"method": job.method} if job.method else {})
         config = loop_config({k: v for k, v in fields.items() if k in _LOOP_FIELDS})
-        run_loop(app, name, config, log.info, loop_id=job["id"])
+        loop.start(conn, settings, name, config, log.info, loop_id=job.id)
         return
-    with app.connection() as conn:
-        # Marks this run as a resume request, not a loop of its own.
-        runs.add_diagnostics(conn, job["id"], {"resumes_loop": paused["id"]})
-    outcome = run_loop(app, name, LoopConfig(), log.info)
-    with app.connection() as conn:
-        jobs.finish(
-            conn,
-            job["id"],
-            worker_id,
-            {"loop_id": outcome.loop_id, "status": outcome.status, "reason": outcome.reason},
-        )
+    # Marks this run as a resume request, not a loop of its own.
+    runs.add_diagnostics(conn, job.id, {"resumes_loop": paused.id})
+    log.info("resuming loop %s (paused for review)", paused.id)
+    outcome = loop.resume(conn, settings, name, paused, log.info)
+    jobs.finish(
+        conn,
+        job.id,
+        worker_id,
+        {"loop_id": outcome.loop_id, "status": outcome.status, "reason": outcome.reason},
+    )
 
 
 _LOOP_FIELDS = {f.name for f in dataclasses.fields(LoopConfig)}
@@ -217,33 +219,30 @@ class Worker:
         """Re-queue expired jobs, then claim and carry out one; False when idle."""
         with self.app.connection() as conn:
             jobs.requeue_expired(conn, self.options.max_attempts)
-            job = jobs.claim(conn, self.worker_id, self.options.lease_seconds)
-        if job is None:
-            return False
-        if self.presence is not None:
-            self.presence.run_id = job["id"]
-        beat = Heartbeat(self.app.url, job["id"], self.worker_id, self.options.lease_seconds)
-        beat.start()
-        try:
-            execute(self.app, job, self.worker_id, beat)
-            log.info("run %s done", job["id"])
-        except LeaseLost:
-            log.warning("run %s: lease lost; another worker carries on", job["id"])
-        except Cancelled:
-            self._end(job["id"], "cancelled", None)
-        except Exception as error:  # the worker's top level: record and go on
-            log.exception("run %s failed", job["id"])
-            self._end(job["id"], "failed", f"{type(error).__name__}: {error}")
-        finally:
-            beat.stopped.set()
-            beat.join()
+            row = jobs.claim(conn, self.worker_id, self.options.lease_seconds)
+            if row is None:
+                return False
+            job = Run.from_row(row)
             if self.presence is not None:
-                self.presence.run_id = None
+                self.presence.run_id = job.id
+            beat = Heartbeat(self.app.url, job.id, self.worker_id, self.options.lease_seconds)
+            beat.start()
+            try:
+                with failure_recorded(conn, job.id, self.worker_id):
+                    execute(conn, self.app.settings, job, self.worker_id, beat)
+                log.info("run %s done", job.id)
+            except LeaseLost:
+                log.warning("run %s: lease lost; another worker carries on", job.id)
+            except Cancelled:
+                log.info("run %s cancelled", job.id)
+            except Exception:  # the worker's top level: recorded by the guard; go on
+                log.exception("run %s failed", job.id)
+            finally:
+                beat.stopped.set()
+                beat.join()
+                if self.presence is not None:
+                    self.presence.run_id = None
         return True
-
-    def _end(self, run_id: int, status: Any, error: str | None) -> None:
-        with self.app.connection() as conn:
-            jobs.end(conn, run_id, self.worker_id, status, error)
 
     def watch(self) -> list[int]:
         """Continuous mode: queue a revaluation where enough rows changed."""

@@ -37,3 +37,9 @@ LIMIT 1;
 
 -- name: add_run_diagnostics
 UPDATE mendb.runs SET diagnostics = diagnostics || %(extra)s WHERE id = %(run_id)s;
+
+-- name: dataset_value_methods
+-- The methods a consensus can combine: those with a finished valuation of the dataset.
+SELECT DISTINCT method FROM mendb.row_values
+WHERE dataset = %(dataset)s AND method <> 'consensus'
+ORDER BY 1;

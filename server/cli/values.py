@@ -109,13 +109,14 @@ def _say_run(run: operations.ValueOutcome) -> None:
 
 def _value_auto(as_json: bool, name: str, seed: int | None) -> None:
     """`mendb value NAME` with no method: the one chosen for the data, said why."""
-    with open_app() as app:
-        choice = operations.auto_method(app, name)
+    with open_app() as app, app.connection() as conn:
+        choice = operations.auto_method(conn, name)
         if not as_json:
             click.echo(f"method: {choice.method} ({choice.reason})")
         with progress_bar(f"{choice.method} on {name}", not as_json) as progress:
             outcome, parts = operations.value_choice(
-                app,
+                conn,
+                app.settings,
                 name,
                 choice,
                 lambda method: {} if seed is None or method == "knn_shapley" else {"seed": seed},

@@ -24,7 +24,7 @@ def noisy_dataset(
 ) -> list[int]:
     make_table(conn, n=n, seed=11)
     datasets.register(
-        conn, app.engine, "d", "train", "id", "label", datasets.parse_feature_spec("a,b,colour")
+        conn, "d", "train", "id", "label", datasets.parse_feature_spec("a,b,colour")
     )
     keys = [
         r[0]
@@ -93,7 +93,7 @@ def test_no_harmful_row_stops_the_loop_only_once_no_broken_cell_is_left(
     make_table(conn, n=120, seed=4)
     conn.execute("UPDATE train SET a = a + 10 * label, b = b + 10 * label")
     datasets.register(
-        conn, app.engine, "d", "train", "id", "label", datasets.parse_feature_spec("a,b")
+        conn, "d", "train", "id", "label", datasets.parse_feature_spec("a,b")
     )
     ((row, a),) = conn.execute(
         "SELECT id, a FROM train WHERE mendb.split_unit(0, id::text) >= 0.4 AND a > 1"

@@ -44,7 +44,7 @@ def test_under_reporting_with_a_trusted_validation_table_never_erases_the_minori
     make_imbalanced_table(conn, "train", n=700, seed=3)
     make_imbalanced_table(conn, "checked", n=300, seed=4)
     datasets.register(
-        conn, app.engine, "d", "train", "id", "label", None,
+        conn, "d", "train", "id", "label", None,
         datasets.SplitSpec(validation_table="public.checked"),
     )  # fmt: skip
     _under_report(conn, where="true")  # with a validation table every row trains
@@ -76,7 +76,7 @@ def test_no_decision_reads_the_sealed_test(app: Mendb, conn: psycopg.Connection[
     )
     seen = []
     for name, table in (("a", "train"), ("b", "other")):
-        datasets.register(conn, app.engine, name, table, "id", "label")
+        datasets.register(conn, name, table, "id", "label")
         # Accepting from 0.6 makes the rounds apply (and judge) relabels.
         config = LoopConfig(max_rounds=2, k=10, min_confidence=0.6, min_verified_confidence=0.6)
         outcome = run_loop(app, name, config, lambda _: None)
@@ -104,7 +104,7 @@ def test_relabels_that_erase_the_minority_are_refused_before_they_are_applied(
     make_imbalanced_table(conn, "train", n=500, seed=6)
     make_imbalanced_table(conn, "checked", n=300, seed=7)
     datasets.register(
-        conn, app.engine, "d", "train", "id", "label", None,
+        conn, "d", "train", "id", "label", None,
         datasets.SplitSpec(validation_table="public.checked"),
     )  # fmt: skip
     config = LoopConfig(budget=20, max_rounds=2, policy="review", k=5)
@@ -139,7 +139,7 @@ def test_every_round_records_its_judges_and_relabels_by_direction(
     if trusted:
         make_imbalanced_table(conn, "checked", n=300, seed=9, separation=3.0)
         split = datasets.SplitSpec(validation_table="public.checked")
-    datasets.register(conn, app.engine, "d", "train", "id", "label", None, split)
+    datasets.register(conn, "d", "train", "id", "label", None, split)
     conn.execute(f"UPDATE train SET label = 1 - label WHERE id % 10 = 0 AND {TRAIN}")
     logged: list[str] = []
     outcome = run_loop(app, "d", LoopConfig(max_rounds=2, k=10), logged.append)

@@ -175,7 +175,7 @@ def test_a_worker_carries_on_after_the_database_restarts(
         app = Mendb.open(Settings(database_url=url, home=tmp_path))
         with app.connection() as conn:
             make_table(conn)
-            datasets.register(conn, app.engine, "d", "train", "id", "label")
+            datasets.register(conn, "d", "train", "id", "label")
         app.close()
         with psycopg.connect(url, autocommit=True) as conn:
             run_id = jobs.request(conn, "value", "d", {"k": 3})

@@ -31,7 +31,7 @@ def propose_flips(conn: psycopg.Connection[Any], rows: list[int]) -> list[int]:
 @pytest.fixture
 def dataset(app: Mendb, conn: psycopg.Connection[Any]) -> datasets.Dataset:
     make_table(conn)
-    return datasets.register(conn, app.engine, "d", "train", "id", "label")
+    return datasets.register(conn, "d", "train", "id", "label")
 
 
 def statuses(conn: psycopg.Connection[Any]) -> dict[int, str]:
@@ -184,7 +184,7 @@ def test_a_repair_on_a_foreign_column_is_refused(
 def test_propose_flags_flipped_labels(app: Mendb, conn: psycopg.Connection[Any]) -> None:
     labels = make_table(conn, n=200, seed=3)
     datasets.register(
-        conn, app.engine, "d", "train", "id", "label", datasets.parse_feature_spec("a,b")
+        conn, "d", "train", "id", "label", datasets.parse_feature_spec("a,b")
     )
     from mendb.db.read import read_dataset
 

@@ -18,7 +18,7 @@ from tests.factories import make_table
 @pytest.fixture
 def dataset(app: Mendb, conn: psycopg.Connection[Any]) -> str:
     make_table(conn)
-    datasets.register(conn, app.engine, "d", "train", "id", "label")
+    datasets.register(conn, "d", "train", "id", "label")
     return "d"
 
 

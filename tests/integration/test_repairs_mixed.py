@@ -41,7 +41,7 @@ class HashEncoder:
 
 def _register(conn: psycopg.Connection[Any], app: Mendb, features: str) -> datasets.Dataset:
     parsed = datasets.parse_feature_spec(features)
-    return datasets.register(conn, app.engine, "d", "public.train", "id", "label", parsed)
+    return datasets.register(conn, "d", "public.train", "id", "label", parsed)
 
 
 def test_changing_a_text_reembeds_exactly_that_row(app: Mendb, conn: Any) -> None:

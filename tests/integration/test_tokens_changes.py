@@ -42,7 +42,7 @@ def test_tokens_are_stored_hashed_and_scoped(conn: psycopg.Connection[Any]) -> N
 @pytest.fixture
 def valued(app: Mendb, conn: psycopg.Connection[Any]) -> int:
     make_table(conn, n=60)
-    datasets.register(conn, app.engine, "d", "train", "id", "label", [("a", None), ("b", None)])
+    datasets.register(conn, "d", "train", "id", "label", [("a", None), ("b", None)])
     return operations.value_dataset(app, "d", "knn_shapley", {"k": 3}).run_id
 
 

@@ -1,0 +1,295 @@
+"""One round of the loop, on the loop's connection: begin it (measure, value,
+explain, propose, and accept under the auto policy), then finish it (guard the
+label distribution, apply, retrain, and keep or roll back). The decisions are the
+pure functions of `server.policy`; each write that must be whole is one
+transaction."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import psycopg
+
+from mendb.db import datasets, rounds, runs
+from mendb.db.repairs import Repair, RepairStatus, find, review
+from mendb.db.rounds import Measured, Round, RoundDecision, RoundStatus, Verdict
+from mendb.repair.explain import explain_low_value
+from mendb.server import applying, operations
+from mendb.server.loop_config import LoopConfig, default_budget
+from mendb.server.policy import (
+    Decision,
+    DecisionCode,
+    halt,
+    judge_round,
+    label_shift_guard,
+    untrusted_values,
+)
+from mendb.server.round_state import Reference, RoundState, measure
+from mendb.server.settings import Settings
+from mendb.valuation.choice import MethodChoice, choose_method
+
+Log = Callable[[str], None]
+Moves = Counter[tuple[str | None, str | None]]  # label repairs by (old label, new label)
+
+
+@dataclass(frozen=True)
+class LoopRun:
+    """One loop as its rounds see it: which, on what, by which settings."""
+
+    loop_id: int
+    name: str
+    config: LoopConfig
+    reference: Reference
+    settings: Settings
+    log: Log
+
+
+def begin_round(conn: psycopg.Connection[Any], loop: LoopRun, number: int) -> Round:
+    """Measure, value, explain, propose (and accept under the auto policy). The
+    round comes back awaiting review, ready to finish, or stopped: then its code
+    and reason say why the loop ends here (`stop_decision`)."""
+    config = loop.config
+    before = measure(conn, loop.name, config.seed, loop.reference)
+    if config.method == "auto":
+        choice = choose_method(before.n_train, set(before.kinds), before.label_counts)
+    else:
+        choice = MethodChoice(config.method, {}, "chosen by the user")
+    with conn.transaction():
+        round_id = rounds.start(conn, loop.loop_id, loop.name, number, choice.method)
+        rounds.measured(conn, round_id, loop.reference.validation, measured(before))
+    valid = before.valid.scores()
+    loop.log(
+        f"round {number}: valuing with {choice.method} ({choice.reason}); validation log-loss"
+        f" {valid.log_loss:.4f}, balanced accuracy {valid.balanced_accuracy:.4f}"
+    )
+    outcome, parts = operations.value_choice(
+        conn,
+        loop.settings,
+        loop.name,
+        choice,
+        lambda method: {"k": config.k} if method == "knn_shapley" else {"seed": config.seed},
+    )
+    for rule in explain(conn, loop.name, outcome.run_id):
+        loop.log(f"  {rule['sentence']}")
+    run = runs.get(conn, outcome.run_id)
+    negative = int(run["metrics"].get("negative_rows", 0))
+    rounds.valued(conn, round_id, outcome.run_id, outcome.rows, negative)
+    verdicts = (untrusted_values(r.diagnostics) for r in [*parts, outcome])
+    untrusted = next((v for v in verdicts if v is not None), None)
+    if untrusted is not None:
+        return _stopped(conn, loop, round_id, untrusted)
+    budget = config.budget or default_budget(before.n_train)
+    ids = operations.propose(
+        conn, loop.settings, loop.name, max_rows=budget, method=choice.method, k=config.k
+    )
+    with conn.transaction():
+        accepted = _accept(conn, loop, ids)
+        review_now = bool(ids) and config.policy == "review"
+        status = RoundStatus.AWAITING_REVIEW if review_now else RoundStatus.RUNNING
+        rounds.proposed(conn, round_id, ids, len(accepted), status)
+    loop.log(f"  {len(ids)} proposals, {len(accepted)} accepted")
+    stop = _nothing_to_do(config, ids, accepted, negative, operations.harm_threshold(run))
+    if stop is not None:
+        return _stopped(conn, loop, round_id, stop)
+    return _round(conn, loop, round_id)
+
+
+def _nothing_to_do(
+    config: LoopConfig, ids: list[int], accepted: list[int], negative: int,
+    threshold: float | None,
+) -> Decision | None:  # fmt: skip
+    if not ids and negative == 0:
+        # Rows with a broken cell or a contradicted label are looked at whatever
+        # their value (server.propose): no harmful row alone is no reason to stop.
+        reason = (
+            f"no row is valued below {threshold:g} (harmful), and none has a broken cell"
+            " or a contradicted label to repair"
+        )
+        return halt(DecisionCode.NOTHING_TO_PROPOSE, reason)
+    if not ids:
+        reason = "no repair to propose for the low-valued rows"
+        return halt(DecisionCode.NOTHING_TO_PROPOSE, reason)
+    if config.policy == "auto" and not accepted:
+        reason = f"no proposal was {config.acceptance()}"
+        return halt(DecisionCode.NOTHING_ACCEPTED, reason)
+    return None
+
+
+def stop_decision(current: Round) -> Decision | None:
+    """The decision a round that ended the loop before its review records."""
+    if current.decision is not RoundDecision.STOPPED:
+        return None
+    return halt(DecisionCode(current.code), current.reason or "")
+
+
+def _accept(conn: psycopg.Connection[Any], loop: LoopRun, ids: list[int]) -> list[int]:
+    """Under the auto policy, accept the proposals the settings accept and reject the
+    rest: an open proposal keeps its row from being proposed again, and the next
+    round sees it with cleaner neighbours."""
+    if not ids or loop.config.policy != "auto":
+        return []
+    actor = loop.settings.actor
+    chosen = [
+        r.id
+        for r in find(conn, loop.name, ids=ids)
+        if loop.config.accepts(r.confidence, r.verification)
+    ]
+    accepted = (
+        review(conn, RepairStatus.ACCEPTED, dataset=loop.name, ids=chosen, actor=actor)
+        if chosen
+        else []
+    )
+    passed_over = sorted(set(ids) - set(accepted))
+    if passed_over:
+        review(conn, RepairStatus.REJECTED, dataset=loop.name, ids=passed_over, actor=actor)
+    return accepted
+
+
+def finish_round(conn: psycopg.Connection[Any], loop: LoopRun, current: Round) -> Decision:
+    """Guard the label distribution, apply the accepted proposals, retrain, and keep
+    or roll back by the validation judges."""
+    name, config, reference, actor = loop.name, loop.config, loop.reference, loop.settings.actor
+    label = datasets.get(conn, name).label
+    # Everything accepted for the dataset is applied, as `mendb apply` does: a
+    # reviewer may have accepted repairs of their own beside the round's.
+    accepted = find(conn, name, status=[RepairStatus.ACCEPTED])
+    # Measured again rather than carried from the round's start: a round paused for
+    # review resumes in another process, and one path serves both.
+    before = measure(conn, name, config.seed, reference)
+    reviewed = len(accepted) if current.status is RoundStatus.AWAITING_REVIEW else None
+    moved = relabels(accepted, label)
+    refusal = label_shift_guard(
+        before.label_counts,
+        _counts_after(before, moved),
+        reference.distribution,
+        reference.rows,
+        z=config.margin,
+        classes=before.classes,
+    )
+    if refusal is not None:
+        verdict = _verdict(RoundDecision.REFUSED, refusal, moved, before, None, reference)
+        with conn.transaction():
+            ids = [r.id for r in accepted]
+            review(conn, RepairStatus.REJECTED, dataset=name, ids=ids, actor=actor)
+            rounds.refused(conn, current.id, _reviewed(verdict, reviewed))
+        loop.log(f"  refused: {refusal.reason}")
+        return refusal
+    report = applying.apply_accepted(conn, name, actor) if accepted else None
+    applied = set(report.done if report else [])
+    moved = relabels([r for r in accepted if r.id in applied], label)
+    after = measure(conn, name, config.seed, reference)
+    decision = judge_round(before.valid, after.valid, z=config.margin, min_gain=config.min_gain)
+    loop.log(f"  applied {len(applied)} ({_direction_text(moved)}); {decision.reason}")
+    kept = RoundDecision.KEPT if decision.keep else RoundDecision.ROLLED_BACK
+    verdict = _verdict(kept, decision, moved, before, after, reference)
+    with conn.transaction():
+        if not decision.keep and applied:
+            applying.revert_applied(conn, name, sorted(applied), actor)
+        rounds.judged(conn, current.id, _reviewed(verdict, reviewed), len(applied), measured(after))
+    return decision
+
+
+def _verdict(
+    decision: RoundDecision,
+    judged: Decision,
+    moved: Moves,
+    before: RoundState,
+    after: RoundState | None,
+    reference: Reference,
+) -> Verdict:
+    return Verdict(
+        decision,
+        str(judged.code),
+        judged.reason,
+        operations.jsonable(judged.figures),
+        [{"from": a, "to": b, "count": n} for (a, b), n in sorted(moved.items())],
+        _distributions(before, after, reference),
+    )
+
+
+def _reviewed(verdict: Verdict, accepted: int | None) -> Verdict:
+    """A round that waited for review counts what its reviewer accepted."""
+    if accepted is None:
+        return verdict
+    return replace(verdict, accepted=accepted)
+
+
+def relabels(repairs: list[Repair], label: str) -> Moves:
+    """Label repairs counted by direction (old label, new label)."""
+    return Counter(
+        (r.old_value, r.new_value)
+        for r in repairs
+        if r.kind == "label" and r.column_name == label
+    )
+
+
+def _counts_after(state: RoundState, moved: Moves) -> np.ndarray:
+    counts = state.label_counts.astype(np.int64).copy()
+    index = {c: i for i, c in enumerate(state.classes)}
+    for (old, new), n in moved.items():
+        if old in index and new in index:
+            counts[index[old]] -= n
+            counts[index[new]] += n
+    return counts
+
+
+def _direction_text(moved: Moves) -> str:
+    if not moved:
+        return "no relabels"
+    return ", ".join(f"{n} {a}->{b}" for (a, b), n in sorted(moved.items()))
+
+
+def _distributions(
+    before: RoundState, after: RoundState | None, reference: Reference
+) -> dict[str, Any]:
+    out = {
+        "before": before.shares(),
+        "reference": dict(
+            zip(before.classes, reference.distribution.round(6).tolist(), strict=True)
+        ),
+        "reference_kind": reference.validation,
+    }
+    if after is not None:
+        out["after"] = after.shares()
+    return out
+
+
+def measured(state: RoundState) -> Measured:
+    valid, test = state.valid.scores(), state.test.scores()
+    return Measured(
+        valid=valid.accuracy,
+        valid_log_loss=valid.log_loss,
+        valid_balanced=valid.balanced_accuracy,
+        valid_macro_f1=valid.macro_f1,
+        valid_brier=valid.brier,
+        test=test.accuracy,
+        test_balanced=test.balanced_accuracy,
+        test_log_loss=test.log_loss,
+    )
+
+
+def _stopped(
+    conn: psycopg.Connection[Any], loop: LoopRun, round_id: int, decision: Decision
+) -> Round:
+    rounds.stopped(conn, round_id, str(decision.code), decision.reason)
+    return _round(conn, loop, round_id)
+
+
+def _round(conn: psycopg.Connection[Any], loop: LoopRun, round_id: int) -> Round:
+    return next(r for r in rounds.rounds_of(conn, loop.loop_id) if r.id == round_id)
+
+
+def explain(conn: psycopg.Connection[Any], name: str, run_id: int | None) -> list[dict[str, Any]]:
+    """Rules for the rows a valuation run values lowest, stored on the run."""
+    _, data, read = operations.load(conn, name)
+    if run_id is None:
+        run_id, values = operations.latest_values(conn, name, data)
+    else:
+        values = operations.values_of_run(conn, runs.get(conn, run_id), data)
+    rules = [r.to_dict() for r in explain_low_value(read.arrays, values.values, values.harmful())]
+    runs.add_diagnostics(conn, run_id, {"explanation": rules})
+    return rules
