@@ -68,6 +68,6 @@ def query(name: str) -> sql.SQL:
     """The statement called `name`, ready for `conn.execute(query(name), params)` or,
     with user-given names, `query(name).format(table=sql.Identifier(...))`."""
     try:
-        return sql.SQL(all_queries()[name])  # type: ignore[arg-type]
+        return sql.SQL(all_queries()[name])
     except KeyError:
         raise QueryFileError(f"no query named {name} in {__package__}/sql") from None
