@@ -204,6 +204,11 @@ def _refuse(
     )
 
 
+# Shares are sums of float quotients: a move that leaves a distance unchanged in exact
+# arithmetic may come out a few ulps larger, which must not refuse it at z = 0.
+_ROUNDING = 1e-12
+
+
 def label_shift_guard(
     train_counts_before: NDArray[np.int64],
     train_counts_after: NDArray[np.int64],
@@ -240,7 +245,7 @@ def label_shift_guard(
     training_rows = float(np.sum(train_counts_after))
     se = 2.0 * math.sqrt(max(spread, 0.0) * (1.0 / reference_rows + 1.0 / training_rows))
     overshoot = _overshoot(before, after, r, reference_rows, training_rows, z, classes)
-    if not change > z * se:
+    if not change > z * se + _ROUNDING:
         return overshoot
     moved = int(np.argmax(np.abs(d)))
     distance = {
@@ -280,7 +285,7 @@ def _overshoot(
     se = np.sqrt(r * (1 - r) * (1.0 / reference_rows + 1.0 / training_rows))
     excess = past_after - past_before - z * se
     moved = int(np.argmax(excess))
-    if not excess[moved] > 0:
+    if not excess[moved] > _ROUNDING:
         return None
     return _shift_refusal(
         (before, after, r),
