@@ -91,3 +91,11 @@ def require_between(option: str, value: float | None, low: float, high: float) -
     outside every range."""
     if value is not None and not low <= value <= high:
         raise InvalidArgument(f"{option}={value} is out of range: must be between {low} and {high}")
+
+
+class Cancelled(Conflict):
+    """The job was cancelled."""
+
+
+class LeaseLost(Conflict):
+    """This worker no longer holds the job's lease; another worker may run it."""

@@ -20,25 +20,13 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from mendb.db.errors import Conflict, MendbError, NotFound, UnknownDataset
+from mendb.db.errors import Cancelled, Conflict, LeaseLost, MendbError, NotFound, UnknownDataset
 from mendb.db.queries import query
 from mendb.db.repairs import set_actor
 
 CHANNEL = "mendb_jobs"
 KINDS = ("value", "propose", "apply", "revert")
 Lease = Literal["held", "cancel", "lost"]
-
-
-class Cancelled(MendbError):
-    """The job was cancelled."""
-
-    status_code = 409
-
-
-class LeaseLost(MendbError):
-    """This worker no longer holds the job's lease; another worker may run it."""
-
-    status_code = 409
 
 
 def request(

@@ -15,7 +15,6 @@ from typing import Final
 
 import psycopg
 
-from mendb.db import jobs
 from mendb.db.errors import (
     Conflict,
     InvalidArgument,
@@ -47,8 +46,6 @@ OUTCOMES: Final[dict[type[Exception], Outcome]] = {
     MendbError: Outcome(400),
     NotFound: Outcome(404),
     Conflict: Outcome(409),
-    jobs.Cancelled: Outcome(409),
-    jobs.LeaseLost: Outcome(409),
     MissingPrivilege: Outcome(403),
     BodyTooLarge: Outcome(413),
     InvalidDataset: Outcome(422),

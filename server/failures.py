@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 
 from mendb.db import jobs, runs
-from mendb.db.jobs import Cancelled, LeaseLost
+from mendb.db.errors import Cancelled, LeaseLost
 
 
 def describe(error: BaseException) -> str:

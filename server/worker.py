@@ -32,8 +32,7 @@ import psycopg
 import sqlalchemy.exc
 
 from mendb.db import changes, jobs, rounds, runs
-from mendb.db.errors import MendbError
-from mendb.db.jobs import Cancelled, LeaseLost
+from mendb.db.errors import Cancelled, LeaseLost, MendbError
 from mendb.db.repairs import act_for
 from mendb.db.runs import Run
 from mendb.server import applying, loop, operations

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
-from mendb.db import errors, jobs
+from mendb.db import errors
 from mendb.server.cli._common import handle_errors
 from mendb.server.errors import HANDLED, OUTCOMES, BodyTooLarge, error_body, outcome_of
 from mendb.valuation import errors as root
@@ -57,8 +57,8 @@ def test_a_parameter_error_survives_a_trip_to_another_process() -> None:
         (errors.DatasetExists, 409),
         (errors.NoScores, 409),
         (errors.SourceTableMissing, 409),
-        (jobs.Cancelled, 409),
-        (jobs.LeaseLost, 409),
+        (errors.Cancelled, 409),
+        (errors.LeaseLost, 409),
         (errors.MissingPrivilege, 403),
         (BodyTooLarge, 413),
         (errors.InvalidDataset, 422),
