@@ -274,8 +274,8 @@ def _overshoot(
     classes: tuple[str, ...] | None,
 ) -> Decision | None:
     """Relabels that carry a class past the reference, beyond its margin, also move
-    the labels away from it, though the distance may shrink overall (a minority of
-    25 % mended toward 9 % but driven to 2 %). Refused when a class ends farther past
+    the labels away from it, though the distance may shrink overall (a class mended
+    toward its reference share but driven far below it). Refused when a class ends farther past
     the reference, in the direction it moved, than it was and than z binomial
     standard errors of its share allow."""
     d = after - before
