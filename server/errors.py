@@ -26,6 +26,7 @@ from mendb.db.errors import (
     NotFound,
 )
 from mendb.valuation.errors import InvalidParameterError
+from mendb.valuation.models import InvalidModel
 
 __all__ = ["HANDLED", "OUTCOMES", "BodyTooLarge", "Outcome", "error_body", "outcome_of"]
 
@@ -52,6 +53,7 @@ OUTCOMES: Final[dict[type[Exception], Outcome]] = {
     InvalidName: Outcome(422),
     InvalidArgument: Outcome(422),
     InvalidParameterError: Outcome(422),
+    InvalidModel: Outcome(422),
     MissingExtension: Outcome(503),
     # A value PostgreSQL cannot hold (a NUL byte in text, a number out of range):
     # the input's fault, so it is answered like mendb's own refusals.

@@ -1,23 +1,34 @@
 """The arrays a valuation method works on.
 
-`db/` builds these from a registered table; tests build them from numpy. Labels are
-encoded as integer class indices into `classes`.
+`db/` builds these from a registered table; tests build them from numpy. For a
+classification task the labels are integer class indices into `classes`; for a
+regression task they are the target's values as float64 and `classes` is empty.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 
+class Task(StrEnum):
+    """What the label is: a class to predict, or a number."""
+
+    CLASSIFICATION = "classification"
+    REGRESSION = "regression"
+
+
 @dataclass(frozen=True)
 class Split:
-    """One part of a dataset: features, encoded labels and the rows' keys."""
+    """One part of a dataset: features, labels (class codes, or a regression target's
+    float values) and the rows' keys."""
 
     x: NDArray[np.float64]
-    y: NDArray[np.int64]
+    y: NDArray[Any]
     keys: NDArray[np.object_]
 
     def __post_init__(self) -> None:
@@ -50,6 +61,11 @@ class TrainingArrays:
     missing: NDArray[np.bool_] | None = field(default=None)
     feature_kinds: tuple[str, ...] = ()
     categories: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    task: Task = Task.CLASSIFICATION
+
+    def __post_init__(self) -> None:
+        if self.task is Task.REGRESSION and self.classes:
+            raise ValueError("a regression task has no classes")
 
     @property
     def n_classes(self) -> int:

@@ -1,0 +1,45 @@
+"""A user's own model: named by import path, checked before anything runs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mendb.valuation.models import InvalidModel, ModelSpec, model_spec
+
+
+def test_a_scikit_learn_estimator_is_built_with_its_parameters() -> None:
+    spec = model_spec("sklearn.ensemble:HistGradientBoostingRegressor", '{"max_iter": 7}')
+    model = spec.build()
+    assert type(model).__name__ == "HistGradientBoostingRegressor" and model.max_iter == 7
+    x = np.arange(20.0).reshape(-1, 1)
+    assert model.fit(x, x[:, 0] * 2).predict(x).shape == (20,)
+    assert spec.to_params() == {
+        "model": "sklearn.ensemble:HistGradientBoostingRegressor",
+        "model_params": {"max_iter": 7},
+    }
+
+
+def test_each_build_is_a_fresh_estimator() -> None:
+    spec = ModelSpec("sklearn.linear_model:Ridge", {"alpha": 2.0})
+    assert spec.build() is not spec.build()
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "says", "column"),
+    [
+        ("sklearn.linear_model.Ridge", None, "package.module:Class", "model"),
+        ("no_such_package.models:Thing", None, "cannot be imported", "model"),
+        ("sklearn.linear_model:NoSuchModel", None, "has no class NoSuchModel", "model"),
+        ("collections:OrderedDict", None, "lacks fit and predict", "model"),
+        ("sklearn.linear_model:Ridge", '{"alpha": ', "not JSON", "model_params"),
+        ("sklearn.linear_model:Ridge", "[1, 2]", "JSON object", "model_params"),
+        ("sklearn.linear_model:Ridge", '{"no_such_parameter": 1}', "does not take", "model_params"),
+    ],
+)
+def test_a_model_that_cannot_be_used_is_refused_by_name(
+    path: str, params: str | None, says: str, column: str
+) -> None:
+    with pytest.raises(InvalidModel, match=says) as refused:
+        model_spec(path, params)
+    assert refused.value.column == column

@@ -1,0 +1,91 @@
+"""The user's own model: a scikit-learn-compatible estimator named by its import path.
+
+Values and repairs that are right for mendb's proxy can be wrong for the model a
+user actually trains, so wherever mendb fits a model (Data-OOB's bags, a semivalue
+utility, the loop's retrain, a repair's verification) it can fit theirs instead.
+`ModelSpec` is what a run records; `model_spec` checks a spec before anything runs,
+so a typo fails at once with a named error rather than in a worker an hour later.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from mendb.valuation.errors import MendbError
+
+_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+
+
+class InvalidModel(MendbError):
+    """The named model cannot be used: it does not import, or it is not an estimator."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """An estimator class by import path (`package.module:Class`) and its parameters."""
+
+    path: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def estimator_class(self) -> type[Any]:
+        module_name, _, class_name = self.path.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as error:
+            raise InvalidModel(
+                f"model {self.path}: module {module_name} cannot be imported ({error})",
+                column="model",
+            ) from error
+        cls = getattr(module, class_name, None)
+        if not isinstance(cls, type):
+            raise InvalidModel(
+                f"model {self.path}: {module_name} has no class {class_name}", column="model"
+            )
+        missing = [name for name in ("fit", "predict") if not callable(getattr(cls, name, None))]
+        if missing:
+            raise InvalidModel(
+                f"model {self.path} is not an estimator: it lacks {' and '.join(missing)}",
+                column="model",
+            )
+        return cls
+
+    def build(self) -> Any:
+        """A fresh, unfitted estimator."""
+        cls = self.estimator_class()
+        try:
+            return cls(**self.params)
+        except TypeError as error:
+            raise InvalidModel(
+                f"model {self.path} does not take the parameters {dict(self.params)}: {error}",
+                column="model_params",
+            ) from error
+
+    def to_params(self) -> dict[str, Any]:
+        """How a run records the model in its parameters."""
+        return {"model": self.path, "model_params": dict(self.params)}
+
+
+def model_spec(path: str, params: str | Mapping[str, Any] | None = None) -> ModelSpec:
+    """Check a model given by a user (`--model`, `--model-params` JSON) and return its
+    spec; builds it once, so a bad path or parameter is refused before any work."""
+    if not _PATH.match(path):
+        raise InvalidModel(
+            f"model {path!r} must be written package.module:Class", column="model"
+        )
+    if isinstance(params, str):
+        try:
+            params = json.loads(params)
+        except json.JSONDecodeError as error:
+            raise InvalidModel(
+                f"model parameters are not JSON: {error}", column="model_params"
+            ) from error
+    if params is not None and not isinstance(params, Mapping):
+        raise InvalidModel("model parameters must be a JSON object", column="model_params")
+    spec = ModelSpec(path, dict(params or {}))
+    spec.build()
+    return spec
