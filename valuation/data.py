@@ -62,10 +62,18 @@ class TrainingArrays:
     feature_kinds: tuple[str, ...] = ()
     categories: dict[str, tuple[str, ...]] = field(default_factory=dict)
     task: Task = Task.CLASSIFICATION
+    # Out-of-fold predictions the user stored in the table for the training rows
+    # (`--predictions COLUMN`): a regression target's predicted values, shape (n,), or
+    # class probabilities, shape (n, n_classes); None when not given.
+    predictions: NDArray[np.float64] | None = None
 
     def __post_init__(self) -> None:
         if self.task is Task.REGRESSION and self.classes:
             raise ValueError("a regression task has no classes")
+        if self.predictions is not None and len(self.predictions) != len(self.train):
+            raise ValueError(
+                f"{len(self.predictions)} stored predictions for {len(self.train)} training rows"
+            )
 
     @property
     def n_classes(self) -> int:
