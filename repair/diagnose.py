@@ -26,26 +26,51 @@ proposal.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from enum import Enum
 
 import numpy as np
 from numpy.typing import NDArray
 
 from mendb.repair.evidence import (
+    fence_distance,
+    label_support,
     mad,
     nearest,
     nearest_others,
     out_of_fold_probabilities,
+    robust_z,
     trusted_or_all,
     weighted_votes,
 )
-from mendb.repair.proposals import Column, Diagnosis, RepairContext
-from mendb.repair.repairers.label import label_support
+from mendb.repair.proposals import (
+    Column,
+    Diagnosis,
+    DiagnosisKind,
+    Evidence,
+    RepairContext,
+    VectorProblem,
+)
 from mendb.repair.text import Vocabulary
 from mendb.valuation.data import TrainingArrays
 
-_MAD_SCALE = 1.4826
-HARD = ("missing", "vector", "numeric_global")
-SOFT = ("text", "numeric_class", "label")
+
+class Tier(Enum):
+    """How a finding in one cell ranks against the row's other findings: HARD wins,
+    then TEXT, then a lone UNUSUAL cell. A MILD cell is never chosen, but beside an
+    UNUSUAL one it means the row is not unusual in one column only."""
+
+    HARD = "hard"  # a null, a broken or far vector, a number beyond its column's range
+    TEXT = "text"  # words no vocabulary knows
+    UNUSUAL = "unusual"  # a number beyond `z_class` against its label's rows
+    MILD = "mild"  # a number beyond `z_typical` against its label's rows
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One cell's evidence, as a diagnosis, and how it ranks."""
+
+    tier: Tier
+    diagnosis: Diagnosis
 
 
 @dataclass(frozen=True)
@@ -68,11 +93,11 @@ def diagnose(
 ) -> tuple[Diagnosis, ...]:
     limits = thresholds or Thresholds()
     rows = np.asarray(context.suspects, dtype=np.int64)
-    found: dict[int, list[tuple[str, Diagnosis]]] = {int(i): [] for i in rows}
+    found: dict[int, list[Finding]] = {int(i): [] for i in rows}
     numeric = [c for c in context.columns if c.kind == "numeric"]
     for column in context.columns:
-        for tag, diagnosis in _column_findings(context, column, rows, limits, k):
-            found[diagnosis.index].append((tag, diagnosis))
+        for finding in _column_findings(context, column, rows, limits, k):
+            found[finding.diagnosis.index].append(finding)
     support = label_support(context, rows, k)
     label_scores = 1.0 - support.combined[np.arange(len(rows)), context.data.train.y[rows]]
     picks = {int(i): _choose(found[int(i)], len(numeric), limits) for i in rows}
@@ -84,8 +109,8 @@ def diagnose(
         for position, i in enumerate(rows)
         if label_scores[position] >= limits.label
         and (pick := picks[int(i)]) is not None
-        and pick.kind == "numeric"
-        and "beyond_range" not in pick.evidence
+        and pick.kind == DiagnosisKind.NUMERIC
+        and pick.evidence.beyond_range is None
     ]
     for index in _label_still_doubted(context, torn, picks, limits, k):
         picks[index] = None
@@ -94,19 +119,19 @@ def diagnose(
         score = float(label_scores[position])
         pick = picks[int(index)]
         if pick is None and score >= limits.label:
-            pick = Diagnosis(int(index), "label", context.label_column, score)
+            pick = Diagnosis(int(index), DiagnosisKind.LABEL, context.label_column, score)
         if pick is None:
             continue
         for cell in [pick, *_other_broken_cells(found[int(index)], pick)]:
-            evidence = {**cell.evidence, "label_disagreement": round(score, 4)}
-            chosen.append(Diagnosis(cell.index, cell.kind, cell.column, cell.score, evidence))
+            evidence = replace(cell.evidence, label_disagreement=round(score, 4))
+            chosen.append(replace(cell, evidence=evidence))
     return tuple(chosen)
 
 
-def _other_broken_cells(findings: list[tuple[str, Diagnosis]], pick: Diagnosis) -> list[Diagnosis]:
+def _other_broken_cells(findings: list[Finding], pick: Diagnosis) -> list[Diagnosis]:
     """When hard evidence won, the row's other cells with hard evidence, strongest
     per column: a row with two broken cells is mended in one round, not two."""
-    hard = [d for tag, d in findings if tag in HARD]
+    hard = [f.diagnosis for f in findings if f.tier == Tier.HARD]
     if not any(d is pick for d in hard):
         return []
     best: dict[str, Diagnosis] = {}
@@ -165,8 +190,8 @@ def doubted_label_rows(
     Valuation can miss a flipped label as it misses a broken cell: KNN-Shapley
     values a row only through the validation rows that count it among their
     nearest, so a flip few of them reach, or one whose next-nearest rows are of
-    another class too, can sit just above zero. On the benchmark's wine table a
-    third of the flips did; with every flip looked at, none was left unproposed."""
+    another class too, can sit just above zero, so rows valued just above it are
+    asked too (`selection.doubt_pool`)."""
     limits = thresholds or Thresholds()
     rows = np.asarray(rows, dtype=np.int64)
     x, y = data.train.x, data.train.y
@@ -178,34 +203,6 @@ def doubted_label_rows(
     support = 0.5 * (votes + held_out)[np.arange(len(rows)), y[rows]]
     doubted = np.flatnonzero(support < 1.0 - limits.label)
     return rows[doubted[np.argsort(support[doubted], kind="stable")]]
-
-
-def fence_distance(values: NDArray[np.float64], fence: float) -> NDArray[np.float64]:
-    """How far each value lies beyond the fences `fence` times as far from the
-    median as the 2.5th and 97.5th percentiles are, in units of that percentile
-    range (0 inside; NaN counts as inside).
-
-    A value multiplied by 100 lands far beyond them; a legitimate extreme of a
-    skewed column, a few times the 97.5th percentile, stays inside. The
-    percentiles are order statistics with at least three values beyond them, so a
-    few broken cells cannot move them, even in a table of a hundred rows. Where a
-    percentile equals the median (a sparse column: mostly zeros), the median of the
-    other values on that side stands in for it."""
-    finite = np.sort(values[np.isfinite(values)])
-    if len(finite) < 8:
-        return np.zeros(len(values))
-    centre = float(np.median(finite))
-    low = max(float(np.percentile(finite, 2.5, method="higher")), float(finite[3]))
-    high = min(float(np.percentile(finite, 97.5, method="lower")), float(finite[-4]))
-    others = finite[finite != centre]
-    if high == centre and len(others[others > centre]):
-        high = float(np.median(others[others > centre]))
-    if low == centre and len(others[others < centre]):
-        low = float(np.median(others[others < centre]))
-    width = high - low or 1.0
-    upper, lower = centre + fence * (high - centre), centre - fence * (centre - low)
-    beyond = np.maximum(values - upper, 0) + np.maximum(lower - values, 0)
-    return np.nan_to_num(beyond / width)
 
 
 def _label_still_doubted(
@@ -235,25 +232,22 @@ def _label_still_doubted(
     return [index for index, d in zip(rows, doubt, strict=True) if d >= limits.explained]
 
 
-def _choose(
-    findings: list[tuple[str, Diagnosis]], n_numeric: int, limits: Thresholds
-) -> Diagnosis | None:
-    hard = [d for tag, d in findings if tag in HARD]
-    if hard:
-        return max(hard, key=lambda d: d.score)
-    text = [d for tag, d in findings if tag == "text"]
-    if text:
-        return max(text, key=lambda d: d.score)
-    unusual = [d for tag, d in findings if tag == "numeric_class"]
-    mild = [d for tag, d in findings if tag == "numeric_mild"]
-    if len(unusual) == 1 and not mild and n_numeric >= limits.min_columns:
+def _choose(findings: list[Finding], n_numeric: int, limits: Thresholds) -> Diagnosis | None:
+    def of(tier: Tier) -> list[Diagnosis]:
+        return [f.diagnosis for f in findings if f.tier == tier]
+
+    for tier in (Tier.HARD, Tier.TEXT):
+        if of(tier):
+            return max(of(tier), key=lambda d: d.score)
+    unusual = of(Tier.UNUSUAL)
+    if len(unusual) == 1 and not of(Tier.MILD) and n_numeric >= limits.min_columns:
         return unusual[0]
     return None
 
 
 def _column_findings(
     context: RepairContext, column: Column, rows: NDArray[np.int64], limits: Thresholds, k: int
-) -> list[tuple[str, Diagnosis]]:
+) -> list[Finding]:
     if column.kind == "numeric":
         return _numeric(context, column, rows, limits)
     if column.kind == "vector":
@@ -263,32 +257,19 @@ def _column_findings(
     return []
 
 
-def robust_z(values: NDArray[np.float64], reference: NDArray[np.float64]) -> NDArray[np.float64]:
-    reference = reference[np.isfinite(reference)]
-    if len(reference) == 0:
-        return np.zeros(len(values))
-    centre = np.median(reference)
-    scale = _MAD_SCALE * np.median(np.abs(reference - centre))
-    if scale == 0:
-        # A mostly constant column (sparse pixels, rare flags): a value the trusted
-        # rows also take is no evidence of corruption; only one beyond their range is.
-        spread = float(np.std(reference)) or 1.0
-        beyond = np.maximum(values - reference.max(), 0) + np.maximum(reference.min() - values, 0)
-        return beyond / spread
-    return np.abs(values - centre) / scale
-
-
 def _numeric(
     context: RepairContext, column: Column, rows: NDArray[np.int64], limits: Thresholds
-) -> list[tuple[str, Diagnosis]]:
+) -> list[Finding]:
     values, y = column.values, context.data.train.y
     trusted = trusted_or_all(context.trusted(), context.suspects)
     outside = fence_distance(values, limits.fence)
-    out: list[tuple[str, Diagnosis]] = []
+    out: list[Finding] = []
+    numeric = DiagnosisKind.NUMERIC
     for index in rows:
         value = values[index]
         if np.isnan(value):
-            out.append(("missing", Diagnosis(int(index), "missing", column.name, 1.0)))
+            missing = Diagnosis(int(index), DiagnosisKind.MISSING, column.name, 1.0)
+            out.append(Finding(Tier.HARD, missing))
             continue
         z = float(robust_z(np.array([value]), values[trusted])[0])
         same = trusted[y[trusted] == y[index]]
@@ -297,32 +278,34 @@ def _numeric(
         # off), a different value is common variety, not a corrupted cell.
         spread = len(same) > 2 and mad(values[same]) > 0
         z_label = float(robust_z(np.array([value]), values[same])[0]) if spread else 0.0
-        evidence = {"z": round(z, 3), "z_within_label": round(z_label, 3)}
+        evidence = Evidence(z=round(z, 3), z_within_label=round(z_label, 3))
         if outside[index] > 0:
-            evidence["beyond_range"] = round(float(outside[index]), 3)
+            evidence = replace(evidence, beyond_range=round(float(outside[index]), 3))
             score = min(1.0, 0.5 + outside[index])
-            diagnosis = Diagnosis(int(index), "numeric", column.name, score, evidence)
-            out.append(("numeric_global", diagnosis))
+            diagnosis = Diagnosis(int(index), numeric, column.name, score, evidence)
+            out.append(Finding(Tier.HARD, diagnosis))
         elif z_label > limits.z_class:
             score = min(1.0, z_label / (2 * limits.z_class))
-            diagnosis = Diagnosis(int(index), "numeric", column.name, score, evidence)
-            out.append(("numeric_class", diagnosis))
+            diagnosis = Diagnosis(int(index), numeric, column.name, score, evidence)
+            out.append(Finding(Tier.UNUSUAL, diagnosis))
         elif z_label > limits.z_typical:
-            out.append(("numeric_mild", Diagnosis(int(index), "numeric", column.name, 0.0)))
+            out.append(Finding(Tier.MILD, Diagnosis(int(index), numeric, column.name, 0.0)))
     return out
 
 
 def _vector(
     context: RepairContext, column: Column, rows: NDArray[np.int64], limits: Thresholds, k: int
-) -> list[tuple[str, Diagnosis]]:
+) -> list[Finding]:
     values = column.values
-    out: list[tuple[str, Diagnosis]] = []
+    out: list[Finding] = []
+    vector = DiagnosisKind.VECTOR
     broken = np.isnan(values[rows]).any(axis=1) | ~np.any(values[rows] != 0, axis=1)
     for index, bad in zip(rows, broken, strict=True):
         if bad:
-            problem = "null" if np.isnan(values[index]).any() else "all zeros"
-            evidence = {"problem": problem}
-            out.append(("vector", Diagnosis(int(index), "vector", column.name, 1.0, evidence)))
+            null = np.isnan(values[index]).any()
+            evidence = Evidence(problem=VectorProblem.NULL if null else VectorProblem.ALL_ZEROS)
+            diagnosis = Diagnosis(int(index), vector, column.name, 1.0, evidence)
+            out.append(Finding(Tier.HARD, diagnosis))
     healthy = rows[~broken]
     distances = _vector_distances(context, column, healthy, k, limits)
     if distances is None:
@@ -330,9 +313,10 @@ def _vector(
     measure, scores, limit = distances
     for index, distance, score in zip(healthy, measure, scores, strict=True):
         if score > limit:
-            evidence = {"problem": "far", "distance": round(float(distance), 4)}
+            evidence = Evidence(problem=VectorProblem.FAR, distance=round(float(distance), 4))
             strength = min(1.0, score / 2 / limit)
-            out.append(("vector", Diagnosis(int(index), "vector", column.name, strength, evidence)))
+            diagnosis = Diagnosis(int(index), vector, column.name, strength, evidence)
+            out.append(Finding(Tier.HARD, diagnosis))
     return out
 
 
@@ -384,16 +368,17 @@ def _cosine(a: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np.float6
 
 def _text(
     context: RepairContext, column: Column, rows: NDArray[np.int64], limits: Thresholds
-) -> list[tuple[str, Diagnosis]]:
+) -> list[Finding]:
     vocabulary = Vocabulary.from_texts(column.values[context.trusted()])
-    out: list[tuple[str, Diagnosis]] = []
+    out: list[Finding] = []
     for index in rows:
         text = column.values[index]
         if text is None:
             continue
         share, unknown = vocabulary.oov_share(str(text))
         if len(unknown) >= limits.oov_min and share >= limits.oov_share:
-            evidence = {"oov_share": round(share, 4), "unknown_words": unknown[:20]}
+            evidence = Evidence(oov_share=round(share, 4), unknown_words=tuple(unknown[:20]))
             score = min(1.0, share / (2 * limits.oov_share))
-            out.append(("text", Diagnosis(int(index), "text", column.name, score, evidence)))
+            diagnosis = Diagnosis(int(index), DiagnosisKind.TEXT, column.name, score, evidence)
+            out.append(Finding(Tier.TEXT, diagnosis))
     return out

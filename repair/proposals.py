@@ -3,7 +3,9 @@ what a repairer may look at to propose it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
+from enum import StrEnum
 from typing import Any, Protocol
 
 import numpy as np
@@ -12,7 +14,48 @@ from numpy.typing import NDArray
 from mendb.valuation.data import TrainingArrays
 from mendb.valuation.result import ValuationResult
 
-REPAIR_KINDS = ("label", "numeric", "missing", "vector", "text")
+
+class DiagnosisKind(StrEnum):
+    """The kind of error a row is diagnosed with, and so of the repair proposed for
+    it; stored as its value in `mendb.repairs.kind`."""
+
+    LABEL = "label"
+    NUMERIC = "numeric"  # a number far outside its column, or unusual for its label
+    MISSING = "missing"  # a null number
+    VECTOR = "vector"
+    TEXT = "text"
+
+
+class VectorProblem(StrEnum):
+    """What is wrong with a vector cell."""
+
+    NULL = "null"
+    ALL_ZEROS = "all zeros"
+    FAR = "far"  # far from its source text's embedding, or from the trusted rows
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What diagnosis found in one cell, the fields a repairer may read; None where
+    a field does not apply to the diagnosis's kind. `as_json` writes the fields set,
+    under these names, into a proposal's evidence (`mendb.repairs.evidence`)."""
+
+    z: float | None = None  # robust z-score against the trusted rows
+    z_within_label: float | None = None  # ... against the trusted rows of its label
+    beyond_range: float | None = None  # `evidence.fence_distance`, when positive
+    problem: VectorProblem | None = None
+    distance: float | None = None  # how far a vector is (`problem` FAR)
+    oov_share: float | None = None  # share of words no vocabulary knows
+    unknown_words: tuple[str, ...] | None = None
+    label_disagreement: float | None = None  # 1 - the support of the row's label
+
+    def as_json(self) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if value is not None:
+                found[item.name] = list(value) if isinstance(value, tuple) else value
+        return found
 
 
 @dataclass(frozen=True)
@@ -28,15 +71,19 @@ class RepairProposal:
     column: str
     old_value: str | None
     new_value: str | None
-    kind: str
+    kind: DiagnosisKind
     repairer: str
     confidence: float
     evidence: dict[str, Any] = field(default_factory=dict)
     verification: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
-        if self.kind not in REPAIR_KINDS:
-            raise ValueError(f"repair kind {self.kind!r} must be one of {REPAIR_KINDS}")
+        # A plain string ("label") is accepted and kept as its enum member.
+        try:
+            object.__setattr__(self, "kind", DiagnosisKind(self.kind))
+        except ValueError:
+            kinds = tuple(str(k) for k in DiagnosisKind)
+            raise ValueError(f"repair kind {self.kind!r} must be one of {kinds}") from None
         if not 0.0 <= self.confidence <= 1.0:
             raise ValueError(f"confidence {self.confidence} must be between 0 and 1")
 
@@ -65,10 +112,10 @@ class Diagnosis:
     evidence itself."""
 
     index: int
-    kind: str
+    kind: DiagnosisKind
     column: str
     score: float
-    evidence: dict[str, Any] = field(default_factory=dict)
+    evidence: Evidence = field(default_factory=Evidence)
 
 
 class NeighbourSearch(Protocol):
@@ -119,13 +166,14 @@ class RepairContext:
                 return column
         raise KeyError(f"no column {name!r} in the repair context")
 
-    def diagnosed(self, kind: str) -> list[Diagnosis]:
+    def diagnosed(self, kind: DiagnosisKind) -> list[Diagnosis]:
         """The diagnoses of this kind; without diagnoses, every suspect is a
         label suspect (what a label-only caller expects)."""
         if self.diagnoses is None:
-            if kind != "label":
+            if kind != DiagnosisKind.LABEL:
                 return []
-            return [Diagnosis(int(i), "label", self.label_column, 1.0) for i in self.suspects]
+            label = DiagnosisKind.LABEL
+            return [Diagnosis(int(i), label, self.label_column, 1.0) for i in self.suspects]
         return [d for d in self.diagnoses if d.kind == kind]
 
     def trusted(self) -> NDArray[np.bool_]:
@@ -138,8 +186,39 @@ class RepairContext:
 
 class Repairer(Protocol):
     """An expert that proposes fixes for suspect rows; plug in another by
-    implementing this (a neighbour vote, a proxy model, an HTTP endpoint...)."""
+    implementing this (a neighbour vote, a proxy model, an HTTP endpoint...).
+
+    It proposes for the context's suspects only, in the label column or one of the
+    context's columns: those are the cells whose current values the service reads
+    (`TableState`)."""
 
     name: str
 
     def propose(self, context: RepairContext) -> list[RepairProposal]: ...
+
+
+@dataclass(frozen=True)
+class TableState:
+    """What the table holds now for the suspects: the rows with an open (proposed or
+    accepted) repair, and each cell's value in PostgreSQL's text form
+    (`cells[column][row_key]`, what apply compares against)."""
+
+    open_rows: frozenset[str] = frozenset()
+    cells: Mapping[str, Mapping[str, str | None]] = field(default_factory=dict)
+
+    def screen(self, proposals: Sequence[RepairProposal]) -> list[RepairProposal]:
+        """The proposals still worth making, by column: none for a row with an open
+        repair, none that would change nothing, each with its cell's current value
+        as its old value.
+
+        Rows with an open repair stay suspects while proposing, so that they are
+        nobody's trusted neighbour and proposing twice sees the same evidence; they
+        are only not proposed again."""
+        wanted = [p for p in proposals if p.row_key not in self.open_rows]
+        kept = []
+        for column in sorted({p.column for p in wanted}):
+            current = self.cells.get(column, {})
+            for p in wanted:
+                if p.column == column and current.get(p.row_key) != p.new_value:
+                    kept.append(replace(p, old_value=current.get(p.row_key)))
+        return kept

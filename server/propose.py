@@ -1,6 +1,7 @@
-"""The propose step: embed text columns, read, diagnose each low-valued row, let
-the repairer for its kind propose, verify every proposal by a counterfactual
-retrain, and write them to the audit table.
+"""The propose step on a connection: embed text columns, read, choose the suspects,
+read the table's state for them, run the propose chain (`repair.pipeline.propose`:
+diagnose each suspect, let the repairer for its kind propose, verify every proposal
+by a counterfactual retrain), and write the proposals to the audit table.
 
 The rows looked at are those with hard evidence of a broken cell (a null, an
 extreme number, a broken vector: valuation can miss a row pushed far from the
@@ -13,23 +14,23 @@ never a row that helps for no reason.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import psycopg
 from numpy.typing import NDArray
-from psycopg import sql
 
 from mendb.db import datasets
 from mendb.db.datasets import Dataset
 from mendb.db.embeddings import SyncReport, read_texts, sync_text_column
 from mendb.db.neighbours import PgvectorNeighbours
+from mendb.db.proposal_inputs import cached_models, table_state
 from mendb.db.read import DatasetRead, read_dataset
-from mendb.db.repairs import insert_proposals, list_repairs, values_before_repair
-from mendb.repair.diagnose import broken_cell_rows, diagnose, doubted_label_rows
+from mendb.db.repairs import insert_proposals, values_before_repair
+from mendb.repair import pipeline
+from mendb.repair.diagnose import broken_cell_rows, doubted_label_rows
 from mendb.repair.embedder import encoder as load_encoder
-from mendb.repair.proposals import Column, RepairContext, Repairer, RepairProposal, TextEncoder
+from mendb.repair.proposals import Column, RepairContext, Repairer, TextEncoder
 from mendb.repair.repairers import default_repairers
 from mendb.repair.selection import doubt_pool, select_suspects
 from mendb.repair.verify import Verifier
@@ -54,19 +55,6 @@ def embed(
         for f in dataset.features
         if f.kind == "text"
     ]
-
-
-def cached_models(
-    conn: psycopg.Connection[Any], dataset: Dataset, model: str
-) -> dict[str, tuple[str, int]]:
-    """Text features with cached embeddings of `model`: column -> (model, dims)."""
-    rows = conn.execute(
-        "SELECT column_name, max(dims) FROM mendb.embeddings WHERE dataset = %s"
-        " AND model = %s AND table_name = %s GROUP BY column_name",
-        [dataset.name, model, str(dataset.table)],
-    ).fetchall()
-    text = {f.name for f in dataset.features if f.kind == "text"}
-    return {column: (model, int(dims)) for column, dims in rows if column in text}
 
 
 def propose(
@@ -104,24 +92,18 @@ def propose(
         source_labels=source_labels(conn, dataset, data),
         trusted_validation=dataset.split.validation_table is not None,
     )
-    context = replace(context, diagnoses=diagnose(context, k=k))
-    proposals = [p for r in repairers or default_repairers(k) for p in r.propose(context)]
-    proposals = _with_current_values(conn, dataset, _without_open(conn, name, proposals))
-    if verify and proposals:
-        proposals = Verifier(read.arrays, dataset.label, encoder).verify(proposals)
+    # Proposals come for suspects only, in the label or a read column.
+    keys = [str(key) for key in data.train.keys[suspects]]
+    table = table_state(conn, dataset, keys, [dataset.label, *(c.name for c in columns)])
+    proposals = pipeline.propose(
+        context,
+        repairers or default_repairers(k),
+        Verifier(dataset.label, encoder) if verify else None,
+        raw=read.arrays,
+        k=k,
+        table=table,
+    )
     return insert_proposals(conn, name, run_id, proposals, actor)
-
-
-def _without_open(
-    conn: psycopg.Connection[Any], name: str, proposals: list[RepairProposal]
-) -> list[RepairProposal]:
-    """Rows with an open (proposed or accepted) repair are not proposed again. They
-    stay suspects while proposing, so that they are nobody's trusted neighbour and
-    proposing twice sees the same evidence."""
-    open_rows = {
-        r["row_key"] for r in list_repairs(conn, dataset=name, status=["proposed", "accepted"])
-    }
-    return [p for p in proposals if p.row_key not in open_rows]
 
 
 def source_labels(
@@ -176,21 +158,3 @@ def _neighbours(
     return PgvectorNeighbours(
         conn, dataset.name, text[0], encoder.name, str(dataset.table), encoder.dim, data.train.keys
     )
-
-
-def _with_current_values(
-    conn: psycopg.Connection[Any], dataset: Dataset, proposals: list[RepairProposal]
-) -> list[RepairProposal]:
-    """Old values exactly as PostgreSQL prints them (what apply compares), and no
-    proposal that would change nothing."""
-    out = []
-    for column in sorted({p.column for p in proposals}):
-        keys = [p.row_key for p in proposals if p.column == column]
-        query = sql.SQL("SELECT {k}::text, {c}::text FROM {t} WHERE {k}::text = ANY(%s)").format(
-            k=sql.Identifier(dataset.key), c=sql.Identifier(column), t=dataset.table.identifier
-        )
-        current = dict(conn.execute(query, [keys]).fetchall())
-        for p in proposals:
-            if p.column == column and current.get(p.row_key) != p.new_value:
-                out.append(replace(p, old_value=current.get(p.row_key)))
-    return out

@@ -3,8 +3,9 @@ loop spent a repair on), on the same noisy training rows, in memory:
 
 - cleanlab: `find_label_issues` on out-of-fold logistic probabilities (5 folds),
   ranked by self-confidence; the top B are relabelled with the predicted class;
-- random: B random training rows handed to mendb's own experts (diagnose, then
-  the default repairers, proposals accepted by the loop's own rule applied);
+- random: B random training rows handed to mendb's own experts (the service's
+  propose chain, `repair.pipeline.propose`: diagnose, the default repairers,
+  verification; proposals accepted by the loop's own rule applied);
 - ActiveClean-style: B / rounds rows per iteration with the largest norm of the
   logistic loss gradient (|p - e_y| * |(x, 1)|) under the current model, handed
   to the same experts, then retrain; as many iterations as the loop had rounds
@@ -22,7 +23,7 @@ from dataclasses import replace
 import numpy as np
 from numpy.typing import NDArray
 
-from mendb.repair.diagnose import diagnose
+from mendb.repair.pipeline import propose
 from mendb.repair.proposals import Column, RepairContext, RepairProposal
 from mendb.repair.repairers import default_repairers
 from mendb.repair.verify import Verifier
@@ -57,10 +58,8 @@ def _expert(
     context = RepairContext(
         data, result, rows, "label", columns=columns, source_labels=source_labels
     )
-    context = replace(context, diagnoses=diagnose(context, k=config.k))
-    proposals = [p for r in default_repairers(config.k) for p in r.propose(context)]
-    if proposals:
-        proposals = Verifier(raw, "label").verify(proposals)
+    repairers, verifier = default_repairers(config.k), Verifier("label")
+    proposals = propose(context, repairers, verifier, raw=raw, k=config.k)
     return apply(raw, [p for p in proposals if config.accepts(p.confidence, p.verification)])
 
 

@@ -30,60 +30,14 @@ proposes the class likeliest to be the true one (`repair.noise`):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from mendb.repair.evidence import (
-    class_probabilities,
-    nearest,
-    trusted_or_all,
-    weighted_votes,
-)
+from mendb.repair.evidence import LabelSupport, class_probabilities, label_support
 from mendb.repair.noise import noise_model_for
-from mendb.repair.proposals import RepairContext, RepairProposal
-
-
-@dataclass(frozen=True)
-class LabelSupport:
-    """For some rows: neighbour vote shares, classifier probabilities, and the
-    neighbours themselves (indices into data.train, -1 padded)."""
-
-    votes: NDArray[np.float64]
-    probabilities: NDArray[np.float64]
-    neighbours: NDArray[np.int64]
-    distances: NDArray[np.float64]
-
-    @property
-    def combined(self) -> NDArray[np.float64]:
-        return 0.5 * (self.votes + self.probabilities)
-
-
-def label_support(context: RepairContext, rows: NDArray[np.int64], k: int = 10) -> LabelSupport:
-    data = context.data
-    trusted = trusted_or_all(context.trusted(), context.suspects)
-    distances, neighbours = _trusted_neighbours(context, rows, trusted, k)
-    labels = np.where(neighbours >= 0, data.train.y[np.maximum(neighbours, 0)], -1)
-    votes = weighted_votes(labels, distances, data.n_classes)
-    probs = class_probabilities(
-        data.train.x[trusted], data.train.y[trusted], data.train.x[rows], data.n_classes, data.valid
-    )
-    return LabelSupport(votes, probs, neighbours, distances)
-
-
-def _trusted_neighbours(
-    context: RepairContext, rows: NDArray[np.int64], trusted: NDArray[np.int64], k: int
-) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
-    if context.neighbours is not None and len(rows):
-        distances, found = context.neighbours.search(rows, k * 4)
-        allowed = np.isin(found, trusted)
-        order = np.argsort(~allowed, axis=1, kind="stable")[:, :k]
-        picked = np.take_along_axis(np.where(allowed, found, -1), order, 1)
-        return np.take_along_axis(distances, order, 1), picked
-    distances, found = nearest(context.data.train.x[rows], context.data.train.x[trusted], k)
-    return distances, trusted[found]
+from mendb.repair.proposals import DiagnosisKind, RepairContext, RepairProposal
 
 
 class LabelRepairer:
@@ -96,7 +50,8 @@ class LabelRepairer:
         self.k = k
 
     def propose(self, context: RepairContext) -> list[RepairProposal]:
-        rows = np.array([d.index for d in context.diagnosed("label")], dtype=np.int64)
+        diagnosed = context.diagnosed(DiagnosisKind.LABEL)
+        rows = np.array([d.index for d in diagnosed], dtype=np.int64)
         if len(rows) == 0:
             return []
         data = context.data
@@ -148,7 +103,7 @@ def _proposal(
         column=context.label_column,
         old_value=data.classes[int(data.train.y[index])],
         new_value=data.classes[winner],
-        kind="label",
+        kind=DiagnosisKind.LABEL,
         repairer=repairer,
         confidence=confidence,
         evidence={**label_evidence(context, index, support, position), **(extra or {})},
@@ -190,7 +145,8 @@ class NeighbourLabelRepairer:
         self.k = k
 
     def propose(self, context: RepairContext) -> list[RepairProposal]:
-        rows = np.array([d.index for d in context.diagnosed("label")], dtype=np.int64)
+        diagnosed = context.diagnosed(DiagnosisKind.LABEL)
+        rows = np.array([d.index for d in diagnosed], dtype=np.int64)
         if len(rows) == 0:
             return []
         support = label_support(context, rows, self.k)

@@ -6,7 +6,7 @@ donors' MAD over the column's MAD among trusted rows.
 
 A value off by a power of ten (a slipped decimal point, cents for dollars, a unit
 mix-up) is the commonest broken number. When the old value lies far outside its
-column's range (`repair.diagnose.fence_distance`) and times 10^k (k = -3..3, the
+column's range (`repair.evidence.fence_distance`) and times 10^k (k = -3..3, the
 smallest such shift) lands within three column MADs of the donors' median, that is
 proposed instead: it restores the cell exactly rather than approximately. Its
 confidence falls from 1 at the median to 0.5 at three MADs (1 - distance / 6): a
@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from mendb.repair.evidence import mad, nearest, trusted_or_all
-from mendb.repair.proposals import Column, RepairContext, RepairProposal
+from mendb.repair.proposals import Column, DiagnosisKind, RepairContext, RepairProposal
 
 
 class NeighbourNumericRepairer:
@@ -29,7 +29,10 @@ class NeighbourNumericRepairer:
         self.k = k
 
     def propose(self, context: RepairContext) -> list[RepairProposal]:
-        diagnoses = context.diagnosed("numeric") + context.diagnosed("missing")
+        diagnoses = [
+            *context.diagnosed(DiagnosisKind.NUMERIC),
+            *context.diagnosed(DiagnosisKind.MISSING),
+        ]
         proposals = []
         for diagnosis in diagnoses:
             column = context.column(diagnosis.column)
@@ -38,10 +41,10 @@ class NeighbourNumericRepairer:
                 continue
             old = column.values[diagnosis.index]
             confidence = 1.0 / (1.0 + spread)
-            evidence = {**diagnosis.evidence, "donors": donors}
+            evidence = {**diagnosis.evidence.as_json(), "donors": donors}
             shifted = (
                 _decimal_shift(old, estimate, self._scale(context, column))
-                if "beyond_range" in diagnosis.evidence
+                if diagnosis.evidence.beyond_range is not None
                 else None
             )
             if shifted is not None:

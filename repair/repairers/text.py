@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mendb.repair.proposals import RepairContext, RepairProposal
+from mendb.repair.proposals import DiagnosisKind, RepairContext, RepairProposal
 from mendb.repair.text import SpellCorrector, Vocabulary
 
 _BY_DISTANCE = {1: 0.9, 2: 0.6}
@@ -22,7 +22,7 @@ class SpellingRepairer:
         proposals: list[RepairProposal] = []
         correctors: dict[str, SpellCorrector] = {}
         trusted = context.trusted()
-        for diagnosis in context.diagnosed("text"):
+        for diagnosis in context.diagnosed(DiagnosisKind.TEXT):
             column = context.column(diagnosis.column)
             if column.name not in correctors:
                 texts = column.values[trusted]
@@ -42,10 +42,10 @@ class SpellingRepairer:
                     column=column.name,
                     old_value=str(old),
                     new_value=new,
-                    kind="text",
+                    kind=DiagnosisKind.TEXT,
                     repairer=self.name,
                     confidence=round(confidence, 6),
-                    evidence={**diagnosis.evidence, "diff": diff},
+                    evidence={**diagnosis.evidence.as_json(), "diff": diff},
                 )
             )
         return proposals

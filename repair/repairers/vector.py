@@ -8,7 +8,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from mendb.repair.evidence import nearest, trusted_or_all
-from mendb.repair.proposals import Column, Diagnosis, RepairContext, RepairProposal
+from mendb.repair.proposals import (
+    Column,
+    Diagnosis,
+    DiagnosisKind,
+    RepairContext,
+    RepairProposal,
+)
 
 
 def format_vector(vector: NDArray[np.floating]) -> str:
@@ -24,8 +30,9 @@ class VectorRepairer:
 
     def propose(self, context: RepairContext) -> list[RepairProposal]:
         proposals = []
-        for diagnosis in context.diagnosed("vector"):
+        for diagnosis in context.diagnosed(DiagnosisKind.VECTOR):
             column = context.column(diagnosis.column)
+            fixed: tuple[NDArray[np.floating], float, str] | None
             fixed = self._reembed(context, column, diagnosis)
             if fixed is None:
                 fixed = self._neighbours(context, column, diagnosis)
@@ -39,10 +46,10 @@ class VectorRepairer:
                     column=column.name,
                     old_value=None if np.isnan(old).any() else format_vector(old),
                     new_value=format_vector(vector),
-                    kind="vector",
+                    kind=DiagnosisKind.VECTOR,
                     repairer=self.name,
                     confidence=round(confidence, 6),
-                    evidence={**diagnosis.evidence, "method": how},
+                    evidence={**diagnosis.evidence.as_json(), "method": how},
                 )
             )
         return proposals

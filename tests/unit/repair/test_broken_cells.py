@@ -7,13 +7,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from mendb.repair.diagnose import (
-    Thresholds,
-    broken_cell_rows,
-    diagnose,
-    doubted_label_rows,
-    fence_distance,
-)
+from mendb.repair.diagnose import Thresholds, broken_cell_rows, diagnose, doubted_label_rows
+from mendb.repair.evidence import fence_distance
 from mendb.repair.proposals import Column, RepairContext
 from mendb.repair.repairers import NeighbourNumericRepairer
 from mendb.repair.selection import doubt_pool, select_suspects

@@ -92,6 +92,6 @@ def test_repairs_restore_the_planted_values_and_verify(planted) -> None:  # type
     for p in vectors:
         new = np.array([float(v) for v in p.new_value.strip("[]").split(",")])
         assert np.linalg.norm(new - clean_x[int(p.row_key), 3:]) < 1.5
-    verified = Verifier(raw, "label").verify(proposals)
+    verified = Verifier("label").fit(raw).verify(proposals)
     verdicts = [p.verification["verdict"] for p in verified if p.kind == "label"]
     assert verdicts.count("improves") >= len(verdicts) - 1  # at most one not confirmed

@@ -56,7 +56,7 @@ def test_first_order_deltas_track_real_retrains() -> None:
                 0.9,
             )
         )
-    predicted = [p.verification["delta"] for p in Verifier(raw, "label").verify(proposals)]
+    predicted = [p.verification["delta"] for p in Verifier("label").fit(raw).verify(proposals)]
     assert np.corrcoef(predicted, real)[0, 1] > 0.95
     assert np.allclose(predicted, real, atol=4e-3)
     clear = [(p, r) for p, r in zip(predicted, real, strict=True) if abs(r) > 5e-3]
@@ -69,7 +69,7 @@ def test_unknown_rows_and_labels_are_unverifiable() -> None:
         RepairProposal("999", "label", "a", "b", "label", "t", 0.5),
         RepairProposal("3", "label", "a", "zzz", "label", "t", 0.5),
     ]
-    verdicts = [p.verification["verdict"] for p in Verifier(raw, "label").verify(proposals)]
+    verdicts = [p.verification["verdict"] for p in Verifier("label").fit(raw).verify(proposals)]
     assert verdicts == ["unverifiable", "unverifiable"]
 
 
@@ -93,7 +93,7 @@ def test_a_mend_that_rescales_its_column_is_retrained_exactly() -> None:
     # Mending the cell rescales the column for every row: a first-order step from
     # the one row saw a hundredth of the change and called it noise.
     clean, broken, mend = mend_of_a_stretched_cell(2, column=0)
-    (checked,) = Verifier(broken, "label").verify([mend])
+    (checked,) = Verifier("label").fit(broken).verify([mend])
     real = retrained_utility(clean) - retrained_utility(broken)
     assert "retrained" in checked.verification["utility"]
     assert checked.verification["delta"] == pytest.approx(real, abs=1e-3)
@@ -106,7 +106,7 @@ def test_a_retrained_change_within_the_validation_noise_is_neutral() -> None:
     deltas = []
     for seed in range(5):
         _, broken, mend = mend_of_a_stretched_cell(seed, column=3)
-        (checked,) = Verifier(broken, "label").verify([mend])
+        (checked,) = Verifier("label").fit(broken).verify([mend])
         assert checked.verification["verdict"] == "neutral"
         deltas.append(checked.verification["delta"])
     assert max(abs(d) for d in deltas) > 10 * TOLERANCE
