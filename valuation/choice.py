@@ -15,6 +15,14 @@ Embeddings (vector or text columns) keep exact KNN-Shapley in the embedding spac
 past `CONSENSUS_ROWS` training rows a bagged or trained proxy takes minutes, so
 exact KNN-Shapley runs alone; past `TS_ROWS` only transferred Shapley on sampled
 subsets scales.
+
+A regression target (`task="regression"`) has no classes to balance: on tabular
+rows up to `CONSENSUS_ROWS` the default is Data-OOB over ridge-regression bags
+scored by squared error, which caught heavy-tailed noise and other rows' values
+best of the regression methods on the real tables tried; embeddings and larger
+tables take the exact KNN-Shapley regression kernel, which also finds a slipped
+decimal point among neighbours and is fast at any size up to `TS_ROWS`; past that,
+transferred Shapley with its ridge proxy, as for a label.
 """
 
 from __future__ import annotations
@@ -24,6 +32,8 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+
+from mendb.valuation.data import Task
 
 TS_ROWS = 200_000
 CONSENSUS_ROWS = 50_000
@@ -52,6 +62,10 @@ DATA_OOB = MethodChoice(
     {"model": "logistic", "score": "probability", "n_estimators": 50, "utility": "accuracy"},
 )
 INFLUENCE = MethodChoice("influence_adam", {})
+KNN_REGRESSION = MethodChoice("knn_shapley", {"k": 10, "utility": "neg_mse"})
+DATA_OOB_REGRESSION = MethodChoice(
+    "data_oob", {"model": "linear", "n_estimators": 100, "utility": "neg_mse"}
+)
 
 
 def class_balance(class_counts: NDArray[np.integer]) -> float:
@@ -67,10 +81,18 @@ def _consensus(parts: tuple[MethodChoice, ...], reason: str) -> MethodChoice:
     return MethodChoice("consensus", {"methods": [p.method for p in parts]}, reason, parts)
 
 
-def choose_method(n_train: int, kinds: set[str], class_counts: NDArray[np.integer]) -> MethodChoice:
+def choose_method(
+    n_train: int,
+    kinds: set[str],
+    class_counts: NDArray[np.integer],
+    task: Task | str = Task.CLASSIFICATION,
+) -> MethodChoice:
     """The default method for `n_train` training rows whose features are of `kinds`
     ("numeric", "categorical", "vector", "text") and whose labels have
-    `class_counts` rows per class (see the module doc)."""
+    `class_counts` rows per class (ignored for a regression `task`; see the module
+    doc)."""
+    if Task(task) is Task.REGRESSION:
+        return _regression(n_train, kinds)
     if n_train > TS_ROWS:
         return MethodChoice(
             "ts_shapley",
@@ -106,4 +128,33 @@ def choose_method(n_train: int, kinds: set[str], class_counts: NDArray[np.intege
         f"{n_train:,} tabular rows with balanced classes: the mean rank of KNN-Shapley"
         " and Data-OOB came closest to the best method in every kind of label noise"
         " measured",
+    )
+
+
+def _regression(n_train: int, kinds: set[str]) -> MethodChoice:
+    if n_train > TS_ROWS:
+        return MethodChoice(
+            "ts_shapley",
+            {"utility": "neg_mse"},
+            f"{n_train:,} training rows of a regression target: transferred Shapley with a"
+            " ridge proxy on sampled subsets scales to millions of rows",
+        )
+    if kinds & EMBEDDINGS or n_train > CONSENSUS_ROWS:
+        why = (
+            "vector or text features"
+            if kinds & EMBEDDINGS
+            else f"{n_train:,} tabular rows, more than bagged models value in minutes"
+        )
+        return MethodChoice(
+            KNN_REGRESSION.method,
+            KNN_REGRESSION.params,
+            f"{why}: exact KNN-Shapley for the K-NN regressor's squared error is fast at"
+            " this size and finds targets far from those of their neighbours",
+        )
+    return MethodChoice(
+        DATA_OOB_REGRESSION.method,
+        DATA_OOB_REGRESSION.params,
+        f"{n_train:,} tabular rows of a regression target: Data-OOB over ridge-regression"
+        " bags, scored by each row's out-of-bag squared error, catches targets that"
+        " disagree with a model of the other rows",
     )

@@ -11,16 +11,23 @@ is split between workers. It minimises, like scikit-learn's
 
 `TorchProxy` wraps any `torch.nn.Module` mapping features to class logits; every
 fit starts from the module's initial weights and runs full-batch Adam.
+
+For a regression target the default proxy is scikit-learn's `Ridge(alpha=1)`,
+solved in closed form, so u(S) is again a function of the set S.
 """
 
 from __future__ import annotations
 
 import copy
 import sys
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 from numpy.typing import NDArray
+
+from mendb.valuation.errors import InvalidParameterError
+from mendb.valuation.models import model_spec
 
 if TYPE_CHECKING:
     import torch
@@ -151,3 +158,36 @@ def fresh_model(model: Any) -> Any:
 
         return clone(model)
     return copy.deepcopy(model)
+
+
+def fresh_regressor(model: Any) -> Any:
+    """An unfitted regressor: ridge regression (`Ridge(alpha=1)`) when none is given,
+    else a copy of the one given (`fresh_model`'s rules, but no torch module: a
+    module's outputs are class logits here)."""
+    if model is None:
+        from sklearn.linear_model import Ridge
+
+        return Ridge(alpha=1.0)
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(model, torch.nn.Module):
+        raise InvalidParameterError(
+            "model",
+            repr(model),
+            "a regressor with fit/predict (a torch module here gives class logits)",
+        )
+    return fresh_model(model)
+
+
+def user_model(model: Any, model_params: Mapping[str, Any] | None) -> Any:
+    """The model a method fits. When `model` is an import path
+    ("package.module:Class"), the user's estimator built with `model_params`
+    (`valuation.models.ModelSpec`, checked at once: `InvalidModel`); otherwise
+    `model` as given (None, a name the method knows, or an estimator object), and
+    `model_params` must be empty."""
+    if isinstance(model, str) and ":" in model:
+        return model_spec(model, model_params).build()
+    if model_params:
+        raise InvalidParameterError(
+            "model_params", dict(model_params), "empty unless model is package.module:Class"
+        )
+    return model

@@ -22,6 +22,14 @@ do knowing only the label prior. So u(empty) is the majority-class baseline (or
 `empty_score` when given, e.g. 0 to match pyDVL's default); values then measure
 what rows add beyond that baseline, and Shapley values sum to u(N) - u(empty).
 
+Regression targets (`Task.REGRESSION`): the utility is "neg_mse", minus the mean
+squared error on the validation rows, or "r2", the coefficient of determination on
+them clipped below at 0. "auto" picks "neg_mse" (see `choose_utility`). The proxy
+is ridge regression unless a model is given; the empty set, and a subset whose
+targets are all equal or that has a single row, predicts the mean target of its
+rows (the whole training set's mean for the empty set), the best a model can do
+knowing only the target's level.
+
 Utilities of subsets are cached by the sorted row indices; the cache is never
 pickled, so each worker starts with an empty one.
 """
@@ -35,9 +43,11 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from mendb.valuation.proxy import fresh_model
+from mendb.valuation._validation import InvalidParameterError
+from mendb.valuation.data import Task
+from mendb.valuation.proxy import fresh_model, fresh_regressor
 
-Metric = Callable[[NDArray[np.int64], NDArray[np.int64]], float]
+Metric = Callable[[NDArray[Any], NDArray[Any]], float]
 
 
 class Utility(Protocol):
@@ -52,7 +62,9 @@ class Utility(Protocol):
     def __call__(self, indices: NDArray[np.int64]) -> float: ...
 
 
-UTILITIES = ("auto", "accuracy", "balanced_accuracy")
+CLASSIFICATION_UTILITIES = ("auto", "accuracy", "balanced_accuracy")
+REGRESSION_UTILITIES = ("auto", "neg_mse", "r2")
+UTILITIES = (*CLASSIFICATION_UTILITIES, *REGRESSION_UTILITIES[1:])
 # "auto" balances when the smallest class has fewer than half the training rows of
 # the largest: from there on a model that predicts only the larger class already
 # scores two thirds accuracy or more on two classes, so accuracy pays a model (and
@@ -76,12 +88,37 @@ class UtilityChoice:
         return {"utility": self.metric, "utility_reason": self.reason}
 
 
+# Why "auto" scores a regression target by squared error rather than clipped R²:
+# R² is the same up to the validation targets' variance, but its clipping makes
+# every subset that predicts worse than the mean worth the same, so rows that make
+# a bad model worse would go unpaid; and it is the utility the exact KNN kernel
+# values, so the methods agree on what they measure.
+REGRESSION_AUTO = UtilityChoice(
+    "neg_mse",
+    "auto: a regression target is scored by minus the mean squared error on the"
+    " validation rows (clipped R² would make every subset worse than the mean worth"
+    " the same)",
+)
+
+
 def choose_utility(
-    setting: str, y_train: NDArray[np.integer], classes: tuple[str, ...] = ()
+    setting: str,
+    y_train: NDArray[Any],
+    classes: tuple[str, ...] = (),
+    task: Task | str = Task.CLASSIFICATION,
 ) -> UtilityChoice:
-    """Resolve a `utility` setting: "auto" looks at the training labels' balance."""
+    """Resolve a `utility` setting for the task: for a class label "auto" looks at
+    the training labels' balance; for a regression target it is "neg_mse"."""
+    regression = Task(task) is Task.REGRESSION
+    allowed = REGRESSION_UTILITIES if regression else CLASSIFICATION_UTILITIES
+    if setting not in allowed:
+        raise InvalidParameterError(
+            "utility", setting, f"one of {list(allowed)} for a {Task(task)} target"
+        )
     if setting != "auto":
         return UtilityChoice(setting, "chosen by the caller")
+    if regression:
+        return REGRESSION_AUTO
     counts = np.bincount(np.asarray(y_train, dtype=np.int64))
     present = np.flatnonzero(counts)
     if len(present) < 2:
@@ -122,36 +159,66 @@ def balanced_accuracy(y_true: NDArray[np.int64], y_pred: NDArray[np.int64]) -> f
     return float(np.mean(class_weights(y_true) * (y_true == y_pred)))
 
 
+def neg_mse(y_true: NDArray[np.float64], y_pred: NDArray[np.float64]) -> float:
+    """Minus the mean squared error."""
+    if len(y_true) == 0:
+        return 0.0
+    return -float(np.mean(np.square(np.asarray(y_true, np.float64) - y_pred)))
+
+
+def clipped_r2(y_true: NDArray[np.float64], y_pred: NDArray[np.float64]) -> float:
+    """1 - SSE / SST over `y_true`, clipped below at 0 (a constant `y_true` scores 1
+    when predicted exactly, else 0)."""
+    y = np.asarray(y_true, np.float64)
+    if len(y) == 0:
+        return 0.0
+    sse = float(np.sum(np.square(y - y_pred)))
+    sst = float(np.sum(np.square(y - y.mean())))
+    if sst == 0.0:
+        return 1.0 if sse == 0.0 else 0.0
+    return max(0.0, 1.0 - sse / sst)
+
+
 METRICS: dict[str, Metric] = {
     "accuracy": accuracy,
     "balanced_accuracy": balanced_accuracy,
+    "neg_mse": neg_mse,
+    "r2": clipped_r2,
 }
 
 
 class ModelUtility:
-    """u(S) = metric(y_valid, model fitted on (x_train[S], y_train[S]) predicting x_valid)."""
+    """u(S) = metric(y_valid, model fitted on (x_train[S], y_train[S]) predicting x_valid).
+
+    With `regression=True` the targets are floats, the default model is ridge
+    regression and a subset of one row or of equal targets predicts its mean."""
 
     def __init__(
         self,
         x_train: NDArray[np.floating],
-        y_train: NDArray[np.integer],
+        y_train: NDArray[Any],
         x_valid: NDArray[np.floating],
-        y_valid: NDArray[np.integer],
+        y_valid: NDArray[Any],
         model: Any = None,
         metric: Metric = accuracy,
         empty_score: float | None = None,
         cache_size: int = 1 << 16,
+        regression: bool = False,
     ) -> None:
+        label = np.float64 if regression else np.int64
         self.x_train = np.ascontiguousarray(x_train, dtype=np.float64)
-        self.y_train = np.asarray(y_train, dtype=np.int64)
+        self.y_train = np.asarray(y_train, dtype=label)
         self.x_valid = np.ascontiguousarray(x_valid, dtype=np.float64)
-        self.y_valid = np.asarray(y_valid, dtype=np.int64)
+        self.y_valid = np.asarray(y_valid, dtype=label)
         self.model = model
         self.metric = metric
+        self.regression = regression
         self.cache_size = cache_size
         self.evaluations = 0
         self._cache: dict[bytes, float] = {}
-        if empty_score is None:
+        if empty_score is None and regression:
+            empty_score = self._constant(float(self.y_train.mean()) if self.n else 0.0)
+        elif empty_score is None:
             counts = np.bincount(self.y_train) if len(self.y_train) else np.zeros(1, int)
             empty_score = self._constant(int(np.argmax(counts)))
         self._empty = float(empty_score)
@@ -180,12 +247,18 @@ class ModelUtility:
             return self._empty
         self.evaluations += 1
         y = self.y_train[idx]
+        if self.regression:
+            if len(y) == 1 or np.all(y == y[0]):
+                return self._constant(float(y.mean()))
+            model = fresh_regressor(self.model).fit(self.x_train[idx], y)
+            predicted = np.asarray(model.predict(self.x_valid), dtype=np.float64).reshape(-1)
+            return float(self.metric(self.y_valid, predicted))
         if np.all(y == y[0]):
             return self._constant(int(y[0]))
         model = fresh_model(self.model).fit(self.x_train[idx], y)
         return float(self.metric(self.y_valid, np.asarray(model.predict(self.x_valid))))
 
-    def _constant(self, label: int) -> float:
+    def _constant(self, label: float) -> float:
         return float(self.metric(self.y_valid, np.full(len(self.y_valid), label)))
 
     def __getstate__(self) -> dict[str, Any]:

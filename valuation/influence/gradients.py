@@ -1,6 +1,7 @@
 """Per-example loss gradients with `torch.func`, flattened to rows of a matrix.
 
-For a model f with trainable parameters theta and the cross-entropy loss l,
+For a model f with trainable parameters theta and the loss l (cross-entropy, or
+the squared error for a regression target: `training.loss_of`),
 
     g(z; theta) = d l(f(x; theta), y) / d theta        (one row per example z = (x, y))
 
@@ -22,7 +23,7 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call, grad, vmap
 
-from mendb.valuation.influence.training import ADAM_BETAS, ADAM_EPS, Checkpoint
+from mendb.valuation.influence.training import ADAM_BETAS, ADAM_EPS, Checkpoint, Loss, loss_of
 
 
 def flatten(grads: dict[str, Tensor], names: list[str]) -> Tensor:
@@ -42,7 +43,11 @@ def _constants(model: nn.Module, params: dict[str, Tensor]) -> dict[str, Tensor]
 
 
 def per_example_grads(
-    model: nn.Module, params: dict[str, Tensor], inputs: tuple[Tensor, ...], y: Tensor
+    model: nn.Module,
+    params: dict[str, Tensor],
+    inputs: tuple[Tensor, ...],
+    y: Tensor,
+    loss_kind: Loss = "cross_entropy",
 ) -> Tensor:
     """B x P matrix of g(z_b; params) for the B examples of (inputs, y)."""
     constants = _constants(model, params)
@@ -50,7 +55,7 @@ def per_example_grads(
     def loss(p: dict[str, Tensor], *example: Tensor) -> Tensor:
         *xs, label = example
         logits = functional_call(model, (p, constants), tuple(x.unsqueeze(0) for x in xs))
-        return nn.functional.cross_entropy(logits, label.unsqueeze(0))
+        return loss_of(loss_kind, logits, label.unsqueeze(0))
 
     in_dims = (None, *([0] * (len(inputs) + 1)))
     grads = vmap(grad(loss), in_dims=in_dims)(params, *inputs, y)
@@ -64,6 +69,7 @@ def mean_grad(
     y: Tensor,
     chunk: int,
     weights: Tensor | None = None,
+    loss_kind: Loss = "cross_entropy",
 ) -> Tensor:
     """Gradient of the mean loss over all examples, as a vector of length P; with
     `weights` (one per example), of the weighted mean sum_b w_b l_b / sum_b w_b."""
@@ -75,7 +81,7 @@ def mean_grad(
     def summed(p: dict[str, Tensor], *batch: Tensor) -> Tensor:
         *xs, labels, row_weights = batch
         logits = functional_call(model, (p, constants), tuple(xs))
-        losses = nn.functional.cross_entropy(logits, labels, reduction="none")
+        losses = loss_of(loss_kind, logits, labels, reduction="none")
         return (row_weights * losses).sum() / total_weight
 
     total: Tensor | None = None

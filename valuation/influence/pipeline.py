@@ -35,7 +35,7 @@ from torch import Tensor, nn
 from mendb.valuation.influence.gradients import adam_direction, mean_grad, per_example_grads
 from mendb.valuation.influence.projection import RademacherProjection
 from mendb.valuation.influence.store import GradientStore
-from mendb.valuation.influence.training import Checkpoint
+from mendb.valuation.influence.training import Checkpoint, Loss
 
 Variant = Literal["sgd", "adam"]
 Progress = Callable[[float], None]
@@ -96,12 +96,14 @@ def influence_values(
     max_chunk: int | None = None,
     valid_weights: Tensor | None = None,
     progress: Progress | None = None,
+    loss: Loss = "cross_entropy",
 ) -> InfluenceOutput:
     """Score every training row against the mean validation gradient (see module doc).
 
     `max_chunk` caps the rows per chunk further, for models whose activations, not
     their gradients, bound memory (a transformer under `vmap`). `valid_weights`, one
     per validation row, makes gbar_i the weighted mean of the validation gradients.
+    `loss` is the training loss (`training.loss_of`) whose gradients are scored.
     """
     (train_inputs, y_train), (valid_inputs, y_valid) = train, valid
     n = len(y_train)
@@ -121,12 +123,12 @@ def influence_values(
         store = GradientStore(scratch, n, projection.n_out)
         for i, checkpoint in enumerate(checkpoints):
             params = checkpoint.params
-            full = mean_grad(model, params, valid_inputs, y_valid, chunk, valid_weights)
+            full = mean_grad(model, params, valid_inputs, y_valid, chunk, valid_weights, loss)
             gbar = projection(full[None])[0]
             store.create(i)
             for start in range(0, n, chunk):
                 part = tuple(t[start : start + chunk] for t in train_inputs)
-                g = per_example_grads(model, params, part, y_train[start : start + chunk])
+                g = per_example_grads(model, params, part, y_train[start : start + chunk], loss)
                 if variant == "adam":
                     g = adam_direction(g, checkpoint, names)
                 store.write(i, start, projection(g))

@@ -11,6 +11,9 @@ direction Gamma(z, theta_i).
 
 Randomness (initialisation, shuffling, dropout) comes from one seed, under
 `torch.random.fork_rng`, so the caller's global RNG state is left untouched.
+
+The loss is the cross-entropy of class logits, or for a regression target
+(`loss="mse"`) the squared error of the network's single output.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import torch
 from torch import Tensor, nn
 
 Optimizer = Literal["sgd", "adam"]
+Loss = Literal["cross_entropy", "mse"]
 ADAM_BETAS = (0.9, 0.999)
 ADAM_EPS = 1e-8
 
@@ -49,6 +53,14 @@ def mlp(n_features: int, n_classes: int, hidden: int, layers: int) -> nn.Sequent
     return nn.Sequential(*modules)
 
 
+def loss_of(kind: Loss, outputs: Tensor, targets: Tensor, reduction: str = "mean") -> Tensor:
+    """Cross-entropy of logits against class indices, or the squared error of a
+    single output against float targets."""
+    if kind == "mse":
+        return nn.functional.mse_loss(outputs.squeeze(-1), targets, reduction=reduction)
+    return nn.functional.cross_entropy(outputs, targets, reduction=reduction)
+
+
 def trainable(model: nn.Module) -> dict[str, Tensor]:
     """The parameters that receive gradients, by name, in a fixed order."""
     return {name: p for name, p in model.named_parameters() if p.requires_grad}
@@ -72,8 +84,9 @@ def train(
     checkpoints: int,
     generator: torch.Generator,
     progress: Callable[[float], None] | None = None,
+    loss: Loss = "cross_entropy",
 ) -> list[Checkpoint]:
-    """Minimise the mean cross-entropy of `model(*inputs)` and return K checkpoints.
+    """Minimise the mean `loss` of `model(*inputs)` and return K checkpoints.
 
     `inputs` and `y` share their first dimension and sit on the model's device;
     `generator` (a CPU generator) orders the mini-batches.
@@ -100,8 +113,8 @@ def train(
                 group["lr"] = step_lr
             opt.zero_grad(set_to_none=True)
             logits = model(*(t[idx] for t in inputs))
-            loss = nn.functional.cross_entropy(logits, y[idx])
-            loss.backward()  # type: ignore[no-untyped-call]  # torch leaves Tensor.backward unannotated
+            batch_loss = loss_of(loss, logits, y[idx])
+            batch_loss.backward()  # type: ignore[no-untyped-call]  # torch leaves Tensor.backward unannotated
             opt.step()
             step += 1
             lr_sum, lr_count = lr_sum + step_lr, lr_count + 1

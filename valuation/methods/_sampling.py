@@ -182,7 +182,7 @@ class SamplingMethod(Valuation):
 
     def _choose_utility(self, data: TrainingArrays) -> UtilityChoice:
         setting = check_choice("utility", getattr(self, "utility", "accuracy"), UTILITIES)
-        return choose_utility(setting, data.train.y, data.classes)
+        return choose_utility(setting, data.train.y, data.classes, data.task)
 
     def _params(self, seed: int | None) -> dict[str, Any]:
         """Parameters as run: the seed actually used, objects by their repr."""

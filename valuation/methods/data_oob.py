@@ -44,6 +44,17 @@ repeats. The out-of-bag rows are the rows drawn 0 times. A bag with one class
 predicts that class. Rows that were never out of bag (rare for B in the hundreds)
 get the mean value of the others, a count of 0 and an infinite standard error.
 
+A regression target (`Task.REGRESSION`) is scored as the paper does it, by
+squared error: T = -(y_i - f_b(x_i))^2, so v_i is minus the row's mean out-of-bag
+squared error. `model` is then "tree" (the default, `DecisionTreeRegressor`) or
+"linear" (`Ridge`); the score is "squared_error" (the default "accuracy" is read
+as it) and the utility "auto" or "neg_mse". A row counts as harmful when the
+learners that did not see it predict it worse than the mean target would on
+average: its value is below minus the training targets' variance.
+
+`model` may also name the user's own estimator, "package.module:Class", built with
+`model_params` (`valuation.models.ModelSpec`); the result's params record both.
+
 Each block holds one bag by default (`block_size=1`): a bag is a whole model fit,
 so there is nothing to batch, and small blocks spread the bags evenly over the
 workers. Since a row's tally is a count of hits, the values do not depend on the
@@ -59,8 +70,8 @@ from typing import Any, Self
 
 import numpy as np
 from numpy.typing import NDArray
-from sklearn.linear_model import LogisticRegression
-from sklearn.tree import DecisionTreeClassifier
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from sklearn.utils.validation import has_fit_parameter
 
 from mendb.valuation._validation import InvalidParameterError, check_choice, check_real
@@ -72,19 +83,25 @@ from mendb.valuation.methods._sampling import (
     resolve_seed,
     sample,
 )
-from mendb.valuation.proxy import fresh_model
+from mendb.valuation.proxy import fresh_model, user_model
+from mendb.valuation.result import ValuationResult
 from mendb.valuation.samplers import Sampler, Tally, sample_rng
+from mendb.valuation.task_support import is_regression
 from mendb.valuation.utility import UtilityChoice
 
-Bags = tuple[NDArray[np.float64], NDArray[np.int64], Any]
-"""The payload of a Data-OOB run: training features, labels, unfitted learner."""
+Bags = tuple[NDArray[np.float64], NDArray[Any], Any]
+"""The payload of a Data-OOB run: training features, labels (or targets), unfitted learner."""
 
 
 LEARNERS: dict[str, Callable[[], Any]] = {
     "tree": DecisionTreeClassifier,
     "logistic": lambda: LogisticRegression(max_iter=1000),
 }
-SCORES = ("accuracy", "probability")
+REGRESSION_LEARNERS: dict[str, Callable[[], Any]] = {
+    "tree": DecisionTreeRegressor,
+    "linear": lambda: Ridge(alpha=1.0),
+}
+SCORES = ("accuracy", "probability", "squared_error")
 
 
 class BagSampler(Sampler):
@@ -108,7 +125,9 @@ class BagSampler(Sampler):
             state = int(rng.integers(2**31))
             drawn = np.bincount(bag, minlength=n)
             out = np.flatnonzero(drawn == 0)
-            if len(out):
+            if len(out) and self.score == "squared_error":
+                tally.add(out, _out_of_bag_errors(learner, x, y, bag, drawn, state, out))
+            elif len(out):
                 scores = _out_of_bag_scores(
                     learner, x, y, bag, drawn, state, out, self.score, self.balanced
                 )
@@ -134,14 +153,7 @@ def _out_of_bag_scores(
     first = y[bag[0]]
     if np.all(y[drawn > 0] == first):  # a bag with one class predicts it, surely
         return np.asarray(y[rows] == first, dtype=np.float64)
-    model = fresh_model(learner)
-    if "random_state" in getattr(model, "get_params", dict)():
-        model.set_params(random_state=state)
-    if _takes_sample_weight(model):
-        distinct = np.flatnonzero(drawn)
-        model.fit(x[distinct], y[distinct], sample_weight=drawn[distinct].astype(np.float64))
-    else:
-        model.fit(x[bag], y[bag])
+    model = _fitted(learner, x, y, bag, drawn, state)
     if score == "accuracy" and not balanced:
         return np.asarray(np.asarray(model.predict(x[rows])) == y[rows], dtype=np.float64)
     probabilities = np.asarray(model.predict_proba(x[rows]), np.float64)
@@ -154,6 +166,43 @@ def _out_of_bag_scores(
     column = np.minimum(np.searchsorted(classes, y[rows]), len(classes) - 1)
     known = classes[column] == y[rows]  # a label absent from the bag gets probability 0
     return np.where(known, probabilities[np.arange(len(rows)), column], 0.0)
+
+
+def _fitted(
+    learner: Any,
+    x: NDArray[np.float64],
+    y: NDArray[Any],
+    bag: NDArray[np.int64],
+    drawn: NDArray[np.int64],
+    state: int,
+) -> Any:
+    """A fresh learner fitted on the bag: on its distinct rows weighted by their draws
+    when it takes `sample_weight`, else on the drawn rows with repeats."""
+    model = fresh_model(learner)
+    if "random_state" in getattr(model, "get_params", dict)():
+        model.set_params(random_state=state)
+    if _takes_sample_weight(model):
+        distinct = np.flatnonzero(drawn)
+        model.fit(x[distinct], y[distinct], sample_weight=drawn[distinct].astype(np.float64))
+    else:
+        model.fit(x[bag], y[bag])
+    return model
+
+
+def _out_of_bag_errors(
+    learner: Any,
+    x: NDArray[np.float64],
+    y: NDArray[np.float64],
+    bag: NDArray[np.int64],
+    drawn: NDArray[np.int64],
+    state: int,
+    rows: NDArray[np.int64],
+) -> NDArray[np.float64]:
+    """Minus the squared error of a learner fitted on the bag, on `rows`."""
+    model = _fitted(learner, x, y, bag, drawn, state)
+    predicted = np.asarray(model.predict(x[rows]), dtype=np.float64).reshape(-1)
+    errors: NDArray[np.float64] = -np.square(y[rows] - predicted)
+    return errors
 
 
 def _without_prior(
@@ -178,15 +227,18 @@ def _takes_sample_weight(model: Any) -> bool:
 
 class DataOOB(SamplingMethod):
     """Out-of-bag score per row over `n_estimators` bagged learners (decision trees
-    and accuracy by default, class-balanced when the label is imbalanced)."""
+    and accuracy by default, class-balanced when the label is imbalanced; minus the
+    squared error for a regression target)."""
 
     method = "data_oob"
     budget_param = "n_estimators"  # its samples are its bags
     # Most learners that did not see the row predict another label (or, by
-    # probability, give its label less than even odds).
+    # probability, give its label less than even odds). A regression run sets its
+    # own point, minus the training targets' variance (module doc).
     harmful_below = 0.5
     defaults = MonteCarloOptions(n_chains=1, block_size=1)
     settings = ("max_time", "n_chains", "block_size", "seed", "executor", "n_jobs")
+    _harmful_below: float | None = None
 
     def __init__(
         self,
@@ -194,6 +246,7 @@ class DataOOB(SamplingMethod):
         n_estimators: int = 1000,
         bag_fraction: float = 1.0,
         model: Any = None,
+        model_params: dict[str, Any] | None = None,
         score: str = "accuracy",
         utility: str = "auto",
         options: MonteCarloOptions | None = None,
@@ -204,21 +257,36 @@ class DataOOB(SamplingMethod):
         self.n_estimators = n_estimators
         self.bag_fraction = bag_fraction
         self.model = model
+        self.model_params = model_params
         self.score = score
         self.utility = utility
         self._set_options(options, settings)
 
+    @property
+    def result(self) -> ValuationResult:
+        result = super().result
+        if self._harmful_below is None:
+            return result
+        return replace(result, harmful_below=self._harmful_below)
+
     def fit(self, data: TrainingArrays, progress: ProgressCallback | None = None) -> Self:
         options = replace(self.options, max_samples=self.n_estimators).checked()
         choice = self._choose_utility(data)
-        learner = self._learner(choice)
+        regression = is_regression(data)
+        if regression:
+            learner, score = self._regressor(choice)
+            self._harmful_below = -float(np.var(data.train.y)) if len(data.train) else 0.0
+        else:
+            learner = self._learner(choice)
+            score = check_choice("score", self.score, SCORES[:2])
+            self._harmful_below = None
         if choice.balanced and not hasattr(learner, "predict_proba"):  # "auto" only
             choice = UtilityChoice(
                 "accuracy", f"{choice.reason}; the learner has no predict_proba to balance"
             )
         sampler = BagSampler(
             check_real("bag_fraction", self.bag_fraction, low=1e-9, high=1.0),
-            check_choice("score", self.score, SCORES),
+            score,
             choice.balanced,
         )
         seed = resolve_seed(options.seed)
@@ -233,13 +301,18 @@ class DataOOB(SamplingMethod):
         )
         diagnostics = estimate.diagnostics(options.n_chains)
         diagnostics["never_out_of_bag"] = int((~seen).sum())
-        self._result = self._make_result(
+        if regression:
+            diagnostics["harmful_below"] = self._harmful_below
+        result = self._make_result(
             data, estimate, options, seed, diagnostics, progress, utility=choice
         )
+        if regression:
+            result = replace(result, params={**result.params, "score": score})
+        self._result = result
         return self
 
     def _learner(self, choice: UtilityChoice) -> Any:
-        model = "tree" if self.model is None else self.model
+        model = "tree" if self.model is None else user_model(self.model, self.model_params)
         if isinstance(model, str):
             model = LEARNERS[check_choice("model", model, tuple(LEARNERS))]()
         if hasattr(model, "predict_proba"):
@@ -256,3 +329,25 @@ class DataOOB(SamplingMethod):
                 " or set utility='accuracy'",
             )
         return model
+
+    def _regressor(self, choice: UtilityChoice) -> tuple[Any, str]:
+        """The learner and score of a regression run (module doc)."""
+        if self.score not in ("accuracy", "squared_error"):
+            raise InvalidParameterError(
+                "score", self.score, "'squared_error' (or the default) for a regression target"
+            )
+        if choice.metric != "neg_mse":
+            raise InvalidParameterError(
+                "utility", self.utility, "'auto' or 'neg_mse': Data-OOB scores each row alone"
+            )
+        model = "tree" if self.model is None else user_model(self.model, self.model_params)
+        if isinstance(model, str):
+            if model not in REGRESSION_LEARNERS:
+                raise InvalidParameterError(
+                    "model",
+                    model,
+                    f"one of {list(REGRESSION_LEARNERS)} or package.module:Class for a"
+                    " regression target",
+                )
+            model = REGRESSION_LEARNERS[model]()
+        return model, "squared_error"

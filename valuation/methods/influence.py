@@ -19,6 +19,11 @@ a rare level is then many times longer than the others', and an inner product wi
 the validation gradient ranks rows by their rarest level rather than by their label.
 Numeric columns keep their standardisation.
 
+A regression target (`Task.REGRESSION`) trains the MLP's single output on the
+standardised target, (y - mean) / sd over the training rows, with the squared
+error as its loss, and scores the gradients of that loss; standardising keeps the
+default learning rates right whatever the target's units.
+
 Gradients are per example (`torch.func.vmap` over `grad`) and projected to `d_proj`
 dimensions with a seeded Rademacher matrix (Johnson-Lindenstrauss), streamed to disk
 in fp16. Positive values help (a step on the row lowers the validation loss),
@@ -48,9 +53,10 @@ from mendb.valuation.influence.pipeline import (
     seeded,
 )
 from mendb.valuation.influence.projection import jl_epsilon
-from mendb.valuation.influence.training import mlp, train
+from mendb.valuation.influence.training import Loss, mlp, train
 from mendb.valuation.methods._sampling import resolve_seed
 from mendb.valuation.result import ValuationResult
+from mendb.valuation.task_support import is_regression
 
 DEFAULT_LR: dict[Variant, float] = {"sgd": 0.05, "adam": 1e-3}
 _TRAIN_SHARE = 0.2  # fraction of the progress bar given to training
@@ -73,11 +79,23 @@ def _unit_indicators(
     return (train - offset) / span, (valid - offset) / span
 
 
+def _standardised(
+    y_train: NDArray[Any], y_valid: NDArray[Any]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Both targets as (y - mean) / sd of the training targets (sd 1 when constant)."""
+    train = np.asarray(y_train, dtype=np.float64)
+    valid = np.asarray(y_valid, dtype=np.float64)
+    mean = float(train.mean()) if len(train) else 0.0
+    sd = float(train.std()) if len(train) else 0.0
+    sd = sd if sd > 0.0 else 1.0
+    return (train - mean) / sd, (valid - mean) / sd
+
+
 def gradient_influence(
     x_train: NDArray[np.floating],
-    y_train: NDArray[np.integer],
+    y_train: NDArray[Any],
     x_valid: NDArray[np.floating],
-    y_valid: NDArray[np.integer],
+    y_valid: NDArray[Any],
     n_classes: int,
     *,
     variant: Variant,
@@ -94,10 +112,12 @@ def gradient_influence(
     unit_indicators: bool = True,
     valid_weights: NDArray[np.floating] | None = None,
     progress: ProgressCallback | None = None,
+    regression: bool = False,
 ) -> InfluenceOutput:
     """Train the proxy MLP on the training rows and score each of them (module doc).
 
-    `valid_weights` (one per validation row) weighs the validation gradient."""
+    `valid_weights` (one per validation row) weighs the validation gradient. With
+    `regression` the labels are a numeric target and the loss is squared error."""
     if len(x_valid) == 0:
         raise ValueError("gradient influence needs at least one validation row")
     if len(x_train) == 0:
@@ -106,10 +126,15 @@ def gradient_influence(
         if not np.all(np.isfinite(x)):
             row = int(np.flatnonzero(~np.isfinite(x).all(axis=1))[0])
             raise ValueError(f"{name} row {row} has a non-finite feature; impute it first")
-        if len(y) and (np.min(y) < 0 or np.max(y) >= n_classes):
+        if regression and not np.all(np.isfinite(y)):
+            raise ValueError(f"{name} targets must be finite numbers")
+        if not regression and len(y) and (np.min(y) < 0 or np.max(y) >= n_classes):
             raise ValueError(f"{name} labels must be class indices in [0, {n_classes})")
+    if regression:
+        y_train, y_valid = _standardised(y_train, y_valid)
     if unit_indicators:
         x_train, x_valid = _unit_indicators(x_train, x_valid)
+    loss: Loss = "mse" if regression else "cross_entropy"
     where = resolve_device(device)
     init_seed, order_seed, projection_seed = seed_streams(seed)
 
@@ -117,11 +142,13 @@ def gradient_influence(
         x: NDArray[np.floating], y: NDArray[np.integer]
     ) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
         xt = torch.as_tensor(np.asarray(x, dtype=np.float32), device=where)
-        return (xt,), torch.as_tensor(np.asarray(y, dtype=np.int64), device=where)
+        labels = np.asarray(y, dtype=np.float32 if regression else np.int64)
+        return (xt,), torch.as_tensor(labels, device=where)
 
     train_set, valid_set = tensors(x_train, y_train), tensors(x_valid, y_valid)
     with seeded(init_seed, where):
-        model = mlp(x_train.shape[1], max(n_classes, 1), hidden, layers).to(where)
+        outputs = 1 if regression else max(n_classes, 1)
+        model = mlp(x_train.shape[1], outputs, hidden, layers).to(where)
         trajectory = train(
             model,
             *train_set,
@@ -132,6 +159,7 @@ def gradient_influence(
             checkpoints=checkpoints,
             generator=torch.Generator().manual_seed(order_seed),
             progress=scaled(progress, 0.0, _TRAIN_SHARE),
+            loss=loss,
         )
     return influence_values(
         model,
@@ -146,6 +174,7 @@ def gradient_influence(
         if valid_weights is None
         else torch.as_tensor(np.asarray(valid_weights, dtype=np.float32), device=where),
         progress=scaled(progress, _TRAIN_SHARE, 1.0),
+        loss=loss,
     )
 
 
@@ -234,16 +263,19 @@ class _GradientInfluence(Valuation):
             data.n_classes,
             variant=self._variant,
             progress=progress,
+            regression=is_regression(data),
             **params,
         )
         projected = out.d_proj < out.n_params
-        diagnostics = {
+        diagnostics: dict[str, Any] = {
             "n_params": out.n_params,
             "d_proj": out.d_proj,
             "etas": list(out.etas),
             # relative inner-product distortion the projection stays within (w.p. 1 - 1/n)
             "jl_epsilon": jl_epsilon(out.d_proj, len(out.values) + 1) if projected else 0.0,
         }
+        if is_regression(data):
+            diagnostics["loss"] = "mse (standardised target)"
         self._result = ValuationResult.exact(
             data.train.keys, out.values, self.method, params, params["seed"], diagnostics
         )

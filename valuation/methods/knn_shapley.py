@@ -21,7 +21,8 @@ sort); the fast unstable sort is used and only the validation points that have
 ties are sorted again stably. Batches are sized so the (batch x N) working set
 stays bounded whatever N is, run on a few threads (numpy releases the GIL in the
 product and the sort), and are summed in batch order, so the values do not
-depend on the number of threads.
+depend on the number of threads (`valuation.methods._neighbours`). A regression
+target has its own recursion on the same kernel (`valuation.methods.knn_regression`).
 
 With `utility="balanced_accuracy"` (or "auto" on an imbalanced label) each
 validation row's utility is weighted by `valuation.utility.class_weights` of the
@@ -32,22 +33,21 @@ per-validation-row values and the kernel stays exact.
 
 from __future__ import annotations
 
-import os
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Self
+from typing import Any, Self
 
 import numpy as np
 from numpy.typing import NDArray
 
-from mendb.valuation._validation import check_choice, check_int
+from mendb.valuation._validation import InvalidParameterError, check_choice, check_int
 from mendb.valuation.base import ProgressCallback, Valuation
 from mendb.valuation.data import TrainingArrays
+from mendb.valuation.methods._neighbours import WORKING_SET, Neighbours, batched_mean
+from mendb.valuation.methods.knn_regression import knn_shapley_regression
 from mendb.valuation.result import ValuationResult
+from mendb.valuation.task_support import is_regression
 from mendb.valuation.utility import UTILITIES, choose_utility, class_weights
 
-_WORKING_SET = 1 << 22  # elements of one (batch x N) array: 32 MB in float64
-_MAX_THREADS = 8  # each thread holds about five (batch x N) arrays
+_WORKING_SET = WORKING_SET  # elements of one (batch x N) array (tests shrink it)
 
 
 # Deliberately like gradient_influence and ts_shapley._fill_unsampled in shape: every
@@ -66,57 +66,23 @@ def knn_shapley(
     n = len(x_train)
     if n == 0:
         return np.zeros(0)
-    xv = np.ascontiguousarray(x_valid, dtype=np.float64)
     yv = np.asarray(y_valid, dtype=np.int64)
     wv = None if weights is None else np.asarray(weights, dtype=np.float64)
     if wv is not None and wv.shape != yv.shape:
         raise ValueError(f"weights has shape {wv.shape}, expected {yv.shape}")
     kernel = _Kernel(x_train, y_train, k)
-    batch = max(1, _WORKING_SET // n)
-    starts = range(0, len(xv), batch)
-    totals = np.zeros(n)
-    threads = min(_MAX_THREADS, len(os.sched_getaffinity(0)), len(starts))
-    with ThreadPoolExecutor(max(threads, 1)) as pool:
-        pending: deque[tuple[int, Future[NDArray[np.float64]]]] = deque()
-        todo = iter(starts)
-        while True:
-            while len(pending) < 2 * threads and (start := next(todo, None)) is not None:
-                xb, yb = xv[start : start + batch], yv[start : start + batch]
-                wb = None if wv is None else wv[start : start + batch]
-                pending.append((start + len(xb), pool.submit(kernel, xb, yb, wb)))
-            if not pending:
-                break
-            done, future = pending.popleft()
-            totals += future.result()  # in batch order: deterministic
-            if progress is not None:
-                progress(min(1.0, done / len(xv)))
-    return totals / max(len(xv), 1)
+    return batched_mean(kernel, n, x_valid, (yv, wv), progress, _WORKING_SET)
 
 
-class _Kernel:
+class _Kernel(Neighbours):
     """The training side, shared by every batch: rows, labels, squared norms, weights."""
 
     def __init__(self, x_train: NDArray[np.floating], y_train: NDArray[np.integer], k: int) -> None:
-        self.x = np.ascontiguousarray(x_train, dtype=np.float64)
+        super().__init__(x_train)
         self.y = np.asarray(y_train, dtype=np.int64)
-        self.sq = np.einsum("ij,ij->i", self.x, self.x)
         n = len(self.y)
         self.weights = 1.0 / np.maximum(np.arange(1, n, dtype=np.float64), k)  # j = 1 .. N-1
         self.last = 1.0 / max(n, k)
-
-    def order(self, xb: NDArray[np.float64]) -> NDArray[np.intp]:
-        """Training rows by distance to each validation row; ties by row index."""
-        # Squared distances up to the per-row constant |x_valid|^2, which does not
-        # change the order.
-        dist = xb @ self.x.T
-        dist *= -2.0
-        dist += self.sq
-        order = np.argsort(dist, axis=1)
-        ordered = np.take_along_axis(dist, order, axis=1)
-        tied = (ordered[:, 1:] == ordered[:, :-1]).any(axis=1)
-        if tied.any():
-            order[tied] = np.argsort(dist[tied], axis=1, kind="stable")
-        return order
 
     def __call__(
         self, xb: NDArray[np.float64], yb: NDArray[np.int64], wb: NDArray[np.float64] | None
@@ -142,9 +108,13 @@ class _Kernel:
 
 
 class KNNShapley(Valuation):
-    """Exact KNN-Shapley over the dataset's feature space (standardised by `db/`);
-    `utility` is "accuracy", "balanced_accuracy" or "auto" (balanced when the
-    training label is imbalanced, see `valuation.utility.choose_utility`)."""
+    """Exact KNN-Shapley over the dataset's feature space (standardised by `db/`).
+
+    For a class label `utility` is "accuracy", "balanced_accuracy" or "auto"
+    (balanced when the training label is imbalanced, see
+    `valuation.utility.choose_utility`). For a regression target the K-NN regressor
+    is valued for minus its squared error (`valuation.methods.knn_regression`);
+    `utility` is then "auto" or "neg_mse". It fits no model, so it takes none."""
 
     method = "knn_shapley"
 
@@ -154,18 +124,31 @@ class KNNShapley(Valuation):
 
     def fit(self, data: TrainingArrays, progress: ProgressCallback | None = None) -> Self:
         k = check_int("k", self.k, low=1)
-        choice = choose_utility(
-            check_choice("utility", self.utility, UTILITIES), data.train.y, data.classes
-        )
-        weights = class_weights(data.valid.y) if choice.balanced else None
-        values = knn_shapley(
-            data.train.x, data.train.y, data.valid.x, data.valid.y, k, progress, weights
-        )
+        setting = check_choice("utility", self.utility, UTILITIES)
+        choice = choose_utility(setting, data.train.y, data.classes, data.task)
+        diagnostics: dict[str, Any] = dict(choice.diagnostics())
+        if is_regression(data):
+            if choice.metric != "neg_mse":
+                raise InvalidParameterError(
+                    "utility",
+                    self.utility,
+                    "'auto' or 'neg_mse': the exact kernel values squared error",
+                )
+            center = float(np.mean(data.train.y)) if len(data.train) else 0.0
+            diagnostics["center"] = center
+            values = knn_shapley_regression(
+                data.train.x, data.train.y, data.valid.x, data.valid.y, k, progress, center
+            )
+        else:
+            weights = class_weights(data.valid.y) if choice.balanced else None
+            values = knn_shapley(
+                data.train.x, data.train.y, data.valid.x, data.valid.y, k, progress, weights
+            )
         self._result = ValuationResult.exact(
             data.train.keys,
             values,
             self.method,
             {**self.get_params(), "utility": choice.metric},
-            diagnostics=choice.diagnostics(),
+            diagnostics=diagnostics,
         )
         return self

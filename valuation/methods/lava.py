@@ -77,6 +77,7 @@ from mendb.valuation.base import ProgressCallback, Valuation
 from mendb.valuation.data import TrainingArrays
 from mendb.valuation.methods._sampling import resolve_seed
 from mendb.valuation.result import ValuationResult
+from mendb.valuation.task_support import require_classification
 
 _BLOCK = 1 << 21  # elements of one (rows x M) working block: 16 MB in float64
 _CACHE = 1 << 24  # the whole (N x M) cost is kept while it has at most this many elements
@@ -250,6 +251,12 @@ class LAVA(Valuation):
         self.seed = seed
 
     def fit(self, data: TrainingArrays, progress: ProgressCallback | None = None) -> Self:
+        require_classification(
+            self.method,
+            data,
+            "its transport cost compares labels as equal or not, which a numeric target"
+            " with many values makes meaningless",
+        )
         epsilon = check_real("epsilon", self.epsilon, low=1e-9)
         reach = None if self.reach is None else check_real("reach", self.reach, low=1e-9)
         max_iter = check_int("max_iter", self.max_iter, low=1)

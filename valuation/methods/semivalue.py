@@ -13,8 +13,13 @@ leave-one-out are one loop (`valuation.engine.run`) with different samplers.
 u(S) is `valuation.utility.ModelUtility`: a proxy (logistic regression unless
 `model` is given) trained on S and scored on the validation rows by `utility`:
 "accuracy", "balanced_accuracy", or "auto" (balanced when the training label is
-imbalanced, `valuation.utility.choose_utility`). Diagnostics add the MTM fit
-(`valuation.diagnostics.mtm_fit`) of the sampled utilities.
+imbalanced, `valuation.utility.choose_utility`). For a regression target the proxy
+is ridge regression and `utility` is "neg_mse" (minus the validation MSE, what
+"auto" picks) or "r2" (R² clipped below at 0); the result records which and why.
+`model` is an estimator, or the user's own named "package.module:Class" and built
+with `model_params` (`valuation.models.ModelSpec`); the params record both.
+Diagnostics add the MTM fit (`valuation.diagnostics.mtm_fit`) of the sampled
+utilities.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from mendb.valuation.methods._sampling import (
     resolve_seed,
     sample,
 )
+from mendb.valuation.proxy import user_model
 from mendb.valuation.samplers import (
     LOOSampler,
     MSRSampler,
@@ -40,6 +46,7 @@ from mendb.valuation.samplers import (
     Sampler,
     beta_coefficients,
 )
+from mendb.valuation.task_support import is_regression
 from mendb.valuation.utility import METRICS, ModelUtility
 
 
@@ -55,11 +62,13 @@ class _Semivalue(SamplingMethod):
         self,
         *,
         model: Any = None,
+        model_params: dict[str, Any] | None = None,
         utility: str = "auto",
         options: MonteCarloOptions | None = None,
         **settings: Any,
     ) -> None:
         self.model = model
+        self.model_params = model_params
         self.utility = utility
         self._set_options(options, settings)
 
@@ -76,8 +85,9 @@ class _Semivalue(SamplingMethod):
             data.train.y,
             data.valid.x,
             data.valid.y,
-            model=self.model,
+            model=user_model(self.model, self.model_params),
             metric=METRICS[choice.metric],
+            regression=is_regression(data),
         )
         estimate = sample(utility, sampler, len(data.train), options, seed, progress)
         diagnostics = estimate.diagnostics(options.n_chains)
@@ -102,11 +112,14 @@ class TMCShapley(_Semivalue):
         *,
         truncation: float = 0.01,
         model: Any = None,
+        model_params: dict[str, Any] | None = None,
         utility: str = "auto",
         options: MonteCarloOptions | None = None,
         **settings: Any,
     ) -> None:
-        super().__init__(model=model, utility=utility, options=options, **settings)
+        super().__init__(
+            model=model, model_params=model_params, utility=utility, options=options, **settings
+        )
         self.truncation = truncation
 
     def _sampler(self) -> Sampler:
@@ -127,13 +140,16 @@ class BetaShapley(_Semivalue):
         beta: float = 1.0,
         truncation: float = 0.0,
         model: Any = None,
+        model_params: dict[str, Any] | None = None,
         utility: str = "auto",
         options: MonteCarloOptions | None = None,
         **settings: Any,
     ) -> None:
         self.alpha = alpha
         self.beta = beta
-        super().__init__(model=model, utility=utility, options=options, **settings)
+        super().__init__(
+            model=model, model_params=model_params, utility=utility, options=options, **settings
+        )
         self.truncation = truncation
 
     def _sampler(self) -> Sampler:

@@ -17,7 +17,11 @@ transferred from many small games:
    predicting argmax(z W); u(empty) is the majority-class accuracy as in
    `valuation.utility`. With `utility="balanced_accuracy"` (or "auto" on an
    imbalanced label) the accuracy is balanced: each validation row is weighted by
-   `valuation.utility.class_weights`.
+   `valuation.utility.class_weights`. For a regression target the proxy is ridge
+   regression of the centred target, W = (X^T X + lam I)^-1 X^T (y - c) with c the
+   mean training target, predicting c + z W, scored by minus the validation MSE
+   ("neg_mse", what "auto" picks) or clipped R² ("r2"); u(empty) predicts c.
+   (The recursive fit is the point of the method, so it fits no user model.)
 4. A row's value is the mean of its marginal contributions over every subset and
    permutation it took part in; the standard error comes from their spread.
    Chains are the engine's chains (sample k = subset k // n_chains of chain
@@ -50,6 +54,7 @@ from mendb.valuation.methods._sampling import (
     sample,
 )
 from mendb.valuation.samplers import Sampler, Tally, sample_rng
+from mendb.valuation.task_support import is_regression
 from mendb.valuation.utility import UtilityChoice, class_weights
 
 _CHUNK = 65_536
@@ -82,26 +87,62 @@ def project(
 
 class Game:
     """The payload: projected rows with a bias column, labels, validation rows and
-    their weights in the accuracy (1, or class-balancing when `balanced`)."""
+    their weights in the accuracy (1, or class-balancing when `balanced`). With a
+    regression `metric` ("neg_mse" or "r2") the labels are targets, centred on the
+    training mean, and the proxy has one output."""
 
     # Deliberately like valuation.utility.ModelUtility: both payloads take the training
     # and the validation arrays; these are projected by PCA first.
     def __init__(
         self,
         z: NDArray[np.float64],
-        y: NDArray[np.int64],
+        y: NDArray[Any],
         zv: NDArray[np.float64],
-        yv: NDArray[np.int64],
+        yv: NDArray[Any],
         n_classes: int,
         lam: float,
         balanced: bool = False,
+        metric: str | None = None,
     ) -> None:
         self.z = np.hstack([z, np.ones((len(z), 1))])
         self.zv = np.hstack([zv, np.ones((len(zv), 1))])
         self.y, self.yv, self.n_classes, self.lam = y, yv, n_classes, lam
+        self.metric = metric if metric in ("neg_mse", "r2") else None
+        if self.metric is not None:  # a regression target
+            centre = float(np.mean(y)) if len(y) else 0.0
+            self.y, self.yv, self.n_classes = y - centre, yv - centre, 1
+            self.wv = np.ones(len(yv))
+            self.empty = float(self.score(np.zeros((1, len(yv), 1)))[0])
+            return
         self.wv = class_weights(yv) if balanced else np.ones(len(yv))
         majority = np.argmax(np.bincount(y, minlength=n_classes))
         self.empty = float(np.mean(self.wv * (yv == majority))) if len(yv) else 0.0
+
+    def target(self, rows: NDArray[np.int64]) -> NDArray[np.float64]:
+        """The proxy's targets for `rows`: one-hot labels, or the centred target."""
+        if self.metric is not None:
+            return np.asarray(self.y[rows], dtype=np.float64)[:, None]
+        one_hot: NDArray[np.float64] = np.eye(self.n_classes)[self.y[rows]]
+        return one_hot
+
+    def score(self, outputs: NDArray[np.float64]) -> NDArray[np.float64]:
+        """The utility of each group's proxy from its (groups, validation rows,
+        outputs) predictions on the validation rows."""
+        if self.metric is None:
+            predicted = np.argmax(outputs, axis=2)
+            accuracy: NDArray[np.float64] = ((predicted == self.yv) * self.wv).mean(axis=1)
+            return accuracy
+        if len(self.yv) == 0:
+            return np.zeros(len(outputs))
+        squared = np.square(outputs[:, :, 0] - self.yv).mean(axis=1)
+        if self.metric == "neg_mse":
+            negative: NDArray[np.float64] = -squared
+            return negative
+        variance = float(np.var(self.yv))
+        if variance == 0.0:
+            return np.where(squared == 0.0, 1.0, 0.0)
+        r2: NDArray[np.float64] = np.maximum(0.0, 1.0 - squared / variance)
+        return r2
 
 
 @lru_cache(maxsize=8)
@@ -165,14 +206,13 @@ def _rls_marginals(game: Game, order: NDArray[np.int64]) -> NDArray[np.float64]:
         rows = order[:, t]
         valid = rows >= 0
         x = np.where(valid[:, None], game.z[rows], 0.0)
-        target = np.where(valid[:, None], np.eye(k)[game.y[rows]], 0.0)
+        target = np.where(valid[:, None], game.target(rows), 0.0)
         px = np.matmul(inverse, x[:, :, None])[:, :, 0]
         gain = px / (1.0 + (x * px).sum(axis=1))[:, None]
         inverse -= gain[:, :, None] * px[:, None, :]
         error = target - np.matmul(x[:, None, :], weights)[:, 0, :]
         weights += gain[:, :, None] * error[:, None, :]
-        predicted = np.argmax(np.matmul(game.zv, weights), axis=2)
-        score = ((predicted == game.yv) * game.wv).mean(axis=1)
+        score = game.score(np.matmul(game.zv, weights))
         marginals[:, t] = np.where(valid, score - previous, 0.0)
         previous = np.where(valid, score, previous)
     return marginals
@@ -259,7 +299,16 @@ class TSShapley(SamplingMethod):
         chosen = np.sort(rng.permutation(len(data.valid))[:max_valid])
         z = project(data.train.x, mean, axes)
         zv = project(data.valid.x[chosen], mean, axes)
-        game = Game(z, data.train.y, zv, data.valid.y[chosen], data.n_classes, lam, choice.balanced)
+        game = Game(
+            z,
+            data.train.y,
+            zv,
+            data.valid.y[chosen],
+            data.n_classes,
+            lam,
+            choice.balanced,
+            choice.metric if is_regression(data) else None,
+        )
         return game, z
 
 

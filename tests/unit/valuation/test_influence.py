@@ -186,8 +186,8 @@ def test_chunking_does_not_change_the_scores(monkeypatch: pytest.MonkeyPatch) ->
     data = arrays(2)
     method = InfluenceSGD(hidden=8, epochs=2, d_proj=16, seed=0)
     whole = method.fit(data).result.values
-    monkeypatch.setattr("valuation.influence.pipeline._GRAD_BUDGET", 50 * 7)
-    monkeypatch.setattr("valuation.influence.pipeline._READ_BUDGET", 16 * 5)
+    monkeypatch.setattr("mendb.valuation.influence.pipeline._GRAD_BUDGET", 50 * 7)
+    monkeypatch.setattr("mendb.valuation.influence.pipeline._READ_BUDGET", 16 * 5)
     np.testing.assert_allclose(method.fit(data).result.values, whole, rtol=1e-5, atol=1e-9)
 
 

@@ -70,7 +70,7 @@ def test_batches_give_the_same_values(monkeypatch: pytest.MonkeyPatch) -> None:
     x, y = rng.normal(size=(50, 3)), rng.integers(0, 2, 50)
     xv, yv = rng.normal(size=(30, 3)), rng.integers(0, 2, 30)
     whole = knn_shapley(x, y, xv, yv, 3)
-    monkeypatch.setattr("valuation.methods.knn_shapley._WORKING_SET", 50 * 4)
+    monkeypatch.setattr("mendb.valuation.methods.knn_shapley._WORKING_SET", 50 * 4)
     np.testing.assert_allclose(knn_shapley(x, y, xv, yv, 3), whole, atol=1e-12)
 
 
@@ -141,7 +141,7 @@ def test_class_balanced_values_do_not_depend_on_the_batches(
     xv, yv = rng.normal(size=(30, 3)), (rng.random(30) < 0.2).astype(np.int64)
     weights = class_weights(yv)
     whole = knn_shapley(x, y, xv, yv, 3, weights=weights)
-    monkeypatch.setattr("valuation.methods.knn_shapley._WORKING_SET", 50 * 4)
+    monkeypatch.setattr("mendb.valuation.methods.knn_shapley._WORKING_SET", 50 * 4)
     np.testing.assert_allclose(knn_shapley(x, y, xv, yv, 3, weights=weights), whole, atol=1e-12)
 
 

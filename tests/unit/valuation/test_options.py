@@ -42,7 +42,9 @@ def test_ts_shapley_fit_leaves_its_settings_as_given() -> None:
 
 
 def test_leave_one_out_takes_only_where_and_how_it_runs() -> None:
-    assert LeaveOneOut.param_names() == ["model", "utility", "block_size", "executor", "n_jobs"]
+    assert LeaveOneOut.param_names() == [
+        "model", "model_params", "utility", "block_size", "executor", "n_jobs"
+    ]
     with pytest.raises(TypeError, match="seed"):
         LeaveOneOut(seed=1)
     assert LeaveOneOut(block_size=3).options.n_chains == 1
