@@ -1,8 +1,9 @@
 """Registering a table as a dataset, and reading registrations back.
 
 Every check runs before anything is written: a missing table or column, a key that
-is null or not unique, or a label with fewer than two classes is refused with an
-error that names it.
+is null or not unique, a label with fewer than two classes, or a label whose task
+cannot be told (`db.features.label_task`: `--task` says it) is refused with an
+error that names it. A regression target must be numeric and finite in every row.
 """
 
 from __future__ import annotations
@@ -33,8 +34,17 @@ from mendb.db.errors import (
     UnknownColumn,
     UnknownDataset,
 )
-from mendb.db.features import FEATURE_KINDS, Feature, feature_columns, feature_of, with_sources
+from mendb.db.features import (
+    FEATURE_KINDS,
+    Feature,
+    NonNumericTarget,
+    feature_columns,
+    feature_of,
+    label_task,
+    with_sources,
+)
 from mendb.db.queries import query
+from mendb.valuation.data import Task
 
 # A dataset's name appears in URLs, file names and messages.
 NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,62}")
@@ -69,7 +79,7 @@ class Dataset:
     label: str
     features: tuple[Feature, ...]
     split: SplitSpec
-    task: str = "classification"
+    task: Task = Task.CLASSIFICATION
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Dataset:
@@ -80,7 +90,7 @@ class Dataset:
             label=row["label_column"],
             features=tuple(Feature(**f) for f in row["features"]),
             split=SplitSpec(**row["split"]),
-            task=row["task"],
+            task=Task(row["task"]),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -91,7 +101,7 @@ class Dataset:
             "label": self.label,
             "features": [asdict(f) for f in self.features],
             "split": asdict(self.split),
-            "task": self.task,
+            "task": self.task.value,
         }
 
 
@@ -117,37 +127,55 @@ def register(
     features: list[tuple[str, str | None]] | None = None,
     split: SplitSpec | None = None,
     derived: dict[str, str] | None = None,
+    task: Task | str | None = None,
 ) -> Dataset:
     """Check everything, then write the registration. `derived` maps a vector
-    feature to the text column it is the embedding of (`--derived emb=note`)."""
+    feature to the text column it is the embedding of (`--derived emb=note`);
+    `task` is classification or regression, or None to infer it from the label."""
     check_name(name)
     split = split or SplitSpec()
     split.check()
+    requested = parse_task(task)
     if get_optional(conn, name) is not None:
         raise DatasetExists(f"dataset {name!r} is already registered")
     ref = _training_table(conn, table)
     key_col, label_col = resolve_columns(conn, ref, [key, label])
     chosen = feature_columns(conn, ref, key, label, features)
     _check_key(conn, ref, key_col)
-    _check_label(conn, ref, key_col, label_col)
+    chosen_task = _check_label(conn, ref, key_col, label_col, requested)
     resolved = tuple(feature_of(conn, ref, column, kind) for column, kind in chosen)
     resolved = with_sources(conn, ref, resolved, derived or {})
     if split.validation_table is not None:
         valid_ref = resolve_table(conn, split.validation_table)
-        resolve_columns(conn, valid_ref, [key, label, *(f.name for f in resolved)])
+        valid_label = resolve_columns(conn, valid_ref, [key, label, *(f.name for f in resolved)])[1]
+        if chosen_task is Task.REGRESSION:
+            _check_target(conn, valid_ref, key_col, valid_label)
         split = SplitSpec(
             split.validation_fraction, split.test_fraction, split.seed, str(valid_ref)
         )
-    dataset = Dataset(name, ref, key, label, resolved, split)
+    dataset = Dataset(name, ref, key, label, resolved, split, chosen_task)
     with conn.transaction():
         conn.execute(
             query("datasets_insert"),
             {"name": name, "table_schema": ref.schema, "table_name": ref.name,
              "key_column": key, "label_column": label,
-             "features": Jsonb([asdict(f) for f in resolved]), "split": Jsonb(asdict(split))},
+             "features": Jsonb([asdict(f) for f in resolved]), "split": Jsonb(asdict(split)),
+             "task": chosen_task.value},
         )
         changes.attach(conn, name, ref, key)
     return dataset
+
+
+def parse_task(task: Task | str | None) -> Task | None:
+    """The task a registration asks for, None to infer it."""
+    if task is None or isinstance(task, Task):
+        return task
+    try:
+        return Task(task)
+    except ValueError:
+        raise InvalidDataset(
+            f"task {task[:80]!r} must be one of {[t.value for t in Task]}", column="task"
+        ) from None
 
 
 def check_name(name: str) -> None:
@@ -272,12 +300,17 @@ def _check_key(conn: psycopg.Connection[Any], ref: TableRef, key: ColumnInfo) ->
 
 
 def _check_label(
-    conn: psycopg.Connection[Any], ref: TableRef, key: ColumnInfo, label: ColumnInfo
-) -> None:
+    conn: psycopg.Connection[Any],
+    ref: TableRef,
+    key: ColumnInfo,
+    label: ColumnInfo,
+    requested: Task | None,
+) -> Task:
+    """Refuse a label with nulls or a single value, and return its task."""
     statement = query("datasets_label_check").format(
         label=label.identifier, key=key.identifier, table=ref.identifier
     )
-    classes, null_key, nulls = conn.execute(statement).fetchone() or (0, None, 0)
+    classes, null_key, nulls, rows = conn.execute(statement).fetchone() or (0, None, 0, 0)
     where = {"table": str(ref), "column": label.name}
     if nulls:
         raise InvalidDataset(
@@ -287,7 +320,36 @@ def _check_label(
             **where,
         )
     if classes < 2:
+        what = "distinct value" if requested is Task.REGRESSION else "class"
         raise InvalidDataset(
-            f"label column {label.name!r} of {ref} has {classes} class; at least 2 are needed",
+            f"label column {label.name!r} of {ref} has {classes} {what}; at least 2 are needed",
+            **where,
+        )
+    task = label_task(conn, ref, label, requested, classes, rows)
+    if task is Task.REGRESSION:
+        _check_target(conn, ref, key, label)
+    return task
+
+
+def _check_target(
+    conn: psycopg.Connection[Any], ref: TableRef, key: ColumnInfo, label: ColumnInfo
+) -> None:
+    """A regression target is a number in every row: not text, never NaN or infinite."""
+    where = {"table": str(ref), "column": label.name}
+    if label.kind != "numeric":
+        raise NonNumericTarget(
+            f"label column {label.name!r} of {ref} has type {label.type_name}; a regression"
+            " target must be a number",
+            **where,
+        )
+    statement = query("datasets_target_nonfinite").format(
+        label=label.identifier, key=key.identifier, table=ref.identifier
+    )
+    found = conn.execute(statement).fetchone()
+    if found is not None:
+        raise InvalidDataset(
+            f"label column {label.name!r} of {ref} is {found[1]} in row {found[0]!r};"
+            " a regression target must be a finite number in every row",
+            row=found[0],
             **where,
         )

@@ -4,6 +4,19 @@ A registration names its features or takes every usable column; each column's
 kind comes from its type in the catalog (`db.catalog`), and a text column's from
 its data too: few, short values make it categorical. A vector column needs one
 dimension throughout, and a vector derived from a text column names that column.
+
+The label's task comes from `--task`, or from its type and data (`label_task`):
+- a text, boolean or enum label is a class (classification);
+- an integer label with at most CLASSIFICATION_MAX_LEVELS (20) distinct values is a
+  class;
+- a numeric label (integer, numeric, real, double precision) with at least
+  REGRESSION_MIN_LEVELS (50) distinct values, or with more than
+  CLASSIFICATION_MAX_LEVELS distinct values that are at least REGRESSION_MIN_SHARE
+  (half) of its rows, is a number to predict (regression);
+- anything in between (a float with a few values, an integer with 21 to 49 values
+  in a large table) is refused with `AmbiguousTask`, which says what was seen and
+  asks for `--task`.
+A regression target must be a numeric column (`NonNumericTarget` otherwise).
 """
 
 from __future__ import annotations
@@ -13,9 +26,16 @@ from typing import Any
 
 import psycopg
 
-from mendb.db.catalog import ColumnInfo, TableRef, resolve_columns, table_columns
+from mendb.db.catalog import (
+    ColumnInfo,
+    TableRef,
+    integer_columns,
+    resolve_columns,
+    table_columns,
+)
 from mendb.db.errors import InvalidDataset
 from mendb.db.queries import query
+from mendb.valuation.data import Task
 
 # A text column is treated as categorical when it has at most this many distinct
 # values and its values are short; otherwise it is free text.
@@ -31,6 +51,21 @@ COLUMN_KINDS = {
     "vector": ("vector",),
     "text": ("text",),
 }
+
+
+# How many distinct values make a label a class or a number to predict, when the
+# registration does not say (`label_task`).
+CLASSIFICATION_MAX_LEVELS = 20
+REGRESSION_MIN_LEVELS = 50
+REGRESSION_MIN_SHARE = 0.5
+
+
+class AmbiguousTask(InvalidDataset):
+    """The label could be a class or a number to predict: `--task` must say which."""
+
+
+class NonNumericTarget(InvalidDataset):
+    """A regression target (or stored prediction) that is not a numeric column."""
 
 
 @dataclass(frozen=True)
@@ -143,3 +178,41 @@ def _looks_categorical(conn: psycopg.Connection[Any], ref: TableRef, column: Col
     statement = query("datasets_text_levels").format(column=column.identifier, table=ref.identifier)
     levels, longest = conn.execute(statement).fetchone() or (0, 0)
     return bool(levels <= CATEGORICAL_MAX_LEVELS and longest <= CATEGORICAL_MAX_LENGTH)
+
+
+def label_task(
+    conn: psycopg.Connection[Any],
+    ref: TableRef,
+    label: ColumnInfo,
+    requested: Task | None,
+    distinct: int,
+    rows: int,
+) -> Task:
+    """The task of a label with `distinct` values over `rows` non-null rows: the
+    one requested, once the label can be it, or the one its type and values show
+    (see the module's docstring)."""
+    where = {"table": str(ref), "column": label.name}
+    if requested is Task.REGRESSION and label.kind != "numeric":
+        raise NonNumericTarget(
+            f"label column {label.name!r} of {ref} has type {label.type_name}; a"
+            " regression target must be a number (integer, numeric, real or double"
+            " precision): use --task classification, or cast the column",
+            **where,
+        )
+    if requested is not None:
+        return requested
+    if label.kind != "numeric":
+        return Task.CLASSIFICATION
+    integer = label.name in integer_columns(conn, ref, [label.name])
+    if integer and distinct <= CLASSIFICATION_MAX_LEVELS:
+        return Task.CLASSIFICATION
+    if distinct >= REGRESSION_MIN_LEVELS or (
+        distinct > CLASSIFICATION_MAX_LEVELS and distinct >= REGRESSION_MIN_SHARE * rows
+    ):
+        return Task.REGRESSION
+    raise AmbiguousTask(
+        f"label column {label.name!r} of {ref} ({label.type_name}, {distinct} distinct values"
+        f" in {rows} rows) could be classes or a number to predict; say which with"
+        " --task classification or --task regression",
+        **where,
+    )

@@ -24,6 +24,12 @@ form as a vector column, through a lateral join; a row with a null text, or no
 embedding of its current text, reads as missing. Text columns without a model
 are skipped and listed in `skipped_columns`.
 
+A regression dataset's target travels as a float8 field and becomes `y` as it
+is, with no classes; a null, NaN or infinite target is named like a null label.
+The user's stored out-of-fold predictions (`predictions=COLUMN`, checked by
+`db.stored_predictions`) travel as one more float8 field of the training table
+and become `TrainingArrays.predictions` for the training rows.
+
 Every COPY of a read sees one REPEATABLE READ snapshot in key order, so they line
 up row for row, and the fingerprint identifies exactly the rows read.
 """
@@ -48,7 +54,8 @@ from mendb.db.features import Feature
 from mendb.db.queries import query
 from mendb.db.read_parts import LabelCodes, TableSink
 from mendb.db.read_query import feature_layout, values_query
-from mendb.valuation.data import TrainingArrays
+from mendb.db.stored_predictions import as_probabilities, check_column, check_values
+from mendb.valuation.data import Task, TrainingArrays
 
 
 @dataclass(frozen=True)
@@ -66,10 +73,13 @@ def read_dataset(
     conn: psycopg.Connection[Any],
     dataset: Dataset,
     embeddings: Mapping[str, tuple[str, int]] | None = None,
+    predictions: str | None = None,
 ) -> DatasetRead:
     """`embeddings` maps a text column to the (model, dimension) of its cached
-    embeddings; text columns not in it are skipped."""
+    embeddings; text columns not in it are skipped. `predictions` names a column
+    of the training table holding the user's out-of-fold predictions."""
     embeddings = embeddings or {}
+    regression = dataset.task is Task.REGRESSION
     usable = tuple(
         replace(f, dim=embeddings[f.name][1]) if f.kind == "text" else f
         for f in dataset.features
@@ -83,11 +93,13 @@ def read_dataset(
         tables = [dataset.table, *_extra_tables(dataset)]
         for table in tables:
             _check_vector_dims(conn, dataset, table, usable)
+        if predictions is not None:
+            check_column(conn, dataset, predictions)
         integers = [integer_columns(conn, t, [dataset.key, dataset.label]) for t in tables]
         # Integer labels are read as they are and their classes taken from the
         # rows read, which spares a scan of the label column before the read.
-        raw_labels = all(dataset.label in columns for columns in integers)
-        classes = () if raw_labels else _distinct(conn, dataset, dataset.label)
+        raw_labels = not regression and all(dataset.label in columns for columns in integers)
+        classes = () if raw_labels or regression else _distinct(conn, dataset, dataset.label)
         categories = {
             f.name: _distinct(conn, dataset, f.name, dataset.table)
             for f in usable
@@ -96,7 +108,11 @@ def read_dataset(
         models = {name: model for name, (model, _) in embeddings.items()}
         sinks = []
         for i, table in enumerate(tables):
-            labels = _label_codes(raw_labels, dataset.label in integers[i], classes)
+            labels = (
+                LabelCodes(target=True)
+                if regression
+                else _label_codes(raw_labels, dataset.label in integers[i], classes)
+            )
             sink = _read_table(
                 conn,
                 dataset,
@@ -108,6 +124,7 @@ def read_dataset(
                 classes=classes,
                 categories=categories,
                 models=models,
+                predictions=predictions if i == 0 else None,
             )
             sinks.append(_finished(conn, dataset, table, sink, digest))
         if raw_labels:
@@ -118,6 +135,10 @@ def read_dataset(
     train = sinks[0].splits()[0]
     _, valid, test = sinks[-1].splits()
     names, kinds = feature_layout(usable)
+    stored = sinks[0].train_predictions()
+    if predictions is not None and stored is not None:
+        check_values(dataset, predictions, train.keys, stored, classes)
+        stored = stored if regression else as_probabilities(stored)
     arrays = TrainingArrays(
         train=train,
         valid=valid,
@@ -127,6 +148,8 @@ def read_dataset(
         missing=np.isnan(train.x),
         feature_kinds=kinds,
         categories=categories,
+        task=dataset.task,
+        predictions=stored,
     )
     return DatasetRead(arrays, digest.hexdigest(), sum(sink.rows for sink in sinks), skipped)
 
@@ -212,11 +235,12 @@ def _read_table(
     classes: tuple[str, ...],
     categories: dict[str, tuple[str, ...]],
     models: dict[str, str],
+    predictions: str | None,
 ) -> TableSink:
     """The table's rows, read into a sink; `_finished` checks and hashes it."""
     if integer_key:
         statement, params, layout = values_query(
-            dataset, table, features, classes, categories, labels, True, models
+            dataset, table, features, classes, categories, labels, True, models, predictions
         )
         rows = _count(conn, table)
         sink = TableSink(layout, rows, routing, keys=None)
@@ -227,7 +251,7 @@ def _read_table(
             return sink
     keys = _read_keys(conn, dataset, table)
     statement, params, layout = values_query(
-        dataset, table, features, classes, categories, labels, False, models
+        dataset, table, features, classes, categories, labels, False, models, predictions
     )
     sink = TableSink(layout, len(keys), routing, keys=keys)
     rest = stream_records(conn, statement, params, layout.dtype, len(keys), sink.take)
@@ -252,8 +276,9 @@ def _finished(
         # A raw label equal to the null marker may be a real one: ask.
         null_row = _first_null_label(conn, dataset, table)
     if null_row is not None:
+        what = "null, NaN or infinite" if sink.layout.labels.target else "null"
         raise InvalidDataset(
-            f"label column {dataset.label!r} of {table} is null in row {null_row!r}",
+            f"label column {dataset.label!r} of {table} is {what} in row {null_row!r}",
             table=str(table),
             column=dataset.label,
             row=null_row,

@@ -38,11 +38,14 @@ class LabelCodes:
     in the classes, 0 for a null. With them it holds the integer label itself,
     or NULL_LABEL, and `codes` are the codes of `values` (ascending). `raw`
     keeps the integer labels as they are, for classes not known before the
-    read; `TableSink.recode` gives them their codes afterwards."""
+    read; `TableSink.recode` gives them their codes afterwards. `target` is a
+    regression target: the field holds its float8 value, NaN for a null, and
+    decodes to itself."""
 
     values: NDArray[np.int64] | None = None
     codes: NDArray[np.int64] | None = None
     raw: bool = False
+    target: bool = False
 
     @classmethod
     def for_integers(cls, classes: tuple[str, ...], marks_null: bool = True) -> LabelCodes | None:
@@ -60,7 +63,9 @@ class LabelCodes:
         order = np.argsort(values, kind="stable")
         return cls(np.array(values, dtype=np.int64)[order], order.astype(np.int64))
 
-    def decode(self, field: NDArray[Any]) -> NDArray[np.int64]:
+    def decode(self, field: NDArray[Any]) -> NDArray[Any]:
+        if self.target:
+            return field.astype(np.float64)
         if self.raw:
             return field.astype(np.int64)
         if self.values is None or self.codes is None:
@@ -71,7 +76,11 @@ class LabelCodes:
         at = np.searchsorted(self.values, labels).clip(0, len(self.values) - 1)
         return np.where(self.values[at] == labels, self.codes[at], -1)
 
-    def nulls(self, decoded: NDArray[np.int64]) -> NDArray[np.bool_]:
+    def nulls(self, decoded: NDArray[Any]) -> NDArray[np.bool_]:
+        """Labels that are null; a target's NaN or infinity counts as one."""
+        if self.target:
+            finite: NDArray[np.bool_] = np.isfinite(decoded)
+            return ~finite
         return decoded == NULL_LABEL if self.raw else decoded < 0
 
 
@@ -81,29 +90,39 @@ class Layout:
     digest behind the split unit `f0` (see `split_units`), the label `f1`, then
     one field `f{i}` per feature from i = 2 (a vector also has `null{i}`).
     `framing` holds the value every count, length, dimension and padding word
-    must have for the fields to sit where `dtype` says."""
+    must have for the fields to sit where `dtype` says. With `predictions` the
+    record ends with a float8 field `pred`: the user's stored prediction."""
 
     dtype: np.dtype[Any]
     framing: Mapping[str, int]
     features: tuple[Feature, ...]
     labels: LabelCodes
     key_in_stream: bool
+    predictions: bool = False
 
 
 class _Part:
-    def __init__(self, capacity: int, width: int) -> None:
+    def __init__(self, capacity: int, width: int, target: bool, predictions: bool) -> None:
         self.x = np.empty((capacity, width))
-        self.y = np.empty(capacity, dtype=np.int64)
+        self.y = np.empty(capacity, dtype=np.float64 if target else np.int64)
+        self.p = np.empty(capacity) if predictions else None
         self.keys: list[str] = []
 
-    def append(self, x: NDArray[np.float64], y: NDArray[np.int64], keys: list[str]) -> None:
+    def append(
+        self, x: NDArray[np.float64], y: NDArray[Any], keys: list[str], p: NDArray[Any] | None
+    ) -> None:
         low, high = len(self.keys), len(self.keys) + len(keys)
         self.x[low:high], self.y[low:high] = x, y
+        if self.p is not None and p is not None:
+            self.p[low:high] = p
         self.keys.extend(keys)
 
     def split(self) -> Split:
         n = len(self.keys)
         return Split(self.x[:n], self.y[:n], np.array(self.keys, dtype=object))
+
+    def predictions(self) -> NDArray[np.float64] | None:
+        return None if self.p is None else self.p[: len(self.keys)]
 
 
 class TableSink:
@@ -118,7 +137,9 @@ class TableSink:
         self.layout, self.rows, self.routing = layout, rows, routing
         self.given_keys = keys
         self.width = width(layout.features)
-        self.parts = [_Part(rows, self.width) for _ in range(PARTS)]
+        self.parts = [
+            _Part(rows, self.width, layout.labels.target, layout.predictions) for _ in range(PARTS)
+        ]
         self.digest = hashlib.sha256()
         self.filled = 0
         self.error: str | None = None
@@ -145,14 +166,20 @@ class TableSink:
             self.label_values.update(np.unique(y).tolist())
         x = np.empty((len(records), self.width))
         fill_features(x, records, self.layout.features)
+        p = records["pred"] if self.layout.predictions else None
         units = split_units(records["f0"])
         part = np.where(units < self.routing[0], 1, np.where(units < self.routing[1], 2, 0))
         for index, destination in enumerate(self.parts):
             chosen = part == index
             if chosen.all():
-                destination.append(x, y, keys)
+                destination.append(x, y, keys, p)
             elif chosen.any():
-                destination.append(x[chosen], y[chosen], list(compress(keys, chosen.tolist())))
+                destination.append(
+                    x[chosen],
+                    y[chosen],
+                    list(compress(keys, chosen.tolist())),
+                    None if p is None else p[chosen],
+                )
         self.filled = high
 
     def complete(self, rest: bytes) -> bool:
@@ -169,6 +196,11 @@ class TableSink:
 
     def splits(self) -> list[Split]:
         return [part.split() for part in self.parts]
+
+    def train_predictions(self) -> NDArray[np.float64] | None:
+        """The stored predictions of the training rows, in their order; None when
+        the records do not carry them."""
+        return self.parts[0].predictions()
 
     def _keys(self, records: NDArray[Any], low: int, high: int) -> list[str]:
         if self.given_keys is not None:

@@ -47,11 +47,18 @@ def values_query(
     labels: LabelCodes | None,
     integer_key: bool,
     models: dict[str, str],
+    predictions: str | None = None,
 ) -> tuple[sql.Composed, dict[str, Any], Layout]:
     """The values COPY, its parameters, and the layout of its records. Output
     columns have aliases of their own, so that ORDER BY names the table's key
-    column, never an output column that happens to share its name."""
+    column, never an output column that happens to share its name. `predictions`
+    names a numeric column of stored predictions, read as the last field."""
     record = _select_list(dataset, table, features, classes, categories, labels, integer_key)
+    if predictions is not None:
+        record.add(query("read_field_number"), column=sql.Identifier(predictions))
+        record.layout += [("plen", ">i4"), ("pred", ">f8")]
+        record.framing["plen"] = 8
+        record.framing["count"] = len(record.fields)
     joins = _embedding_joins(dataset, table, features, models, record.params)
     statement = query("read_values_copy").format(
         fields=sql.SQL(", ").join(record.fields),
@@ -60,7 +67,12 @@ def values_query(
         key=sql.Identifier(dataset.key),
     )
     layout = Layout(
-        np.dtype(record.layout), record.framing, features, labels or LabelCodes(), integer_key
+        np.dtype(record.layout),
+        record.framing,
+        features,
+        labels or LabelCodes(),
+        integer_key,
+        predictions is not None,
     )
     return statement, record.params, layout
 
@@ -104,7 +116,7 @@ def _select_list(
 ) -> _Record:
     """The fields of the record `read_parts.Layout` describes; an integer label
     travels as itself, so the server does not look it up among the classes row
-    by row."""
+    by row, and a regression target as its float8 value (NaN for a null)."""
     key, label = sql.Identifier(dataset.key), sql.Identifier(dataset.label)
     record = _Record()
     if integer_key:
@@ -117,7 +129,10 @@ def _select_list(
     record.add(query("read_field_split_digest"), key=key)
     record.params["seed"] = dataset.split.seed
     record.layout += [("len0", ">i4"), ("f0", "u1", (32,))]
-    if labels is not None:
+    if labels is not None and labels.target:
+        record.add(query("read_field_number"), column=label)
+        record.layout += [("len1", ">i4"), ("f1", ">f8")]
+    elif labels is not None:
         record.add(query("read_field_label_integer"), label=label)
         record.params["null_label"] = NULL_LABEL
         record.layout += [("len1", ">i4"), ("f1", ">i8")]

@@ -53,6 +53,11 @@ class DatasetCreate(BaseModel):
     test_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.2
     seed: Annotated[int, Field(ge=-(2**31), le=2**31 - 1)] = 0
     validation_table: Name | None = None
+    task: Literal["classification", "regression"] | None = Field(
+        default=None,
+        description="What the label is; null: from its type and values (an ambiguous"
+        " label is refused, asking for it).",
+    )
 
 
 class DatasetPublic(BaseModel):
@@ -62,7 +67,7 @@ class DatasetPublic(BaseModel):
     label: str
     features: list[dict[str, Any]]
     split: dict[str, Any]
-    task: str
+    task: Literal["classification", "regression"]
 
 
 def _document_loop_settings(schema: dict[str, Any]) -> None:
@@ -196,7 +201,12 @@ PROPOSE_PARAMS: dict[str, ParamType] = {
     "max_rows": ("integer", False),
     "k": ("integer", False),
     "verify": ("boolean", False),
+    "model": ("string", True),
+    "model_params": ("any", True),
+    "predictions": ("string", True),
 }
+# The user's own model travels as these two parameters (`mendb.valuation.models`).
+MODEL_PARAMS = ("model", "model_params")
 REVERT_PARAMS: dict[str, ParamType] = {"ids": ("array", True)}
 _ALLOWED = {
     "integer": "an integer",
@@ -276,6 +286,13 @@ def check_param_types(kind: str, method: str | None, params: dict[str, Any]) -> 
     more worker processes than this machine has cores, naming it."""
     accepted = run_param_types(kind, method)
     for name, value in params.items():
+        if name in MODEL_PARAMS and name not in accepted:
+            raise InvalidParameterError(
+                name,
+                shown(value),
+                f"left out: {method or kind} fits no model of yours; methods that do:"
+                f" {', '.join(model_methods())}",
+            )
         if name not in accepted:
             raise InvalidParameterError(name, shown(value), f"one of {sorted(accepted)}")
         json_type, nullable = accepted[name]
@@ -284,6 +301,54 @@ def check_param_types(kind: str, method: str | None, params: dict[str, Any]) -> 
             raise InvalidParameterError(name, shown(value), allowed)
     if "n_jobs" in params:
         check_n_jobs("n_jobs", params["n_jobs"])
+    check_model(params, builtin=kind == "value")
+
+
+def check_model(params: dict[str, Any], builtin: bool = False) -> None:
+    """The user's model, given as `model` (package.module:Class) and `model_params`
+    (a JSON object), imports and builds (`InvalidModel` otherwise, naming it), and
+    parameters without such a model are refused. With `builtin` (a valuation
+    method's own `model`), anything but a path is the method's to check: the name
+    of one of its learners ("tree", "logistic")."""
+    model, model_params = params.get("model"), params.get("model_params")
+    path = isinstance(model, str) and ":" in model
+    if model is None or (builtin and not path):
+        if model_params is not None:
+            raise InvalidParameterError(
+                "model_params", shown(model_params), "given with a model package.module:Class"
+            )
+        return
+    if not isinstance(model, str):
+        raise InvalidParameterError("model", shown(model), "a string package.module:Class")
+    if model_params is not None and not isinstance(model_params, dict):
+        raise InvalidParameterError("model_params", shown(model_params), "a JSON object")
+    from mendb.valuation.models import model_spec  # may import the user's package
+
+    model_spec(model, model_params)
+
+
+def parse_model_params(raw: str | None) -> dict[str, Any] | None:
+    """`--model-params JSON` as the object it writes (`InvalidModel` otherwise)."""
+    if raw is None:
+        return None
+    from mendb.valuation.models import InvalidModel
+
+    try:
+        parsed = json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise InvalidModel(
+            f"model parameters are not JSON: {error}", column="model_params"
+        ) from error
+    if not isinstance(parsed, dict):
+        raise InvalidModel("model parameters must be a JSON object", column="model_params")
+    return parsed
+
+
+def model_methods() -> list[str]:
+    """The valuation methods that fit a model, and so take the user's."""
+    from mendb.valuation.methods import METHODS
+
+    return sorted(name for name, cls in METHODS.items() if "model" in cls.param_hints())
 
 
 def machine_cores() -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,6 +20,19 @@ from typing import Any
 from mendb.valuation.errors import MendbError
 
 _PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+
+# Naming a model imports its module, and importing a module runs its code: without a
+# list, whoever may queue a run (an HTTP token, a psql user calling mendb.request)
+# would choose which installed code runs inside the worker. The operator widens the
+# list with MENDB_MODEL_MODULES (comma-separated top-level packages or modules).
+DEFAULT_MODEL_MODULES = ("sklearn", "xgboost", "lightgbm", "catboost")
+
+
+def allowed_model_modules() -> tuple[str, ...]:
+    """The packages a model may come from: MENDB_MODEL_MODULES, or the defaults."""
+    given = os.environ.get("MENDB_MODEL_MODULES", "")
+    named = tuple(part.strip() for part in given.split(",") if part.strip())
+    return named or DEFAULT_MODEL_MODULES
 
 
 class InvalidModel(MendbError):
@@ -34,6 +48,13 @@ class ModelSpec:
 
     def estimator_class(self) -> type[Any]:
         module_name, _, class_name = self.path.partition(":")
+        allowed = allowed_model_modules()
+        if not any(module_name == root or module_name.startswith(f"{root}.") for root in allowed):
+            raise InvalidModel(
+                f"model {self.path}: models may come from {', '.join(allowed)} only;"
+                " the operator may allow more with MENDB_MODEL_MODULES",
+                column="model",
+            )
         try:
             module = importlib.import_module(module_name)
         except ImportError as error:

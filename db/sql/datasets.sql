@@ -1,9 +1,10 @@
 -- name: datasets_insert
--- Register a dataset; its features and split are the JSON of their dataclasses.
+-- Register a dataset; its features and split are the JSON of their dataclasses, its
+-- task classification or regression.
 INSERT INTO mendb.datasets (name, table_schema, table_name, key_column, label_column,
-                            features, split)
+                            features, split, task)
 VALUES (%(name)s, %(table_schema)s, %(table_name)s, %(key_column)s, %(label_column)s,
-        %(features)s, %(split)s);
+        %(features)s, %(split)s, %(task)s);
 
 -- name: datasets_get
 SELECT * FROM mendb.datasets WHERE name = %(name)s;
@@ -35,11 +36,21 @@ SELECT count(*) AS total, count({key}) AS non_null, count(DISTINCT {key}) AS dis
 FROM {table};
 
 -- name: datasets_label_check
--- Distinct labels, and the key of one row with a null label and how many have one.
+-- Distinct labels, the key of one row with a null label and how many have one, and
+-- how many rows have a label.
 SELECT count(DISTINCT {label}) AS classes,
        (SELECT {key}::text FROM {table} WHERE {label} IS NULL LIMIT 1) AS null_key,
-       count(*) FILTER (WHERE {label} IS NULL) AS nulls
+       count(*) FILTER (WHERE {label} IS NULL) AS nulls,
+       count({label}) AS labelled
 FROM {table};
+
+-- name: datasets_target_nonfinite
+-- One row whose numeric target is NaN or infinite (numeric and float columns can
+-- hold both), and which of them it is.
+SELECT {key}::text, {label}::float8::text
+FROM {table}
+WHERE {label}::float8 IN ('NaN'::float8, 'Infinity'::float8, '-Infinity'::float8)
+LIMIT 1;
 
 -- name: datasets_vector_dims
 -- The smallest and largest dimension among a vector column's values.

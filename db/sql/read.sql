@@ -89,3 +89,8 @@ LEFT JOIN LATERAL (
       AND e.table_name = %(table_name)s AND e.row_key = {table}.{key}::text
       AND e.content_hash = mendb.content_hash({table}.{column}::text)
 ) {alias} ON true;
+
+-- name: read_predictions_label_levels
+-- How many distinct labels a classification dataset's training table has, before
+-- a column of stored predictions is taken as the probability of the second.
+SELECT count(DISTINCT {label}) FROM {table};

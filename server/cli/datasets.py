@@ -14,6 +14,7 @@ from mendb.db.datasets import RESERVED_SCHEMAS, SplitSpec, parse_feature_spec
 from mendb.db.errors import InvalidArgument, InvalidDataset
 from mendb.db.files import export_results, import_file
 from mendb.server.cli._common import cli, command, emit, open_app
+from mendb.valuation.data import Task
 
 
 @command(cli)
@@ -31,6 +32,13 @@ from mendb.server.cli._common import cli, command, emit, open_app
     multiple=True,
     help="VECTOR_COLUMN=TEXT_COLUMN: the vector is the embedding of the text (repeatable).",
 )
+@click.option(
+    "--task",
+    type=click.Choice([t.value for t in Task]),
+    default=None,
+    help="What the label is (default: from its type and values; an ambiguous label is"
+    " refused, asking for this).",
+)
 def register(
     as_json: bool,
     name: str,
@@ -43,18 +51,19 @@ def register(
     seed: int,
     validation_table: str | None,
     derived: tuple[str, ...],
+    task: str | None,
 ) -> None:
     """Register a table as a dataset."""
     split = SplitSpec(validation_fraction, test_fraction, seed, validation_table)
     parsed = parse_feature_spec(features) if features else None
     sources = datasets_db.parse_derived(derived)
     with open_app() as app, app.connection() as conn:
-        dataset = datasets_db.register(conn, name, table, key, label, parsed, split, sources)
+        dataset = datasets_db.register(conn, name, table, key, label, parsed, split, sources, task)
 
     def render() -> None:
         click.echo(
-            f"registered {name}: {dataset.table}, key {key}, label {label}, features "
-            + ", ".join(f"{f.name} ({f.kind})" for f in dataset.features)
+            f"registered {name}: {dataset.table}, key {key}, label {label} ({dataset.task}),"
+            " features " + ", ".join(f"{f.name} ({f.kind})" for f in dataset.features)
         )
         if validation_table is None:
             click.echo(
@@ -73,13 +82,14 @@ def datasets(as_json: bool) -> None:
         found = [d.to_dict() for d in datasets_db.list_all(conn)]
 
     def render() -> None:
-        table = Table("name", "table", "key", "label", "features")
+        table = Table("name", "table", "key", "label", "task", "features")
         for d in found:
             table.add_row(
                 d["name"],
                 d["table"],
                 d["key"],
                 d["label"],
+                d["task"],
                 ", ".join(f["name"] for f in d["features"]),
             )
         Console().print(table)

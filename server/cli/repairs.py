@@ -11,9 +11,17 @@ from rich.table import Table
 from mendb.db import datasets as datasets_db
 from mendb.db.errors import require_between
 from mendb.db.repairs import list_repairs, review
+from mendb.db.stored_predictions import check_predictions
 from mendb.server import applying
 from mendb.server.cli._common import cli, command, emit, open_app, progress_bar
-from mendb.server.schemas import MAX_BIGINT, MAX_NEIGHBOURS, MAX_PAGE, MAX_PROPOSALS
+from mendb.server.schemas import (
+    MAX_BIGINT,
+    MAX_NEIGHBOURS,
+    MAX_PAGE,
+    MAX_PROPOSALS,
+    check_model,
+    parse_model_params,
+)
 
 
 @command(cli)
@@ -27,18 +35,45 @@ from mendb.server.schemas import MAX_BIGINT, MAX_NEIGHBOURS, MAX_PAGE, MAX_PROPO
     show_default=True,
     help="Check each proposal by a counterfactual retrain.",
 )
+@click.option(
+    "--model",
+    default=None,
+    help="Your estimator, package.module:Class: fitted for the evidence and the verification.",
+)
+@click.option("--model-params", default=None, help="Its constructor parameters, a JSON object.")
+@click.option(
+    "--predictions",
+    default=None,
+    help="COLUMN of out-of-fold predictions (or a binary label's probability) in the table.",
+)
 def propose(
-    as_json: bool, name: str, max_rows: int, method: str | None, k: int, verify: bool
+    as_json: bool,
+    name: str,
+    max_rows: int,
+    method: str | None,
+    k: int,
+    verify: bool,
+    model: str | None,
+    model_params: str | None,
+    predictions: str | None,
 ) -> None:
     """Diagnose rows with a broken cell or a value < 0 and propose verified repairs."""
     require_between("--max-rows", max_rows, 1, MAX_PROPOSALS)
     require_between("--k", k, 1, MAX_NEIGHBOURS)
+    given = {"model": model, "model_params": parse_model_params(model_params),
+             "predictions": predictions}  # fmt: skip
+    check_model(given)
+    own = {key: value for key, value in given.items() if value is not None}
     from mendb.server import operations  # imports torch and scikit-learn
 
-    with open_app() as app, progress_bar(f"embedding {name}", not as_json) as progress:
-        ids = operations.propose_repairs(
-            app, name, max_rows, method, k, verify=verify, progress=progress
-        )
+    with open_app() as app:
+        if predictions is not None:
+            with app.connection() as conn:
+                check_predictions(conn, datasets_db.get(conn, name), predictions)
+        with progress_bar(f"embedding {name}", not as_json) as progress:
+            ids = operations.propose_repairs(
+                app, name, max_rows, method, k, verify=verify, progress=progress, **own
+            )
     emit(
         {"proposed": ids},
         as_json,

@@ -11,7 +11,15 @@ from mendb.db.errors import MendbError, require_between
 from mendb.server import operations
 from mendb.server.cli._common import cli, command, console, emit, open_app, progress_bar
 from mendb.server.operations import jsonable
-from mendb.server.schemas import MAX_NEIGHBOURS, MAX_SEED, check_n_jobs, check_param_types
+from mendb.server.schemas import (
+    MAX_NEIGHBOURS,
+    MAX_SEED,
+    check_model,
+    check_n_jobs,
+    check_param_types,
+    parse_model_params,
+)
+from mendb.valuation.errors import InvalidParameterError
 from mendb.valuation.executors import DaskExecutor
 from mendb.valuation.methods import METHODS
 
@@ -45,6 +53,13 @@ def _parse_params(items: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--jobs", "n_jobs", type=int, default=None, help="Local worker processes.")
 @click.option("--scheduler", default=None, help="Dask scheduler tcp://HOST:8786.")
 @click.option("--param", "extra", multiple=True, help="Other method parameter NAME=VALUE.")
+@click.option(
+    "--model",
+    default=None,
+    help="Your estimator, package.module:Class, fitted wherever the method fits a model"
+    " (auto: data_oob).",
+)
+@click.option("--model-params", default=None, help="Its constructor parameters, a JSON object.")
 def value(
     as_json: bool,
     name: str,
@@ -56,6 +71,8 @@ def value(
     n_jobs: int | None,
     scheduler: str | None,
     extra: tuple[str, ...],
+    model: str | None,
+    model_params: str | None,
 ) -> None:
     """Value every training row of a dataset (consensus: combine the methods run so far)."""
     require_between("--k", k, 1, MAX_NEIGHBOURS)
@@ -63,18 +80,26 @@ def value(
     require_between("--max-samples", max_samples, 1, 10**9)
     require_between("--max-time", max_time, 0.001, 10**7)
     check_n_jobs("--jobs", n_jobs)
+    own_model = {"model": model, "model_params": parse_model_params(model_params)}
+    check_model(own_model)  # --model is a path; a method's own learners go by --param
     if method == "auto":
-        tuned = (k, max_samples, max_time, n_jobs, scheduler)
+        tuned = (k, max_samples, max_time, n_jobs, scheduler, model, model_params)
         if all(v is None for v in tuned) and not extra:
             _value_auto(as_json, name, seed)
             return
-        method = "knn_shapley"
+        # Your model needs a method that fits one; Data-OOB fits it the fewest times.
+        method = "knn_shapley" if model is None and model_params is None else "data_oob"
     accepted = METHODS[method].param_names() if method in METHODS else []
     budget = METHODS[method].budget_param if method in METHODS else "max_samples"
     given = {"k": k, "seed": seed, budget: max_samples, "max_time": max_time, "n_jobs": n_jobs}
+    given |= own_model
     params = {key: v for key, v in given.items() if v is not None} | _parse_params(extra)
     if method in METHODS:
         check_param_types("value", method, params)
+    elif model is not None or model_params is not None:
+        raise InvalidParameterError(
+            "model", model, "left out: consensus combines the runs already made"
+        )
     with open_app() as app, progress_bar(f"{method} on {name}", not as_json) as progress:
         if method == "consensus":
             outcome = operations.consensus_dataset(app, name, params.get("methods"))

@@ -14,14 +14,18 @@ router = APIRouter(prefix="/datasets", tags=["datasets"])
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 def register_dataset(body: DatasetCreate, conn: ConnDep, _token: Admin) -> DatasetPublic:
-    """Register a table as a dataset; every check runs before anything is written."""
+    """Register a table as a dataset; every check runs before anything is written.
+    Without `task` it comes from the label: an ambiguous one is refused (422),
+    asking for it."""
     split = SplitSpec(
         body.validation_fraction, body.test_fraction, body.seed, body.validation_table
     )
     features: list[tuple[str, str | None]] | None = (
         [(f.name, f.kind) for f in body.features] if body.features else None
     )
-    dataset = datasets.register(conn, body.name, body.table, body.key, body.label, features, split)
+    dataset = datasets.register(
+        conn, body.name, body.table, body.key, body.label, features, split, task=body.task
+    )
     return DatasetPublic(**dataset.to_dict())
 
 

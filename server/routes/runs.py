@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Response, status
 
 from mendb.db import datasets, jobs
+from mendb.db.stored_predictions import check_predictions
 from mendb.db.tokens import Token
 from mendb.server.deps import ConnDep, Reader, Reviewer
 from mendb.server.loop import loop_config
@@ -22,8 +23,10 @@ Status = Literal["queued", "running", "done", "failed", "cancelled"]
 @router.post("", status_code=status.HTTP_202_ACCEPTED)
 def create_run(body: RunCreate, conn: ConnDep, token: Reviewer, response: Response) -> RunPublic:
     """Queue a valuation (`kind` value: `method` and its `params`), a proposal round
-    or an apply; the response carries the run's id, and its URL in Location."""
-    datasets.get(conn, body.dataset)
+    or an apply; the response carries the run's id, and its URL in Location. The
+    user's model (`model`, `model_params`) and a column of stored `predictions` are
+    checked before the run is queued."""
+    dataset = datasets.get(conn, body.dataset)
     params = dict(body.params)
     if body.kind == "value":
         method = body.method or "knn_shapley"
@@ -34,6 +37,8 @@ def create_run(body: RunCreate, conn: ConnDep, token: Reviewer, response: Respon
         if body.method is not None:
             params["method"] = body.method
         check_param_types(body.kind, None, params)
+    if params.get("predictions") is not None:
+        check_predictions(conn, dataset, params["predictions"])
     if body.kind == "loop":
         loop_config(params)  # refuse unknown or bad settings now
     run_id = jobs.request(conn, body.kind, body.dataset, params, actor=token.name)

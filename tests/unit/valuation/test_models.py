@@ -29,9 +29,11 @@ def test_each_build_is_a_fresh_estimator() -> None:
     ("path", "params", "says", "column"),
     [
         ("sklearn.linear_model.Ridge", None, "package.module:Class", "model"),
-        ("no_such_package.models:Thing", None, "cannot be imported", "model"),
+        ("sklearn.no_such_module:Thing", None, "cannot be imported", "model"),
         ("sklearn.linear_model:NoSuchModel", None, "has no class NoSuchModel", "model"),
-        ("collections:OrderedDict", None, "lacks fit and predict", "model"),
+        ("sklearn.utils:Bunch", None, "lacks fit and predict", "model"),
+        ("os:system", None, "may come from sklearn", "model"),
+        ("sklearnx.models:Thing", None, "may come from", "model"),
         ("sklearn.linear_model:Ridge", '{"alpha": ', "not JSON", "model_params"),
         ("sklearn.linear_model:Ridge", "[1, 2]", "JSON object", "model_params"),
         ("sklearn.linear_model:Ridge", '{"no_such_parameter": 1}', "does not take", "model_params"),
@@ -43,3 +45,14 @@ def test_a_model_that_cannot_be_used_is_refused_by_name(
     with pytest.raises(InvalidModel, match=says) as refused:
         model_spec(path, params)
     assert refused.value.column == column
+
+
+def test_the_operator_widens_the_modules_a_model_may_come_from(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with pytest.raises(InvalidModel, match="MENDB_MODEL_MODULES"):
+        model_spec("collections:OrderedDict")
+    monkeypatch.setenv("MENDB_MODEL_MODULES", "collections, sklearn")
+    with pytest.raises(InvalidModel, match="lacks fit and predict"):
+        model_spec("collections:OrderedDict")
+    assert model_spec("sklearn.linear_model:Ridge").build() is not None
