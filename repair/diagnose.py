@@ -14,7 +14,7 @@
   bundled dictionary knows;
 - label error: its label disagrees with its trusted neighbours' vote and with a
   classifier trained on trusted and validation rows (1 - their mean support of
-  its label).
+  its label); for a regression target, `repair.target`'s calibrated doubt.
 
 Hard evidence (a null, a broken vector, an extreme number) wins, for every cell
 that has it (a row can have two broken cells); then noisy text, a cell unusual for
@@ -32,11 +32,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from mendb.repair.evidence import (
+    cosine,
     fence_distance,
     label_support,
     mad,
-    nearest,
     nearest_others,
+    neighbour_distance,
     out_of_fold_probabilities,
     robust_z,
     trusted_or_all,
@@ -50,8 +51,9 @@ from mendb.repair.proposals import (
     RepairContext,
     VectorProblem,
 )
+from mendb.repair.target import TargetSettings, assess_targets
 from mendb.repair.text import Vocabulary
-from mendb.valuation.data import TrainingArrays
+from mendb.valuation.data import Task, TrainingArrays
 
 
 class Tier(Enum):
@@ -98,6 +100,8 @@ def diagnose(
     for column in context.columns:
         for finding in _column_findings(context, column, rows, limits, k):
             found[finding.diagnosis.index].append(finding)
+    if context.data.task is Task.REGRESSION:
+        return _with_targets(context, rows, found, limits, k)
     support = label_support(context, rows, k)
     label_scores = 1.0 - support.combined[np.arange(len(rows)), context.data.train.y[rows]]
     picks = {int(i): _choose(found[int(i)], len(numeric), limits) for i in rows}
@@ -125,6 +129,29 @@ def diagnose(
         for cell in [pick, *_other_broken_cells(found[int(index)], pick)]:
             evidence = replace(cell.evidence, label_disagreement=round(score, 4))
             chosen.append(replace(cell, evidence=evidence))
+    return tuple(chosen)
+
+
+def _with_targets(
+    context: RepairContext,
+    rows: NDArray[np.int64],
+    found: dict[int, list[Finding]],
+    limits: Thresholds,
+    k: int,
+) -> tuple[Diagnosis, ...]:
+    """A regression row: hard evidence in its cells wins, as for classes (a cell
+    unusual for its label means nothing where labels are numbers); else a target
+    doubted at `label` or more is a label diagnosis with the target's evidence."""
+    assessment = assess_targets(context, TargetSettings(k=k))
+    chosen: list[Diagnosis] = []
+    for index in rows.tolist():
+        pick = _choose(found[index], 0, limits)
+        if pick is not None:
+            chosen += [pick, *_other_broken_cells(found[index], pick)]
+        elif (doubt := float(assessment.doubt[index])) >= limits.label:
+            evidence = Evidence(target=assessment.evidence(index))
+            label = DiagnosisKind.LABEL
+            chosen.append(Diagnosis(index, label, context.label_column, doubt, evidence))
     return tuple(chosen)
 
 
@@ -339,31 +366,12 @@ def _vector_distances(
         fresh = np.zeros((len(rows), values.shape[1]))
         if present.any():
             fresh[present] = encoder.encode([str(t) for t in texts[present]])
-        distance = np.where(present, 1.0 - _cosine(values[rows], fresh), 0.0)
+        distance = np.where(present, 1.0 - cosine(values[rows], fresh), 0.0)
         return distance, distance, limits.vector_distance
-    own = _neighbour_distance(context, values, rows, k)
+    own = neighbour_distance(context, values, rows, k)
     trusted = trusted_or_all(context.trusted(), context.suspects)
-    reference = _neighbour_distance(context, values, trusted, k)
+    reference = neighbour_distance(context, values, trusted, k)
     return own, robust_z(own, reference), limits.vector_z
-
-
-def _neighbour_distance(
-    context: RepairContext, values: NDArray[np.float64], rows: NDArray[np.int64], k: int
-) -> NDArray[np.float64]:
-    """Mean Euclidean distance to the k nearest trusted rows, of any label: a
-    flipped label sits close to the other class, a corrupted vector close to none."""
-    pool = trusted_or_all(context.trusted(), context.suspects)
-    pool = pool[np.isfinite(values[pool]).all(axis=1)]
-    if len(pool) < 2:
-        return np.zeros(len(rows))
-    distances, found = nearest(values[rows], values[pool], min(k + 1, len(pool)))
-    distances = np.where(pool[found] == rows[:, None], np.nan, distances)[:, :k]
-    return np.nanmean(distances, axis=1)
-
-
-def _cosine(a: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np.float64]:
-    norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
-    return (a * b).sum(axis=1) / np.where(norms > 0, norms, 1.0)
 
 
 def _text(

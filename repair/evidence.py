@@ -215,3 +215,22 @@ def _trusted_neighbours(
         return np.take_along_axis(distances, order, 1), picked
     distances, found = nearest(context.data.train.x[rows], context.data.train.x[trusted], k)
     return distances, trusted[found]
+
+
+def neighbour_distance(
+    context: RepairContext, values: NDArray[np.float64], rows: NDArray[np.int64], k: int
+) -> NDArray[np.float64]:
+    """Mean Euclidean distance to the k nearest trusted rows, of any label: a
+    flipped label sits close to the other class, a corrupted vector close to none."""
+    pool = trusted_or_all(context.trusted(), context.suspects)
+    pool = pool[np.isfinite(values[pool]).all(axis=1)]
+    if len(pool) < 2:
+        return np.zeros(len(rows))
+    distances, found = nearest(values[rows], values[pool], min(k + 1, len(pool)))
+    distances = np.where(pool[found] == rows[:, None], np.nan, distances)[:, :k]
+    return np.nanmean(distances, axis=1)
+
+
+def cosine(a: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np.float64]:
+    norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
+    return (a * b).sum(axis=1) / np.where(norms > 0, norms, 1.0)

@@ -12,14 +12,19 @@ import numpy as np
 from numpy.typing import NDArray
 
 from mendb.valuation.data import TrainingArrays
+from mendb.valuation.errors import MendbError
 from mendb.valuation.result import ValuationResult
+
+
+class WrongTask(MendbError):
+    """This repairer does not mend the labels of this dataset's task."""
 
 
 class DiagnosisKind(StrEnum):
     """The kind of error a row is diagnosed with, and so of the repair proposed for
     it; stored as its value in `mendb.repairs.kind`."""
 
-    LABEL = "label"
+    LABEL = "label"  # a class, or a regression target (its evidence says `task`)
     NUMERIC = "numeric"  # a number far outside its column, or unusual for its label
     MISSING = "missing"  # a null number
     VECTOR = "vector"
@@ -32,6 +37,32 @@ class VectorProblem(StrEnum):
     NULL = "null"
     ALL_ZEROS = "all zeros"
     FAR = "far"  # far from its source text's embedding, or from the trusted rows
+
+
+@dataclass(frozen=True)
+class TargetEvidence:
+    """Why a regression target looks wrong (`repair.target`): how far it lies from
+    its nearest trusted rows' targets and from a model's out-of-fold prediction, in
+    robust scales, and how far into the trusted rows' tail that is."""
+
+    neighbours_estimate: float  # median target of the nearest trusted rows
+    neighbours_range: tuple[float, float]  # their lowest and highest target
+    neighbours_scale: float  # 1.4826 MAD of the trusted rows' residual to it
+    model_estimate: float  # out-of-fold prediction (a robust model, or stored)
+    model_scale: float  # 1.4826 MAD of the trusted rows' residual to it
+    model: str  # which model predicted
+    residual: float  # the smaller of the two residuals, each over its scale
+    residual_interval: tuple[float, float]  # bootstrap over the neighbours' targets
+    tail_probability: float  # share of trusted rows at least this far (p-value)
+    calibration: str  # which trusted rows gave the null, and how many
+    doubt: float  # 1 - the Benjamini-Hochberg q-value over the training rows
+
+    def as_json(self) -> dict[str, Any]:
+        found: dict[str, Any] = {"task": "regression"}
+        for item in fields(self):
+            value = getattr(self, item.name)
+            found[item.name] = list(value) if isinstance(value, tuple) else value
+        return found
 
 
 @dataclass(frozen=True)
@@ -48,12 +79,15 @@ class Evidence:
     oov_share: float | None = None  # share of words no vocabulary knows
     unknown_words: tuple[str, ...] | None = None
     label_disagreement: float | None = None  # 1 - the support of the row's label
+    target: TargetEvidence | None = None  # a regression target's (written flat)
 
     def as_json(self) -> dict[str, Any]:
         found: dict[str, Any] = {}
         for item in fields(self):
             value = getattr(self, item.name)
-            if value is not None:
+            if isinstance(value, TargetEvidence):
+                found.update(value.as_json())
+            elif value is not None:
                 found[item.name] = list(value) if isinstance(value, tuple) else value
         return found
 
@@ -147,7 +181,8 @@ class RepairContext:
     `source_labels` are the training rows' labels as the source gave them, before
     any applied relabel (None: the labels in `data` are those).
     `trusted_validation`: the validation rows' labels are known right (a curated
-    table), so their class distribution is the clean one."""
+    table), so their class distribution is the clean one. `label_type`: the label
+    column's SQL type, so a new regression target keeps its text form."""
 
     data: TrainingArrays
     values: ValuationResult
@@ -159,6 +194,7 @@ class RepairContext:
     encoder: TextEncoder | None = None
     source_labels: NDArray[np.int64] | None = None
     trusted_validation: bool = False
+    label_type: str = ""
 
     def column(self, name: str) -> Column:
         for column in self.columns:

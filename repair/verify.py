@@ -30,6 +30,10 @@ far-out cells were held back as harmful and the cells left broken.
 The verdict is `improves` when the utility rises by more than its margin
 (`tolerance`, or the noise margin of an exact retrain), `hurts` when it falls by
 more, else `neutral`. Text proposals are re-embedded in one batch.
+
+A regression dataset is judged by the validation squared error instead, every
+proposal retrained exactly, with the user's model where given
+(`repair.verify_target`).
 """
 
 from __future__ import annotations
@@ -45,7 +49,9 @@ from sklearn.linear_model import LogisticRegression
 
 from mendb.repair.evidence import classifier, fit_quietly
 from mendb.repair.proposals import DiagnosisKind, RepairProposal, TextEncoder
-from mendb.valuation.data import TrainingArrays
+from mendb.repair.verify_target import TargetVerifier
+from mendb.valuation.data import Task, TrainingArrays
+from mendb.valuation.models import ModelSpec
 from mendb.valuation.preprocess import prepare
 
 TOLERANCE = 1e-4
@@ -75,21 +81,29 @@ class Verifier:
 
     Construction stores the settings only; `fit(raw)` fits the proxy on the training
     rows as read (before `prepare`), and `verify` judges proposals against it:
-    `Verifier("label").fit(raw).verify(proposals)`."""
+    `Verifier("label").fit(raw).verify(proposals)`. `model`: the user's estimator,
+    which a regression dataset's retrains fit instead of the proxy."""
 
     def __init__(
         self,
         label_column: str,
         encoder: TextEncoder | None = None,
         tolerance: float = TOLERANCE,
+        model: ModelSpec | None = None,
     ) -> None:
         self.label_column = label_column
         self.encoder = encoder
         self.tolerance = tolerance
+        self.model = model
 
     def fit(self, raw: TrainingArrays) -> Self:
         """Fit the proxy on `raw` and solve for the utility's gradient direction."""
         self.raw_ = raw
+        self._target: TargetVerifier | None = None
+        if raw.task is Task.REGRESSION:
+            self._target = TargetVerifier(self.label_column, self.model, self.tolerance)
+            self._target.fit(raw)
+            return self
         self._row = {str(k): i for i, k in enumerate(raw.train.keys)}
         self._prepared = prepare(raw)
         data = self._prepared
@@ -112,6 +126,8 @@ class Verifier:
         """The proposals with their `verification` filled in (after `fit`)."""
         if not hasattr(self, "raw_"):
             raise NotFittedError("Verifier.verify needs fit(raw) first")
+        if self._target is not None:
+            return self._target.verify(proposals)
         embedded = self._embed_texts(proposals)
         changes = [self._change(p, embedded.get(n)) for n, p in enumerate(proposals)]
         local = [n for n, c in enumerate(changes) if c is not None and c.rescaled is None]

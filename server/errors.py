@@ -25,6 +25,7 @@ from mendb.db.errors import (
     MissingPrivilege,
     NotFound,
 )
+from mendb.repair.proposals import WrongTask
 from mendb.valuation.errors import InvalidParameterError
 from mendb.valuation.models import InvalidModel
 
@@ -54,6 +55,7 @@ OUTCOMES: Final[dict[type[Exception], Outcome]] = {
     InvalidArgument: Outcome(422),
     InvalidParameterError: Outcome(422),
     InvalidModel: Outcome(422),
+    WrongTask: Outcome(422),
     MissingExtension: Outcome(503),
     # A value PostgreSQL cannot hold (a NUL byte in text, a number out of range):
     # the input's fault, so it is answered like mendb's own refusals.

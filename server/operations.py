@@ -40,10 +40,11 @@ from mendb.server.settings import Settings
 from mendb.valuation.base import Valuation
 from mendb.valuation.choice import MethodChoice, choose_method
 from mendb.valuation.consensus import consensus
-from mendb.valuation.data import TrainingArrays
+from mendb.valuation.data import Task, TrainingArrays
 from mendb.valuation.evaluate import accuracy
 from mendb.valuation.executors import DaskExecutor
 from mendb.valuation.methods import METHODS, make_valuation
+from mendb.valuation.models import model_spec
 from mendb.valuation.preprocess import prepare
 
 __all__ = [
@@ -178,8 +179,12 @@ def execute_value_run(
 def auto_method(conn: psycopg.Connection[Any], name: str) -> MethodChoice:
     """The method `--method auto` picks for the dataset as it stands, and why."""
     dataset, data, _ = load(conn, name)
-    counts = np.bincount(data.train.y, minlength=data.n_classes)
-    return choose_method(len(data.train), {f.kind for f in dataset.features}, counts)
+    counts = (
+        np.bincount(data.train.y, minlength=data.n_classes)
+        if data.task is Task.CLASSIFICATION
+        else np.zeros(0, dtype=np.int64)  # a regression target has no classes to count
+    )
+    return choose_method(len(data.train), {f.kind for f in dataset.features}, counts, data.task)
 
 
 def value_choice(
@@ -246,10 +251,16 @@ def propose_repairs(
     repairers: list[Repairer] | None = None,
     verify: bool = True,
     progress: Progress | None = None,
+    model: str | None = None,
+    model_params: dict[str, Any] | str | None = None,
+    predictions: str | None = None,
 ) -> list[int]:
     """`propose` on a connection of its own (the command line's path)."""
     with app.connection() as conn:
-        return propose(conn, app.settings, name, max_rows, method, k, repairers, verify, progress)
+        return propose(
+            conn, app.settings, name, max_rows, method, k, repairers, verify, progress,
+            model=model, model_params=model_params, predictions=predictions,
+        )  # fmt: skip
 
 
 def propose(
@@ -262,11 +273,20 @@ def propose(
     repairers: list[Repairer] | None = None,
     verify: bool = True,
     progress: Progress | None = None,
+    *,
+    model: str | None = None,
+    model_params: dict[str, Any] | str | None = None,
+    predictions: str | None = None,
 ) -> list[int]:
     """Diagnose the lowest-valued rows, propose a repair for each by the expert of
     its kind, verify each by a counterfactual retrain, write them to the audit
     table. Rows that already have an open (proposed or accepted) repair are
-    skipped, so proposing twice does not duplicate work for the reviewer."""
+    skipped, so proposing twice does not duplicate work for the reviewer.
+
+    `model` / `model_params`: the user's estimator, which verification retrains on
+    a regression dataset (checked before anything runs); `predictions`: the column
+    of the user's stored out-of-fold predictions, for model-free evidence."""
+    estimator = model_spec(model, model_params) if model is not None else None
     datasets.get(conn, name)
     run = latest_value_run(conn, name, method)  # fail early, before loading an encoder
     if harm_threshold(run) is None:
@@ -286,6 +306,8 @@ def propose(
         verify=verify,
         actor=settings.actor,
         progress=progress,
+        estimator=estimator,
+        predictions=predictions,
     )
 
 

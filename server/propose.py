@@ -8,7 +8,10 @@ extreme number, a broken vector: valuation can miss a row pushed far from the
 data), then the rows valued below the method's harm threshold (0 for Shapley-style
 values, 0.5 for Data-OOB), then low-valued rows whose label their neighbours and a
 classifier both contradict (valuation can miss a flip few validation rows reach);
-never a row that helps for no reason.
+never a row that helps for no reason. For a regression dataset the last are the
+rows whose target `repair.target` doubts, the label's expert is the numeric-target
+repairer, and verification retrains the user's model (`estimator`) where given;
+`predictions` names the column of the user's stored out-of-fold predictions.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import numpy as np
 import psycopg
 from numpy.typing import NDArray
 
-from mendb.db import datasets
+from mendb.db import catalog, datasets
 from mendb.db.datasets import Dataset
 from mendb.db.embeddings import SyncReport, read_texts, sync_text_column
 from mendb.db.neighbours import PgvectorNeighbours
@@ -33,9 +36,12 @@ from mendb.repair.embedder import encoder as load_encoder
 from mendb.repair.proposals import Column, RepairContext, Repairer, TextEncoder
 from mendb.repair.repairers import default_repairers
 from mendb.repair.selection import doubt_pool, select_suspects
+from mendb.repair.target import TargetSettings, assess_targets
 from mendb.repair.verify import Verifier
-from mendb.valuation.data import TrainingArrays
+from mendb.valuation.data import Task, TrainingArrays
+from mendb.valuation.models import ModelSpec
 from mendb.valuation.preprocess import prepare
+from mendb.valuation.result import ValuationResult
 
 Progress = Callable[[float], None]
 
@@ -69,18 +75,21 @@ def propose(
     verify: bool = True,
     actor: str | None = None,
     progress: Progress | None = None,
+    estimator: ModelSpec | None = None,
+    predictions: str | None = None,
 ) -> list[int]:
     dataset = datasets.get(conn, name)
     encoder = load_encoder(model) if text_columns(dataset) else None
     if encoder is not None:
         embed(conn, dataset, encoder, progress)
-    read = read_dataset(conn, dataset, cached_models(conn, dataset, model))
+    read = read_dataset(conn, dataset, cached_models(conn, dataset, model), predictions)
     data = prepare(read.arrays)
     run_id, values = values_of(data)
     columns = _columns(conn, dataset, read)
     broken = broken_cell_rows(columns)
-    doubted = doubted_label_rows(data, doubt_pool(values, max_rows), k=k)
+    doubted = _doubted(data, values, dataset.label, max_rows, k)
     suspects = select_suspects(values, max_rows, broken, doubted)
+    regression = data.task is Task.REGRESSION
     context = RepairContext(
         data,
         values,
@@ -91,14 +100,15 @@ def propose(
         encoder=encoder,
         source_labels=source_labels(conn, dataset, data),
         trusted_validation=dataset.split.validation_table is not None,
+        label_type=_label_type(conn, dataset) if regression else "",
     )
     # Proposals come for suspects only, in the label or a read column.
     keys = [str(key) for key in data.train.keys[suspects]]
     table = table_state(conn, dataset, keys, [dataset.label, *(c.name for c in columns)])
     proposals = pipeline.propose(
         context,
-        repairers or default_repairers(k),
-        Verifier(dataset.label, encoder) if verify else None,
+        repairers or default_repairers(k, data.task),
+        Verifier(dataset.label, encoder, model=estimator) if verify else None,
         raw=read.arrays,
         k=k,
         table=table,
@@ -106,11 +116,31 @@ def propose(
     return insert_proposals(conn, name, run_id, proposals, actor)
 
 
+def _doubted(
+    data: TrainingArrays, values: ValuationResult, label: str, max_rows: int, k: int
+) -> NDArray[np.int64]:
+    """Rows valued just above harm whose label the data contradicts: a class its
+    neighbours and a classifier vote against, or a target `repair.target` doubts."""
+    pool = doubt_pool(values, max_rows)
+    if data.task is not Task.REGRESSION:
+        return doubted_label_rows(data, pool, k=k)
+    context = RepairContext(data, values, np.zeros(0, dtype=np.int64), label)
+    return assess_targets(context, TargetSettings(k=k)).doubted(pool, 0.5)
+
+
+def _label_type(conn: psycopg.Connection[Any], dataset: Dataset) -> str:
+    """The label column's SQL type, so a new target keeps its text form."""
+    column = catalog.table_columns(conn, dataset.table).get(dataset.label)
+    return column.type_name if column is not None else ""
+
+
 def source_labels(
     conn: psycopg.Connection[Any], dataset: Dataset, data: TrainingArrays
 ) -> NDArray[np.int64] | None:
     """Each training row's label before any applied relabel, as class indices; None
-    when no label was changed."""
+    when no label was changed, or the label is a regression target."""
+    if data.task is Task.REGRESSION:
+        return None
     before = values_before_repair(conn, dataset.name, dataset.label)
     if not before:
         return None

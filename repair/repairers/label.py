@@ -37,7 +37,8 @@ from numpy.typing import NDArray
 
 from mendb.repair.evidence import LabelSupport, class_probabilities, label_support
 from mendb.repair.noise import noise_model_for
-from mendb.repair.proposals import DiagnosisKind, RepairContext, RepairProposal
+from mendb.repair.proposals import DiagnosisKind, RepairContext, RepairProposal, WrongTask
+from mendb.valuation.data import Task
 
 
 class LabelRepairer:
@@ -50,6 +51,7 @@ class LabelRepairer:
         self.k = k
 
     def propose(self, context: RepairContext) -> list[RepairProposal]:
+        refuse_regression(self.name, context)
         diagnosed = context.diagnosed(DiagnosisKind.LABEL)
         rows = np.array([d.index for d in diagnosed], dtype=np.int64)
         if len(rows) == 0:
@@ -85,6 +87,16 @@ class LabelRepairer:
                 )
             )
         return proposals
+
+
+def refuse_regression(repairer: str, context: RepairContext) -> None:
+    """A class vote would "relabel" a number to a neighbour's number: refuse."""
+    if context.data.task is Task.REGRESSION:
+        raise WrongTask(
+            f"repairer {repairer} relabels classes, but {context.label_column!r} is a"
+            " regression target; its repairer is target_neighbours_model",
+            column=context.label_column,
+        )
 
 
 def _proposal(
@@ -145,6 +157,7 @@ class NeighbourLabelRepairer:
         self.k = k
 
     def propose(self, context: RepairContext) -> list[RepairProposal]:
+        refuse_regression(self.name, context)
         diagnosed = context.diagnosed(DiagnosisKind.LABEL)
         rows = np.array([d.index for d in diagnosed], dtype=np.int64)
         if len(rows) == 0:
