@@ -35,18 +35,23 @@ class RoundDecision(StrEnum):
 @dataclass(frozen=True)
 class Measured:
     """The model's figures at one end of a round, as the `*_before` / `*_after`
-    columns hold them."""
+    columns hold them: a classifier's or a regressor's, the other's left null."""
 
-    valid: float
-    valid_log_loss: float
-    valid_balanced: float
-    valid_macro_f1: float
-    valid_brier: float
-    test: float
-    test_balanced: float
-    test_log_loss: float
+    valid: float | None = None
+    valid_log_loss: float | None = None
+    valid_balanced: float | None = None
+    valid_macro_f1: float | None = None
+    valid_brier: float | None = None
+    test: float | None = None
+    test_balanced: float | None = None
+    test_log_loss: float | None = None
+    valid_rmse: float | None = None
+    valid_mae: float | None = None
+    # Reporting only, as every test_* figure: no decision reads them.
+    test_rmse: float | None = None
+    test_mae: float | None = None
 
-    def columns(self, end: str) -> dict[str, float]:
+    def columns(self, end: str) -> dict[str, float | None]:
         return {f"{name}_{end}": value for name, value in dataclasses.asdict(self).items()}
 
 
@@ -71,6 +76,10 @@ class Round:
     test_balanced_after: float | None
     test_log_loss_before: float | None
     test_log_loss_after: float | None
+    test_rmse_before: float | None
+    test_rmse_after: float | None
+    test_mae_before: float | None
+    test_mae_after: float | None
     record: dict[str, Any]  # the whole row, as the CLI and HTTP show it
 
     @classmethod

@@ -12,6 +12,12 @@ table's noise, and their losses are corrected for it (`server.round_state`). The
 sealed test rows are measured for the record only (the `test_*` columns of
 `mendb.rounds`) and reported once the loop has ended.
 
+A numeric target's rounds are judged on the validation RMSE's square (the MSE) and
+the MAE by the same paired margins, and guarded by the training target's mean
+(`server.policy_regression`). With `model` (and `model_params`) the loop retrains
+and judges with the user's own estimator, checked before the loop starts and
+recorded in the loop run's params.
+
 With the auto policy a round accepts the proposals at least `min_confidence` sure,
 and those at least `min_verified_confidence` sure whose counterfactual retrain says
 they improve the validation utility; it rejects the rest (a later round may propose
@@ -54,6 +60,13 @@ TRUSTED_HINT = (
     "note: no trusted validation table is registered, so the rounds are judged on rows"
     " of the same noisy table, corrected for the estimated noise; a small table of"
     " checked labels (`mendb register --validation-table`) makes every decision stronger"
+)
+
+TRUSTED_HINT_TARGET = (
+    "note: no trusted validation table is registered, so the rounds are judged on rows"
+    " of the same table, with their targets as recorded (a slipped value there weighs on"
+    " the MSE; the MAE judge is little swayed by it); a small table of checked targets"
+    " (`mendb register --validation-table`) makes every decision stronger"
 )
 
 
@@ -119,7 +132,9 @@ def _carry(
     with conn.transaction():
         runs.set_params(conn, loop_id, asdict(config))
         runs.add_diagnostics(conn, loop_id, {"reference": reference.to_json()})
-    if reference.validation != "trusted":
+    if reference.validation == "noisy":
+        log(TRUSTED_HINT_TARGET)
+    elif reference.validation != "trusted":
         log(TRUSTED_HINT)
     return _rounds(conn, LoopRun(loop_id, name, config, reference, settings, log), start=1)
 
@@ -172,16 +187,20 @@ def _rounds(conn: psycopg.Connection[Any], loop: LoopRun, start: int) -> LoopOut
 
 def sealed_test(done: list[Round]) -> dict[str, float]:
     """The sealed test figures before the first round and after the last kept one."""
-    first = next((r for r in done if r.test_before is not None), None)
+    first = next(
+        (r for r in done if r.test_before is not None or r.test_rmse_before is not None), None
+    )
     if first is None:
         return {}
     kept = [r for r in done if r.decision is RoundDecision.KEPT]
     # Without a kept round the data are as they were: the figures after are those before.
     last, end = (kept[-1], "after") if kept else (first, "before")
     test: dict[str, float] = {}
-    for name in ("test", "test_balanced", "test_log_loss"):
-        test[f"{name}_before"] = getattr(first, f"{name}_before")
-        test[f"{name}_after"] = getattr(last, f"{name}_{end}")
+    for name in ("test", "test_balanced", "test_log_loss", "test_rmse", "test_mae"):
+        before = getattr(first, f"{name}_before")
+        if before is not None:  # a classifier's figures or a regressor's
+            test[f"{name}_before"] = before
+            test[f"{name}_after"] = getattr(last, f"{name}_{end}")
     return test
 
 
@@ -193,7 +212,13 @@ def _stop(conn: psycopg.Connection[Any], loop: LoopRun, decision: Decision) -> L
         loop.loop_id,
         metrics={"reason": decision.reason, "code": str(decision.code), "sealed_test": test},
     )
-    if test:
+    if "test_rmse_before" in test:
+        loop.log(
+            "sealed test (reported only, never judged on): RMSE"
+            f" {test['test_rmse_before']:.4g} -> {test['test_rmse_after']:.4g},"
+            f" MAE {test['test_mae_before']:.4g} -> {test['test_mae_after']:.4g}"
+        )
+    elif test:
         loop.log(
             "sealed test (reported only, never judged on): balanced accuracy"
             f" {test['test_balanced_before']:.4f} -> {test['test_balanced_after']:.4f},"

@@ -14,6 +14,7 @@ from mendb.server import setting_fields
 from mendb.server.policy import DEFAULT_Z
 from mendb.server.schemas import MAX_NEIGHBOURS, MAX_SEED
 from mendb.server.setting_fields import setting
+from mendb.valuation.models import InvalidModel, ModelSpec, model_spec
 
 POLICIES = ("auto", "review")
 
@@ -37,11 +38,13 @@ class LoopConfig:
     )
     max_rounds: int = setting(5, low=1, high=1000)
     # A round is kept when validation log-loss falls by more than its margin and by
-    # at least this much; 0 asks for no gain beyond the margin.
+    # at least this much; 0 asks for no gain beyond the margin. A numeric target's
+    # MSE is in its units squared, which differ from table to table: there the gain
+    # asked for is a share of the MSE before the round.
     min_gain: float = setting(
         0.0,
-        help="Keep a round only if validation log-loss falls by at least this much,"
-        " beyond its margin.",
+        help="Keep a round only if validation log-loss falls by at least this much"
+        " (a numeric target: its MSE by this share of itself), beyond its margin.",
         low=0,
         high=10,
     )
@@ -86,10 +89,35 @@ class LoopConfig:
     # Neighbours in the label vote; the HTTP API and mendb.request take it, the
     # command line keeps the default.
     k: int = setting(10, low=1, high=MAX_NEIGHBOURS, cli=False)
+    # The user's own estimator: values and repairs right for mendb's proxy can be
+    # wrong for the model they train, so the loop retrains and judges with theirs.
+    model: str | None = setting(
+        None,
+        help="Your own scikit-learn-compatible estimator, package.module:Class: the loop"
+        " retrains and judges each round with it instead of mendb's model.",
+    )
+    # `setting` returns a dataclasses.field, so the default is no shared mutable value.
+    model_params: dict[str, Any] | None = setting(  # noqa: RUF009
+        None, help="The estimator's parameters, a JSON object (with --model)."
+    )
 
     def check(self) -> None:
-        """Refuse a setting outside its declared range or choices, naming it."""
+        """Refuse a setting outside its declared range or choices, naming it, and a
+        model that cannot be built (before anything runs)."""
         setting_fields.check(self)
+        self.model_spec()
+
+    def model_spec(self) -> ModelSpec | None:
+        """The user's model, checked (it imports, it has fit and predict, it takes its
+        parameters); None for mendb's own."""
+        if self.model is None:
+            if self.model_params is not None:
+                raise InvalidModel(
+                    "model-params were given without a model; name one with --model",
+                    column="model_params",
+                )
+            return None
+        return model_spec(self.model, self.model_params)
 
     def accepts(self, confidence: float, verification: dict[str, Any] | None) -> bool:
         """Whether the auto policy accepts a proposal this sure, given the verdict of

@@ -7,7 +7,8 @@ its own. On noisy validation labels the log-loss is forward-corrected and the
 balanced error backward-corrected (`valuation.judge`). The sealed test split never
 enters a decision. A second guard refuses relabels that push the training label
 distribution away from a trusted reference, the signature of a label expert that
-erases a minority.
+erases a minority. A regression round is judged by its validation MSE and MAE, and
+guarded by the target's mean, the same way (`server.policy_regression`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ class DecisionCode(StrEnum):
     GAIN_BELOW_MIN = "gain_below_min"
     BALANCED_ACCURACY_FELL = "balanced_accuracy_fell"
     LABEL_SHIFT = "label_shift"
+    # A regression round's judges and guard (server.policy_regression).
+    MSE_NOT_BETTER = "mse_not_better"
+    MAE_ROSE = "mae_rose"
+    TARGET_SHIFT = "target_shift"
     NO_VALIDATION_ROWS = "no_validation_rows"
     VALUES_UNTRUSTED = "values_untrusted"
     NOTHING_TO_PROPOSE = "nothing_to_propose"

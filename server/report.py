@@ -4,7 +4,8 @@ mendb found and did for a dataset.
 - value distribution per method (the latest run of each);
 - point-removal curves, the standard evaluation of data values: test accuracy as
   the lowest-valued rows are removed, against removing the highest-valued ones;
-- utility per round of the latest loop;
+- utility per round of the latest loop (validation RMSE and MAE for a numeric
+  target);
 - repairs by kind and status.
 """
 
@@ -28,8 +29,9 @@ from mendb.db import rounds, runs
 from mendb.db.report import methods_with_values, repair_counts
 from mendb.server import operations
 from mendb.server.context import Mendb
-from mendb.valuation.data import Split, TrainingArrays
+from mendb.valuation.data import Split, Task, TrainingArrays
 from mendb.valuation.evaluate import accuracy
+from mendb.valuation.judge_regression import measure_errors
 
 REMOVAL_STEPS = np.linspace(0.0, 0.5, 11)
 
@@ -74,6 +76,10 @@ def build_report(app: Mendb, name: str, seed: int = 0) -> Report:
                     "valid_log_loss_after",
                     "valid_balanced_before",
                     "valid_balanced_after",
+                    "valid_rmse_before",
+                    "valid_rmse_after",
+                    "valid_mae_before",
+                    "valid_mae_after",
                     "relabels",
                     "decision",
                     "reason",
@@ -90,13 +96,17 @@ def build_report(app: Mendb, name: str, seed: int = 0) -> Report:
 def removal_curve(
     data: TrainingArrays, values: np.ndarray[Any, Any], lowest_first: bool, seed: int = 0
 ) -> list[float]:
-    """Test accuracy after removing the lowest- (or highest-) valued share of rows."""
+    """Test accuracy (a numeric target: test RMSE) after removing the lowest- (or
+    highest-) valued share of rows."""
     order = np.argsort(values if lowest_first else -values, kind="stable")
     scores = []
     for share in REMOVAL_STEPS:
         keep = np.sort(order[int(share * len(order) + 0.5) :])
         train = Split(data.train.x[keep], data.train.y[keep], data.train.keys[keep])
-        scores.append(accuracy(train, data.test, seed))
+        if data.task is Task.REGRESSION:
+            scores.append(measure_errors(train, data.test, seed).scores().rmse)
+        else:
+            scores.append(accuracy(train, data.test, seed))
     return scores
 
 
@@ -126,7 +136,8 @@ def _point_removal(
             color=line.get_color(),
             label=f"{method}: highest first",
         )
-    axes.set(title="Point removal", xlabel="% of training rows removed", ylabel="test accuracy")
+    metric = "test RMSE" if data.task is Task.REGRESSION else "test accuracy"
+    axes.set(title="Point removal", xlabel="% of training rows removed", ylabel=metric)
     if values:
         axes.legend(fontsize="small")
     return figure
@@ -135,6 +146,8 @@ def _point_removal(
 def _rounds_figure(loop_rounds: list[dict[str, Any]]) -> Figure:
     """The judges per round, on the validation rows (the sealed test beside them,
     for the record)."""
+    if any(r.get("valid_rmse_before") is not None for r in loop_rounds):
+        return _error_rounds_figure(loop_rounds)
     figure, (loss, balanced) = plt.subplots(1, 2, figsize=(9, 3.5))
     measured = [r for r in loop_rounds if r.get("valid_log_loss_before") is not None]
     if measured:
@@ -149,6 +162,26 @@ def _rounds_figure(loop_rounds: list[dict[str, Any]]) -> Figure:
         balanced.legend(fontsize="small")
     loss.set(title="Log-loss per round (latest loop)", xlabel="round", ylabel="log-loss")
     balanced.set(title="Balanced accuracy per round", xlabel="round", ylabel="balanced accuracy")
+    figure.tight_layout()
+    return figure
+
+
+def _error_rounds_figure(loop_rounds: list[dict[str, Any]]) -> Figure:
+    """A numeric target's judges per round: validation RMSE and MAE (the sealed
+    test's beside them, for the record)."""
+    figure, (rmse, mae) = plt.subplots(1, 2, figsize=(9, 3.5))
+    measured = [r for r in loop_rounds if r.get("valid_rmse_before") is not None]
+    numbers = [r["round"] for r in measured]
+    for axes, name in ((rmse, "rmse"), (mae, "mae")):
+        for column, label in (
+            (f"valid_{name}_before", "validation, before"),
+            (f"valid_{name}_after", "validation, after"),
+            (f"test_{name}_after", "sealed test, after (reported only)"),
+        ):
+            axes.plot(numbers, [r.get(column) for r in measured], marker="o", label=label)
+    mae.legend(fontsize="small")
+    rmse.set(title="Validation RMSE per round (latest loop)", xlabel="round", ylabel="RMSE")
+    mae.set(title="MAE per round", xlabel="round", ylabel="MAE")
     figure.tight_layout()
     return figure
 

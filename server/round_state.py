@@ -7,6 +7,11 @@ Without a trusted validation table the validation rows come from the same noisy
 table: a judge that scored the model against those labels would reward copying the
 noise. Then the validation losses are corrected (`valuation.judge`) with the noise
 model estimated once, at the loop's start, on the labels as the source gave them.
+
+A numeric target is judged by its errors (`valuation.judge_regression`) and held to
+the validation rows' mean. Without a trusted table its validation rows are judged
+as recorded ('noisy'): no noise model for numeric targets corrects them, and the
+MAE judge, little swayed by a few slipped values, guards the MSE.
 """
 
 from __future__ import annotations
@@ -22,8 +27,10 @@ from mendb.db.datasets import Dataset
 from mendb.repair.noise import NoiseModel, noise_model_for
 from mendb.server import operations
 from mendb.server.propose import source_labels
-from mendb.valuation.data import TrainingArrays
+from mendb.valuation.data import Task, TrainingArrays
 from mendb.valuation.judge import Measurement, fit_model
+from mendb.valuation.judge_regression import ErrorMeasurement, fit_regressor
+from mendb.valuation.models import ModelSpec
 
 
 @dataclass(frozen=True)
@@ -32,12 +39,15 @@ class Reference:
     corrected by `transition`; and the class distribution the training labels are
     held to (the validation rows')."""
 
-    validation: str  # 'trusted' | 'noisy_corrected'
+    validation: str  # 'trusted' | 'noisy_corrected' | 'noisy' (a numeric target's)
     distribution: NDArray[np.float64]
     rows: int
     transition: NDArray[np.float64] | None = None
     # The noise model's clean class prior: it weighs the corrected balanced error.
     prior: NDArray[np.float64] | None = None
+    # A numeric target's validation mean and standard deviation (no classes).
+    target_mean: float | None = None
+    target_sd: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -46,6 +56,8 @@ class Reference:
             "rows": self.rows,
             "transition": None if self.transition is None else self.transition.round(6).tolist(),
             "prior": None if self.prior is None else self.prior.round(6).tolist(),
+            "target_mean": self.target_mean,
+            "target_sd": self.target_sd,
         }
 
     @classmethod
@@ -57,17 +69,26 @@ class Reference:
         distribution = array("distribution")
         assert distribution is not None
         return cls(stored["validation"], distribution, int(stored["rows"]),
-                   array("transition"), array("prior"))  # fmt: skip
+                   array("transition"), array("prior"), stored.get("target_mean"),
+                   stored.get("target_sd"))  # fmt: skip
 
 
 @dataclass(frozen=True)
 class RoundState:
-    valid: Measurement
-    test: Measurement
+    """The model's measurements at a round boundary: class probabilities for a
+    classification task, predictions of the target for a regression one (then
+    `label_counts` and `classes` are empty and `targets` holds the training
+    targets)."""
+
+    valid: Measurement | ErrorMeasurement
+    test: Measurement | ErrorMeasurement
     label_counts: NDArray[np.int64]
     classes: tuple[str, ...]
     n_train: int
     kinds: frozenset[str]
+    task: Task = Task.CLASSIFICATION
+    targets: NDArray[np.float64] | None = None
+    target_keys: tuple[str, ...] = ()  # the training rows' keys, as repairs name them
 
     def shares(self) -> dict[str, float]:
         total = max(int(self.label_counts.sum()), 1)
@@ -87,8 +108,19 @@ def reference_of(
     and the relabels may not move the training labels away from it beyond sampling:
     the noise model's own clean prior is estimated from the very labels it doubts,
     and where classes overlap it can take the minority for noise, so trusting it
-    would let the loop erase the class it was meant to mend."""
+    would let the loop erase the class it was meant to mend.
+
+    A numeric target's reference is the validation rows' mean and spread."""
     trusted = dataset.split.validation_table is not None
+    if data.task is Task.REGRESSION:
+        y = np.asarray(data.valid.y, dtype=np.float64)
+        return Reference(
+            "trusted" if trusted else "noisy",
+            np.zeros(0),
+            len(y),
+            target_mean=float(y.mean()) if len(y) else None,
+            target_sd=float(y.std(ddof=1)) if len(y) > 1 else None,
+        )
     counts = np.bincount(data.valid.y, minlength=data.n_classes).astype(np.float64)
     shares = counts / max(counts.sum(), 1.0)
     if trusted:
@@ -103,11 +135,30 @@ def reference_of(
 
 
 def measure(
-    conn: psycopg.Connection[Any], name: str, seed: int, reference: Reference
+    conn: psycopg.Connection[Any],
+    name: str,
+    seed: int,
+    reference: Reference,
+    model_spec: ModelSpec | None = None,
 ) -> RoundState:
-    """Retrain on the current training rows; one fit serves both splits."""
+    """Retrain on the current training rows (mendb's model, or the user's named by
+    `model_spec`); one fit serves both splits."""
     dataset, data, _ = operations.load(conn, name)
-    model = fit_model(data.train, data.n_classes, seed)
+    kinds = frozenset(f.kind for f in dataset.features)
+    if data.task is Task.REGRESSION:
+        regressor = fit_regressor(data.train, seed, model_spec)
+        return RoundState(
+            valid=ErrorMeasurement.of(regressor, data.valid),
+            test=ErrorMeasurement.of(regressor, data.test),
+            label_counts=np.zeros(0, dtype=np.int64),
+            classes=(),
+            n_train=len(data.train),
+            kinds=kinds,
+            task=Task.REGRESSION,
+            targets=np.asarray(data.train.y, dtype=np.float64),
+            target_keys=tuple(str(key) for key in data.train.keys),
+        )
+    model = fit_model(data.train, data.n_classes, seed, model_spec)
     corrected = reference.validation == "noisy_corrected"
     valid = Measurement.of(
         model,
@@ -121,5 +172,5 @@ def measure(
         label_counts=np.bincount(data.train.y, minlength=data.n_classes),
         classes=data.classes,
         n_train=len(data.train),
-        kinds=frozenset(f.kind for f in dataset.features),
+        kinds=kinds,
     )

@@ -2,7 +2,8 @@
 explain, propose, and accept under the auto policy), then finish it (guard the
 label distribution, apply, retrain, and keep or roll back). The decisions are the
 pure functions of `server.policy`; each write that must be whole is one
-transaction."""
+transaction. A numeric target's round is judged by its errors and guarded by the
+target's mean (`server.policy_regression`)."""
 
 from __future__ import annotations
 
@@ -28,9 +29,14 @@ from mendb.server.policy import (
     label_shift_guard,
     untrusted_values,
 )
+from mendb.server.policy_regression import judge_error_round, target_shift_guard
 from mendb.server.round_state import Reference, RoundState, measure
 from mendb.server.settings import Settings
 from mendb.valuation.choice import MethodChoice, choose_method
+from mendb.valuation.data import Task
+from mendb.valuation.judge import Measurement
+from mendb.valuation.judge_regression import ErrorMeasurement
+from mendb.valuation.methods import METHODS
 
 Log = Callable[[str], None]
 Moves = Counter[tuple[str | None, str | None]]  # label repairs by (old label, new label)
@@ -47,31 +53,47 @@ class LoopRun:
     settings: Settings
     log: Log
 
+    def measure(self, conn: psycopg.Connection[Any]) -> RoundState:
+        """The model retrained on the training rows as they stand (the user's model,
+        when the loop has one)."""
+        config = self.config
+        return measure(conn, self.name, config.seed, self.reference, config.model_spec())
+
+
+def _value_overrides(config: LoopConfig, method: str) -> dict[str, Any]:
+    """A round's own settings for one valuation method: the user's model goes to every
+    method that fits one, so rows are valued for the model the loop retrains."""
+    if method == "knn_shapley":
+        return {"k": config.k}
+    overrides: dict[str, Any] = {"seed": config.seed}
+    if config.model is not None and "model_params" in METHODS[method].param_names():
+        overrides |= {"model": config.model, "model_params": config.model_params or {}}
+    return overrides
+
 
 def begin_round(conn: psycopg.Connection[Any], loop: LoopRun, number: int) -> Round:
     """Measure, value, explain, propose (and accept under the auto policy). The
     round comes back awaiting review, ready to finish, or stopped: then its code
     and reason say why the loop ends here (`stop_decision`)."""
     config = loop.config
-    before = measure(conn, loop.name, config.seed, loop.reference)
+    before = loop.measure(conn)
     if config.method == "auto":
-        choice = choose_method(before.n_train, set(before.kinds), before.label_counts)
+        choice = choose_method(before.n_train, set(before.kinds), before.label_counts, before.task)
     else:
         choice = MethodChoice(config.method, {}, "chosen by the user")
     with conn.transaction():
         round_id = rounds.start(conn, loop.loop_id, loop.name, number, choice.method)
         rounds.measured(conn, round_id, loop.reference.validation, measured(before))
-    valid = before.valid.scores()
     loop.log(
-        f"round {number}: valuing with {choice.method} ({choice.reason}); validation log-loss"
-        f" {valid.log_loss:.4f}, balanced accuracy {valid.balanced_accuracy:.4f}"
+        f"round {number}: valuing with {choice.method} ({choice.reason});"
+        f" {_figures_text(before.valid)}"
     )
     outcome, parts = operations.value_choice(
         conn,
         loop.settings,
         loop.name,
         choice,
-        lambda method: {"k": config.k} if method == "knn_shapley" else {"seed": config.seed},
+        lambda method: _value_overrides(config, method),
     )
     for rule in explain(conn, loop.name, outcome.run_id):
         loop.log(f"  {rule['sentence']}")
@@ -84,7 +106,8 @@ def begin_round(conn: psycopg.Connection[Any], loop: LoopRun, number: int) -> Ro
         return _stopped(conn, loop, round_id, untrusted)
     budget = config.budget or default_budget(before.n_train)
     ids = operations.propose(
-        conn, loop.settings, loop.name, max_rows=budget, method=choice.method, k=config.k
+        conn, loop.settings, loop.name, max_rows=budget, method=choice.method, k=config.k,
+        model=config.model, model_params=config.model_params,
     )
     with conn.transaction():
         accepted = _accept(conn, loop, ids)
@@ -152,24 +175,17 @@ def _accept(conn: psycopg.Connection[Any], loop: LoopRun, ids: list[int]) -> lis
 def finish_round(conn: psycopg.Connection[Any], loop: LoopRun, current: Round) -> Decision:
     """Guard the label distribution, apply the accepted proposals, retrain, and keep
     or roll back by the validation judges."""
-    name, config, reference, actor = loop.name, loop.config, loop.reference, loop.settings.actor
+    name, reference, actor = loop.name, loop.reference, loop.settings.actor
     label = datasets.get(conn, name).label
     # Everything accepted for the dataset is applied, as `mendb apply` does: a
     # reviewer may have accepted repairs of their own beside the round's.
     accepted = find(conn, name, status=[RepairStatus.ACCEPTED])
     # Measured again rather than carried from the round's start: a round paused for
     # review resumes in another process, and one path serves both.
-    before = measure(conn, name, config.seed, reference)
+    before = loop.measure(conn)
     reviewed = len(accepted) if current.status is RoundStatus.AWAITING_REVIEW else None
     moved = relabels(accepted, label)
-    refusal = label_shift_guard(
-        before.label_counts,
-        _counts_after(before, moved),
-        reference.distribution,
-        reference.rows,
-        z=config.margin,
-        classes=before.classes,
-    )
+    refusal = _guard(loop, before, [r for r in accepted if r.kind == "label"], moved)
     if refusal is not None:
         verdict = _verdict(RoundDecision.REFUSED, refusal, moved, before, None, reference)
         with conn.transaction():
@@ -181,8 +197,8 @@ def finish_round(conn: psycopg.Connection[Any], loop: LoopRun, current: Round) -
     report = applying.apply_accepted(conn, name, actor) if accepted else None
     applied = set(report.done if report else [])
     moved = relabels([r for r in accepted if r.id in applied], label)
-    after = measure(conn, name, config.seed, reference)
-    decision = judge_round(before.valid, after.valid, z=config.margin, min_gain=config.min_gain)
+    after = loop.measure(conn)
+    decision = _judge(loop.config, before, after)
     loop.log(f"  applied {len(applied)} ({_direction_text(moved)}); {decision.reason}")
     kept = RoundDecision.KEPT if decision.keep else RoundDecision.ROLLED_BACK
     verdict = _verdict(kept, decision, moved, before, after, reference)
@@ -191,6 +207,63 @@ def finish_round(conn: psycopg.Connection[Any], loop: LoopRun, current: Round) -
             applying.revert_applied(conn, name, sorted(applied), actor)
         rounds.judged(conn, current.id, _reviewed(verdict, reviewed), len(applied), measured(after))
     return decision
+
+
+def _guard(loop: LoopRun, before: RoundState, relabelled: list[Repair], moved: Moves
+           ) -> Decision | None:  # fmt: skip
+    """The guard on what the relabels do to the training labels: their class shares,
+    or a numeric target's mean, held to the reference."""
+    reference, z = loop.reference, loop.config.margin
+    if before.task is not Task.REGRESSION:
+        return label_shift_guard(
+            before.label_counts, _counts_after(before, moved), reference.distribution,
+            reference.rows, z=z, classes=before.classes,
+        )  # fmt: skip
+    if before.targets is None or not len(before.targets) or reference.target_mean is None:
+        return None
+    after = _targets_after(before, relabelled)
+    return target_shift_guard(
+        before.targets, after, reference.target_mean, reference.target_sd or 0.0,
+        reference.rows, z=z,
+    )  # fmt: skip
+
+
+def _targets_after(state: RoundState, relabelled: list[Repair]) -> np.ndarray:
+    """The training targets with the relabels applied (a value that is not a number
+    would be refused by the apply; it leaves its row as it is here)."""
+    assert state.targets is not None
+    targets = state.targets.copy()
+    index = {key: i for i, key in enumerate(state.target_keys)}
+    for repair in relabelled:
+        row = index.get(repair.row_key)
+        try:
+            value = float(repair.new_value) if repair.new_value is not None else None
+        except ValueError:
+            value = None
+        if row is not None and value is not None and np.isfinite(value):
+            targets[row] = value
+    return targets
+
+
+def _judge(config: LoopConfig, before: RoundState, after: RoundState) -> Decision:
+    """Classification's judges (log-loss, balanced accuracy) or regression's (MSE,
+    MAE), on the validation rows only."""
+    z, min_gain = config.margin, config.min_gain
+    if isinstance(before.valid, ErrorMeasurement) and isinstance(after.valid, ErrorMeasurement):
+        return judge_error_round(before.valid, after.valid, z=z, min_gain=min_gain)
+    assert isinstance(before.valid, Measurement) and isinstance(after.valid, Measurement)
+    return judge_round(before.valid, after.valid, z=z, min_gain=min_gain)
+
+
+def _figures_text(valid: Measurement | ErrorMeasurement) -> str:
+    if isinstance(valid, ErrorMeasurement):
+        errors = valid.scores()
+        return f"validation RMSE {errors.rmse:.4g}, MAE {errors.mae:.4g}"
+    scores = valid.scores()
+    return (
+        f"validation log-loss {scores.log_loss:.4f},"
+        f" balanced accuracy {scores.balanced_accuracy:.4f}"
+    )
 
 
 def _verdict(
@@ -237,15 +310,21 @@ def _counts_after(state: RoundState, moved: Moves) -> np.ndarray:
     return counts
 
 
-def _direction_text(moved: Moves) -> str:
+def _direction_text(moved: Moves, shown: int = 5) -> str:
+    """The relabels by direction; a numeric target's are one per value, so past a
+    few only their number is told."""
     if not moved:
         return "no relabels"
-    return ", ".join(f"{n} {a}->{b}" for (a, b), n in sorted(moved.items()))
+    parts = [f"{n} {a}->{b}" for (a, b), n in sorted(moved.items())]
+    more = f" and {len(parts) - shown} more" if len(parts) > shown else ""
+    return ", ".join(parts[:shown]) + more
 
 
 def _distributions(
     before: RoundState, after: RoundState | None, reference: Reference
 ) -> dict[str, Any]:
+    if before.task is Task.REGRESSION:
+        return _target_means(before, after, reference)
     out = {
         "before": before.shares(),
         "reference": dict(
@@ -258,7 +337,30 @@ def _distributions(
     return out
 
 
+def _target_means(
+    before: RoundState, after: RoundState | None, reference: Reference
+) -> dict[str, Any]:
+    """A numeric target's training mean before and after, and the reference's."""
+
+    def mean(state: RoundState) -> float | None:
+        return None if state.targets is None or not len(state.targets) else float(
+            state.targets.mean())  # fmt: skip
+
+    out = {"target_mean_before": mean(before), "target_mean_reference": reference.target_mean,
+           "reference_kind": reference.validation}  # fmt: skip
+    if after is not None:
+        out["target_mean_after"] = mean(after)
+    return out
+
+
 def measured(state: RoundState) -> Measured:
+    if isinstance(state.valid, ErrorMeasurement) and isinstance(state.test, ErrorMeasurement):
+        valid_errors, test_errors = state.valid.scores(), state.test.scores()
+        return Measured(
+            valid_rmse=valid_errors.rmse, valid_mae=valid_errors.mae,
+            test_rmse=test_errors.rmse, test_mae=test_errors.mae,
+        )  # fmt: skip
+    assert isinstance(state.valid, Measurement) and isinstance(state.test, Measurement)
     valid, test = state.valid.scores(), state.test.scores()
     return Measured(
         valid=valid.accuracy,

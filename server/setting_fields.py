@@ -108,6 +108,32 @@ def _base_type(hint: Any) -> Any:
     return args[0] if typing.get_origin(hint) in (typing.Union, types.UnionType) and args else hint
 
 
+def _is_object(kind: Any) -> bool:
+    """Whether a setting holds a JSON object (a dict), spelled as JSON on the command line."""
+    return kind is dict or typing.get_origin(kind) is dict
+
+
+def _json_object(click: Any) -> Any:
+    """A click type reading a JSON object; a bad one is refused naming the option."""
+    import json
+
+    class JsonObject(click.ParamType):  # type: ignore[misc, name-defined]
+        name = "json"
+
+        def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+            if isinstance(value, dict):
+                return value
+            try:
+                parsed = json.loads(value)
+            except json.JSONDecodeError as error:
+                self.fail(f"{value!r} is not JSON: {error}", param, ctx)
+            if not isinstance(parsed, dict):
+                self.fail(f"{value!r} is not a JSON object", param, ctx)
+            return parsed
+
+    return JsonObject()
+
+
 def click_options(cls: type) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """A decorator adding one click option per setting of `cls` offered on the
     command line, in declaration order; each passes its value as the field's name."""
@@ -122,6 +148,8 @@ def click_options(cls: type) -> Callable[[Callable[..., Any]], Callable[..., Any
         extra: dict[str, Any] = {}
         if kind is bool:
             extra["is_flag"] = True
+        elif _is_object(kind):
+            extra["type"] = _json_object(click)
         elif choices is not None:
             extra["type"] = click.Choice(list(choices))
         else:

@@ -19,13 +19,14 @@ every loss here is linear in.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from sklearn.linear_model import LogisticRegression
 
 from mendb.valuation.data import Split
 from mendb.valuation.evaluate import train_logistic
+from mendb.valuation.models import InvalidModel, ModelSpec
 
 # Bounds one row's log-loss (at -log of the floor), so a class the model never saw in
 # training costs a large but finite loss instead of an infinite mean.
@@ -39,9 +40,10 @@ MAX_CONDITION = 50.0
 
 @dataclass(frozen=True, eq=False)
 class Downstream:
-    """The fitted downstream model; `probabilities` covers all `n_classes` classes."""
+    """The fitted downstream model (mendb's logistic regression or the user's
+    classifier); `probabilities` covers all `n_classes` classes."""
 
-    model: LogisticRegression | None
+    model: Any
     trained_classes: NDArray[np.int64]
     n_classes: int
 
@@ -56,16 +58,34 @@ class Downstream:
         return normalised
 
 
-def fit_model(train: Split, n_classes: int, seed: int = 0) -> Downstream:
-    """The same logistic regression as `valuation.evaluate`, kept to measure several
-    splits from one fit."""
+def fit_model(
+    train: Split, n_classes: int, seed: int = 0, model: ModelSpec | None = None
+) -> Downstream:
+    """The same logistic regression as `valuation.evaluate`, or the user's classifier
+    when `model` names one, kept to measure several splits from one fit."""
     if len(train) == 0:
         raise ValueError("cannot fit the downstream model on an empty training split")
     if train.y.min() < 0 or train.y.max() >= n_classes:
         raise ValueError(f"training labels must lie in [0, {n_classes}), got {np.unique(train.y)}")
-    model = train_logistic(train, seed)
-    classes = np.unique(train.y) if model is None else model.classes_.astype(np.int64)
-    return Downstream(model, classes, n_classes)
+    fitted = train_logistic(train, seed) if model is None else _fit_classifier(train, model)
+    classes = np.unique(train.y) if fitted is None else fitted.classes_.astype(np.int64)
+    return Downstream(fitted, classes, n_classes)
+
+
+def _fit_classifier(train: Split, spec: ModelSpec) -> Any:
+    """The user's classifier on the training split; None for a single class, as
+    mendb's own. The judges score class probabilities, so it must give them."""
+    estimator = spec.build()
+    if not callable(getattr(estimator, "predict_proba", None)):
+        raise InvalidModel(
+            f"model {spec.path} gives no class probabilities (predict_proba), which the"
+            " loop's judges score",
+            column="model",
+        )
+    if len(np.unique(train.y)) < 2:
+        return None
+    estimator.fit(train.x, train.y)
+    return estimator
 
 
 @dataclass(frozen=True, eq=False)

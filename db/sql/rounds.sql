@@ -5,14 +5,17 @@ VALUES (%(loop_id)s, %(dataset)s, %(round)s, %(method)s)
 RETURNING id;
 
 -- name: round_measured
--- The model as it stood when the round began, and which validation rows judge it.
+-- The model as it stood when the round began, and which validation rows judge it; a
+-- classifier's figures or a regressor's (RMSE, MAE), the other's null.
 UPDATE mendb.rounds
 SET validation = %(validation)s,
     valid_before = %(valid_before)s, valid_log_loss_before = %(valid_log_loss_before)s,
     valid_balanced_before = %(valid_balanced_before)s,
     valid_macro_f1_before = %(valid_macro_f1_before)s, valid_brier_before = %(valid_brier_before)s,
     test_before = %(test_before)s, test_balanced_before = %(test_balanced_before)s,
-    test_log_loss_before = %(test_log_loss_before)s
+    test_log_loss_before = %(test_log_loss_before)s,
+    valid_rmse_before = %(valid_rmse_before)s, valid_mae_before = %(valid_mae_before)s,
+    test_rmse_before = %(test_rmse_before)s, test_mae_before = %(test_mae_before)s
 WHERE id = %(round_id)s;
 
 -- name: round_valued
@@ -59,6 +62,8 @@ SET status = 'done', decision = %(decision)s, code = %(code)s, reason = %(reason
     valid_macro_f1_after = %(valid_macro_f1_after)s, valid_brier_after = %(valid_brier_after)s,
     test_after = %(test_after)s, test_balanced_after = %(test_balanced_after)s,
     test_log_loss_after = %(test_log_loss_after)s,
+    valid_rmse_after = %(valid_rmse_after)s, valid_mae_after = %(valid_mae_after)s,
+    test_rmse_after = %(test_rmse_after)s, test_mae_after = %(test_mae_after)s,
     finished_at = clock_timestamp(),
     duration_s = extract(epoch FROM clock_timestamp() - started_at)
 WHERE id = %(round_id)s;

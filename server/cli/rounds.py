@@ -134,10 +134,15 @@ def loop(as_json: bool, name: str, **settings: Any) -> None:
         outcome = run_loop(app, name, config, log)
 
     def render() -> None:
+        # A numeric target's rounds are judged on RMSE and MAE, a class label's on
+        # log-loss and balanced accuracy; the columns follow what was measured.
+        numeric = any(r.get("valid_rmse_before") is not None for r in outcome.rounds)
+        judges = ("valid_rmse", "valid_mae") if numeric else ("valid_log_loss", "valid_balanced")
+        headers = ("valid RMSE", "valid MAE") if numeric else (
+            "valid log-loss", "valid balanced acc.")  # fmt: skip
         table = Table(
-            "round", "method", "proposals", "accepted", "applied", "relabels",
-            "valid log-loss", "valid balanced acc.", "decision",
-            title="judged on the validation rows",
+            "round", "method", "proposals", "accepted", "applied", "relabels", *headers,
+            "decision", title="judged on the validation rows",
         )  # fmt: skip
         for r in outcome.rounds:
             table.add_row(
@@ -147,8 +152,7 @@ def loop(as_json: bool, name: str, **settings: Any) -> None:
                 str(r["accepted"]),
                 str(r["applied"]),
                 _relabels(r.get("relabels") or []),
-                _change(r.get("valid_log_loss_before"), r.get("valid_log_loss_after")),
-                _change(r.get("valid_balanced_before"), r.get("valid_balanced_after")),
+                *(_change(r.get(f"{j}_before"), r.get(f"{j}_after")) for j in judges),
                 str(r["decision"] or r["status"]),
             )
         Console().print(table)
@@ -165,9 +169,12 @@ def _change(before: float | None, after: float | None) -> str:
     return _fmt(before) if after is None else f"{_fmt(before)} -> {_fmt(after)}"
 
 
-def _relabels(moved: list[dict[str, object]]) -> str:
-    """A round's relabels by direction, e.g. '12 good->bad, 3 bad->good'."""
-    return ", ".join(f"{m['count']} {m['from']}->{m['to']}" for m in moved) or "none"
+def _relabels(moved: list[dict[str, object]], shown: int = 5) -> str:
+    """A round's relabels by direction, e.g. '12 good->bad, 3 bad->good' (a numeric
+    target's are one per value: the first few, and how many more)."""
+    parts = [f"{m['count']} {m['from']}->{m['to']}" for m in moved]
+    more = f", and {len(parts) - shown} more" if len(parts) > shown else ""
+    return ", ".join(parts[:shown]) + more or "none"
 
 
 @command(cli)

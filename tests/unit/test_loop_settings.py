@@ -137,3 +137,46 @@ def test_choices_are_checked_on_both_paths() -> None:
     assert loop_config({"method": "knn_shapley", "budget": None}).budget is None
     result = CliRunner().invoke(cli, ["loop", "d", "--policy", "yolo"])
     assert result.exit_code == 2 and "yolo" in result.output  # click refuses it
+
+
+def test_the_users_model_is_one_setting_on_both_paths() -> None:
+    """`model` / `model_params` come from LoopConfig's fields: a CLI option taking
+    JSON, an object in the HTTP schema, checked before anything runs."""
+    command, seen = _command(LoopConfig)
+    runner = CliRunner()
+    params = '{"max_iter": 20}'
+    given = ["--model", "sklearn.ensemble:HistGradientBoostingRegressor", "--model-params", params]
+    assert runner.invoke(command, given).exit_code == 0
+    config = LoopConfig(**seen[-1])
+    assert config.model_params == {"max_iter": 20}
+    spec = config.model_spec()
+    assert spec is not None and spec.to_params() == {
+        "model": "sklearn.ensemble:HistGradientBoostingRegressor",
+        "model_params": {"max_iter": 20},
+    }
+    refused = runner.invoke(command, ["--model-params", "[1, 2]"])
+    assert refused.exit_code == 2 and "not a JSON object" in refused.output
+    documented = request_model(LoopConfig).model_json_schema()["properties"]
+    assert {"type": "object", "additionalProperties": True} in documented["model_params"]["anyOf"]
+    assert loop_config({"model": "sklearn.linear_model:Ridge", "model_params": {"alpha": 2.0}})
+
+
+@pytest.mark.parametrize(
+    ("params", "column", "message"),
+    [
+        ({"model": "sklearn.no_such_module:Thing"}, "model", "cannot be imported"),
+        ({"model": "sklearn.utils:Bunch"}, "model", "lacks fit and predict"),
+        ({"model": "json:JSONDecoder"}, "model", "may come from"),
+        ({"model": "sklearn.linear_model:Ridge", "model_params": {"nope": 1}}, "model_params",
+         "does not take the parameters"),
+        ({"model_params": {"alpha": 1}}, "model_params", "without a model"),
+    ],
+)  # fmt: skip
+def test_a_model_that_cannot_be_used_is_refused_before_the_loop(
+    params: dict[str, Any], column: str, message: str
+) -> None:
+    from mendb.valuation.models import InvalidModel
+
+    with pytest.raises(InvalidModel, match=message) as refused:
+        loop_config(params)
+    assert refused.value.column == column

@@ -174,3 +174,67 @@ def test_paired_change_is_the_mean_difference_and_its_standard_error() -> None:
     assert paired_change(before[:1], after[:1]).se == np.inf
     with pytest.raises(ValueError, match="differ in shape"):
         paired_change(before, after[:3])
+
+
+def regression_split(n: int, seed: int) -> Split:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 3))
+    y = x @ np.array([3.0, -1.0, 0.5]) + rng.normal(scale=0.5, size=n)
+    return Split(x, y, np.arange(n).astype(object))
+
+
+def test_regression_errors_match_sklearn() -> None:
+    from sklearn.linear_model import Ridge
+    from sklearn.metrics import mean_absolute_error, mean_squared_error
+
+    from mendb.valuation.judge_regression import RIDGE_ALPHA, measure_errors
+
+    train, valid = regression_split(80, 0), regression_split(30, 1)
+    measured = measure_errors(train, valid)
+    expected = Ridge(alpha=RIDGE_ALPHA).fit(train.x, train.y).predict(valid.x)
+    assert np.allclose(measured.predictions, expected)
+    scores = measured.scores()
+    assert scores.mse == pytest.approx(mean_squared_error(valid.y, expected))
+    assert scores.rmse == pytest.approx(np.sqrt(mean_squared_error(valid.y, expected)))
+    assert scores.mae == pytest.approx(mean_absolute_error(valid.y, expected))
+    assert np.allclose(measured.row_squared_error(), (expected - valid.y) ** 2)
+    assert np.allclose(measured.row_absolute_error(), np.abs(expected - valid.y))
+
+
+def test_the_users_regressor_is_fitted_for_judging() -> None:
+    from sklearn.neighbors import KNeighborsRegressor
+
+    from mendb.valuation.judge_regression import measure_errors
+    from mendb.valuation.models import ModelSpec
+
+    train, valid = regression_split(60, 2), regression_split(20, 3)
+    spec = ModelSpec("sklearn.neighbors:KNeighborsRegressor", {"n_neighbors": 3})
+    expected = KNeighborsRegressor(n_neighbors=3).fit(train.x, train.y).predict(valid.x)
+    assert np.allclose(measure_errors(train, valid, model=spec).predictions, expected)
+
+
+def test_paired_squared_errors_are_the_mse_change() -> None:
+    from mendb.valuation.judge_regression import ErrorMeasurement
+
+    targets = np.array([1.0, 2.0, 4.0])
+    before = ErrorMeasurement(np.array([2.0, 2.0, 2.0]), targets)
+    after = ErrorMeasurement(np.array([1.0, 2.0, 3.0]), targets)
+    change = paired_change(before.row_squared_error(), after.row_squared_error())
+    assert change.mean == pytest.approx(after.scores().mse - before.scores().mse)
+    assert change.mean == pytest.approx((0 + 0 + 1) / 3 - (1 + 0 + 4) / 3)
+    assert before.scores().rmse == pytest.approx(np.sqrt(5 / 3))
+    assert after.scores().mae == pytest.approx(1 / 3)
+    empty = ErrorMeasurement(np.zeros(0), np.zeros(0)).scores()
+    assert empty.rows == 0 and np.isnan(empty.rmse)
+    with pytest.raises(ValueError, match="same single column"):
+        ErrorMeasurement(np.zeros(2), np.zeros(3))
+
+
+def test_the_users_classifier_must_give_probabilities() -> None:
+    from mendb.valuation.models import InvalidModel, ModelSpec
+
+    train = split(60, 4)
+    fitted = fit_model(train, 3, model=ModelSpec("sklearn.tree:DecisionTreeClassifier"))
+    assert fitted.probabilities(train.x).shape == (60, 3)
+    with pytest.raises(InvalidModel, match="predict_proba"):
+        fit_model(train, 3, model=ModelSpec("sklearn.svm:LinearSVC"))
