@@ -29,6 +29,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench.detection
 	$(BIN)/python -m bench.read_path --write
 	$(BIN)/python -m bench.loop
+	$(BIN)/python -m bench.regression
 
 demo: $(STAMP)
 	$(BIN)/mendb demo

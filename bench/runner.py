@@ -38,13 +38,15 @@ def python_for(lib: str) -> str:
 
 
 def run_job(lib: str, method: str, params: dict[str, Any], cell: Path | None, tag: str,
-            timeout: float, resume: bool = False) -> Outcome:
+            timeout: float, resume: bool = False, runner: str | None = None) -> Outcome:
     """Run the job in a fresh process; with `resume`, reuse a finished result of the
-    very same job (library, method, parameters, cell) from an earlier run."""
+    very same job (library, method, parameters, cell) from an earlier run. `runner`
+    names the module that runs it in the library's environment (default: the
+    library's own, `RUNNERS`)."""
     OUT.mkdir(parents=True, exist_ok=True)
     out = OUT / "jobs" / tag
     out.parent.mkdir(parents=True, exist_ok=True)
-    job = {"lib": lib, "runner": RUNNERS[lib], "method": method, "params": params,
+    job = {"lib": lib, "runner": runner or RUNNERS[lib], "method": method, "params": params,
            "cell": str(cell) if cell else None, "out": str(out)}
     job_path = out.with_suffix(".job.json")
     if resume and job_path.exists() and json.loads(job_path.read_text()) == job:
