@@ -16,8 +16,10 @@ Noise settings:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -138,7 +140,12 @@ def save_cell(path: Path, data: TrainingArrays, noisy: NDArray[np.bool_]) -> Non
 
 def arrays_from_npz(path: Path) -> TrainingArrays:
     """The saved cell as TrainingArrays again (row keys are positions)."""
-    z = np.load(path)
+    return arrays_from_saved(np.load(path))
+
+
+def arrays_from_saved(z: Mapping[str, NDArray[Any]]) -> TrainingArrays:
+    """A cell's arrays as `save_cell` names them, as TrainingArrays (row keys are
+    positions): the saved file read back, or the arrays a child process was given."""
 
     def split(part: str) -> Split:
         y = z[f"y_{part}"]

@@ -11,6 +11,7 @@ runs in seconds.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -34,10 +35,7 @@ def _from_frame(name: str, package: str, item: str, target: str) -> Table:
     for column in df.columns:
         values = df[column]
         if values.dtype == object or str(values.dtype) == "category":
-            present = values.notna().to_numpy()
-            levels = tuple(sorted(values[present].astype(str).unique()))
-            codes = np.full(len(values), np.nan)
-            codes[present] = np.searchsorted(np.array(levels), values[present].astype(str)) + 1.0
+            codes, levels = category_codes(values)
             columns.append(codes)
             kinds.append("categorical")
             categories[str(column)] = levels
@@ -53,6 +51,16 @@ def _from_frame(name: str, package: str, item: str, target: str) -> Table:
         tuple(kinds),
         categories,
     )
+
+
+def category_codes(values: Any) -> tuple[NDArray[np.float64], tuple[str, ...]]:
+    """A text column (a pandas Series) as 1-based codes into its sorted levels, NaN
+    for a missing cell, and those levels."""
+    present = values.notna().to_numpy()
+    levels = tuple(sorted(values[present].astype(str).unique()))
+    codes = np.full(len(values), np.nan)
+    codes[present] = np.searchsorted(np.array(levels), values[present].astype(str)) + 1.0
+    return codes, levels
 
 
 def subsample(table: Table, max_rows: int = MAX_ROWS, seed: int = 0) -> Table:

@@ -51,7 +51,8 @@ def setup(url: str, rows: int, repairs: int) -> tuple[str, int]:
             for i in range(rows):
                 copy.write_row([i, *map(float, x[i]), int(labels[i])])
         datasets.register(conn, "bench", "bench", "id", "label")
-    scored = operations.value_dataset(app, "bench", "knn_shapley", {"k": 10}).rows
+        outcome = operations.value_run(conn, app.settings, "bench", "knn_shapley", {"k": 10})
+    scored = outcome.rows
     proposals = [
         RepairProposal(str(i), "label", str(labels[i]), str(1 - labels[i]), "label", "bench", 0.5)
         for i in range(repairs)

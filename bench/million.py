@@ -8,7 +8,7 @@ the table with one binary COPY per 100,000 rows, add its primary key, ANALYZE,
 and `db.datasets.register` it with a key-hash split of 500 validation and 500
 test rows.
 
-`value` (a fresh process, measured): `server.operations.value_dataset` for
+`value` (a fresh process, measured): `server.operations.value_run` for
 knn_shapley (K = 10) and then ts_shapley (n_jobs = 2), exactly as `mendb value`
 runs them: each reads the table by binary COPY, prepares the arrays, values the
 rows and writes the scores back by binary COPY in one transaction. The read and
@@ -137,10 +137,10 @@ def value(methods: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
     with PeakRSS() as memory, server:
         for method, params in methods:
             stages.clear()
-            t = time.perf_counter()
-            outcome = operations.value_dataset(app, NAME, method, params)
-            total = time.perf_counter() - t
             with app.connection() as conn:
+                t = time.perf_counter()
+                outcome = operations.value_run(conn, app.settings, NAME, method, params)
+                total = time.perf_counter() - t
                 keys, values = _scores(conn, outcome.run_id)
             report["runs"].append({
                 "method": method, "params": params, "rows": outcome.rows, "total_s": total,

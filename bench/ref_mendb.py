@@ -17,18 +17,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from mendb.valuation.data import Split, TrainingArrays
-
-
-def _arrays(a: dict[str, NDArray[Any]]) -> TrainingArrays:
-    def split(part: str) -> Split:
-        y = a[f"y_{part}"]
-        return Split(a[f"x_{part}"], y, np.arange(len(y)).astype(str).astype(object))
-
-    k = int(a["n_classes"])
-    return TrainingArrays(split("train"), split("valid"), split("test"),
-                          tuple(str(c) for c in range(k)),
-                          tuple(f"f{j}" for j in range(a["x_train"].shape[1])))
+from bench.data import arrays_from_saved
 
 
 def prepare(job: dict[str, Any]) -> None:
@@ -45,7 +34,7 @@ def run(method: str, params: dict[str, Any], a: dict[str, NDArray[Any]]
         return _cleanlab(a, params)
     from mendb.valuation.methods import make_valuation
 
-    result = make_valuation(method, **params).fit(_arrays(a)).result
+    result = make_valuation(method, **params).fit(arrays_from_saved(a)).result
     keep = ("samples", "utility_evaluations", "gelman_rubin_max", "elapsed_s")
     extras = {k: result.diagnostics.get(k) for k in keep if k in result.diagnostics}
     return result.values, extras

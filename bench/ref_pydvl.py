@@ -92,6 +92,8 @@ def run(method: str, params: dict[str, Any], a: dict[str, NDArray[Any]]
         model.fit(a["x_train"], a["y_train"])
         valuation = DataOOBValuation(model)
         valuation.fit(train)
+    # Deliberately like bench/regression/ref_pydvl.py:run in shape: each runner fits its
+    # own pyDVL methods the same way (the Monte Carlo ones under one parallel_config).
     elif method in ("tmc_shapley", "msr_banzhaf"):
         valuation, counter = _semivalue(method, params, valid)
         with parallel_config(n_jobs=n_jobs):
@@ -100,13 +102,17 @@ def run(method: str, params: dict[str, Any], a: dict[str, NDArray[Any]]
         os.unlink(counter)
     else:
         raise ValueError(f"unknown pyDVL method {method!r}")
-    result = valuation.result
-    # Values by row position; a row pyDVL left out (Data-OOB: never out of bag) is NaN.
-    values = np.full(len(a["y_train"]), np.nan)
+    return values_by_position(valuation.result, len(a["y_train"]), extras), extras
+
+
+def values_by_position(result: Any, rows: int, extras: dict[str, Any]) -> NDArray[np.float64]:
+    """pyDVL's result as values by row position; a row pyDVL left out (Data-OOB: never
+    out of bag) is NaN. Its status and the rows left out go into `extras`."""
+    values = np.full(rows, np.nan)
     values[np.asarray(result.indices, dtype=np.int64)] = np.asarray(result.values, np.float64)
     extras["status"] = str(getattr(result, "status", ""))
     extras["missing_rows"] = int(np.isnan(values).sum())
-    return values, extras
+    return values
 
 
 def _semivalue(method: str, params: dict[str, Any], valid: Any) -> tuple[Any, str]:

@@ -105,6 +105,8 @@ def _embedding_joins(
     return sql.SQL(" ").join(joins)
 
 
+# Deliberately like values_query's signature: it passes its inputs through, less the
+# embeddings' models and the predictions column, which are not fields of this list.
 def _select_list(
     dataset: Dataset,
     table: TableRef,

@@ -37,6 +37,8 @@ class Measured:
     """The model's figures at one end of a round, as the `*_before` / `*_after`
     columns hold them: a classifier's or a regressor's, the other's left null."""
 
+    # Deliberately like db/rounds.py:Measured's other fields, one after another: one
+    # optional figure a column, which `columns` names with its end.
     valid: float | None = None
     valid_log_loss: float | None = None
     valid_balanced: float | None = None

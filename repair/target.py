@@ -214,6 +214,9 @@ def benjamini_hochberg(p: NDArray[np.float64]) -> NDArray[np.float64]:
     return out
 
 
+# Deliberately like valuation.methods.knn_regression:knn_shapley_regression, knn_shapley,
+# proxy:_loss and ts_shapley:_fill_unsampled in shape only: numpy kernels whose typed
+# array parameters come first; the computations differ.
 def _neighbour_targets(
     queries: NDArray[np.float64],
     points: NDArray[np.float64],

@@ -84,6 +84,8 @@ class Verifier:
     `Verifier("label").fit(raw).verify(proposals)`. `model`: the user's estimator,
     which a regression dataset's retrains fit instead of the proxy."""
 
+    # Deliberately like the valuation methods' constructors: each stores its keywords
+    # unchanged (scikit-learn's rule), and `fit` does the work.
     def __init__(
         self,
         label_column: str,

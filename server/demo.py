@@ -79,13 +79,12 @@ def run_demo(
             split=SplitSpec(0.2, 0.2, seed),
         )
         _, data, _ = operations.load(conn, DATASET)
-    accuracy_clean = operations.model_accuracy(app, DATASET, seed)
+        accuracy_clean = operations.model_accuracy(conn, DATASET, seed)
     flipped = _flip(app, data.train.keys, data.n_classes, flip_fraction, seed)
-    accuracy_noisy = operations.model_accuracy(app, DATASET, seed)
-
-    operations.value_dataset(app, DATASET, "knn_shapley", {"k": k})
-    proposed = operations.propose_repairs(app, DATASET, max_rows=len(data.train), k=k)
     with app.connection() as conn:
+        accuracy_noisy = operations.model_accuracy(conn, DATASET, seed)
+        operations.value_run(conn, app.settings, DATASET, "knn_shapley", {"k": k})
+        proposed = operations.propose(conn, app.settings, DATASET, max_rows=len(data.train), k=k)
         if proposed:
             review(
                 conn,
@@ -98,7 +97,7 @@ def run_demo(
         applying.apply(app, DATASET)
         repairs = list_repairs(conn, dataset=DATASET)
         truth = demo_tables.flipped_truth(conn)
-    accuracy_repaired = operations.model_accuracy(app, DATASET, seed)
+        accuracy_repaired = operations.model_accuracy(conn, DATASET, seed)
     applied = [r for r in repairs if r["status"] == "applied"]
     return DemoReport(
         source=source,

@@ -29,6 +29,8 @@ MAX_CHARS = 300
 KINDS = ("label", "text", "vector")
 
 
+# Deliberately like server/demo.py:DemoReport in shape only: counts and the shares
+# computed from them, one report a demo.
 @dataclass(frozen=True)
 class KindReport:
     injected: int
@@ -110,7 +112,8 @@ def run_text_demo(
     plan = _plan(train, rng, share)
     with app.connection() as conn, conn.transaction():
         _plant_text(conn, plan["text"], texts, rng)
-    operations.embed(app, DATASET)
+    with app.connection() as conn:
+        operations.embed(conn, app.settings, DATASET)
     with app.connection() as conn, conn.transaction():
         demo_tables.derive_vectors(conn, DATASET)
         _plant_labels_and_vectors(conn, plan, labels, rng)
@@ -118,16 +121,16 @@ def run_text_demo(
 
 
 def _round(app: Mendb, n: int, plan: dict[str, list[int]]) -> TextDemoReport:
-    accuracy_noisy = operations.model_accuracy(app, DATASET)
-    operations.value_dataset(app, DATASET, "knn_shapley", {"k": 10})
-    operations.propose_repairs(app, DATASET, max_rows=n)
     with app.connection() as conn:
+        accuracy_noisy = operations.model_accuracy(conn, DATASET)
+        operations.value_run(conn, app.settings, DATASET, "knn_shapley", {"k": 10})
+        operations.propose(conn, app.settings, DATASET, max_rows=n)
         review(conn, "accepted", dataset=DATASET, verified_only=True, actor=app.settings.actor)
         applied = applying.apply(app, DATASET).done
         repairs = list_repairs(conn, dataset=DATASET)
         truth = demo_tables.text_truth(conn)
-    operations.embed(app, DATASET)
-    accuracy_repaired = operations.model_accuracy(app, DATASET)
+        operations.embed(conn, app.settings, DATASET)
+        accuracy_repaired = operations.model_accuracy(conn, DATASET)
     kinds = {kind: _score(kind, repairs, truth, len(plan[kind])) for kind in KINDS}
     return TextDemoReport(n, kinds, accuracy_noisy, accuracy_repaired, len(applied), app.url)
 

@@ -69,7 +69,8 @@ class LoopConfig:
     min_confidence: float = setting(0.9, low=0, high=1)
     # The counterfactual retrain on the validation rows may let a verified proposal
     # through from this confidence; it is no better a guide where classes overlap, so
-    # by default it asks for the same.
+    # by default it asks for the same. (Deliberately like min_gain's declaration in shape
+    # only: each setting is one `setting(...)` call.)
     min_verified_confidence: float = setting(
         0.9,
         help="auto policy: also accept proposals this sure whose counterfactual retrain"

@@ -3,8 +3,8 @@ read -> value -> propose -> review -> apply -> retrain.
 
 Each step takes the caller's connection and the settings; a step that must be atomic
 runs in one `conn.transaction()`, which nests as a savepoint inside a caller's. The
-functions that take the app handle (`Mendb`) are the edge for the commands and the
-demos: each checks out one connection and passes it down.
+commands, the demos and the benchmarks check out a connection from the app handle
+(`Mendb.connection`) and pass it, with `app.settings`, to these steps.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from mendb.repair.embedder import DEFAULT_MODEL
 from mendb.repair.embedder import encoder as load_encoder
 from mendb.repair.proposals import Repairer
 from mendb.server import propose as proposing
-from mendb.server.context import Mendb
 from mendb.server.failures import failure_recorded
 from mendb.server.run_values import (
     harm_threshold,
@@ -48,10 +47,9 @@ from mendb.valuation.models import model_spec
 from mendb.valuation.preprocess import prepare
 
 __all__ = [
-    "ValueOutcome", "auto_method", "consensus_dataset", "consensus_run", "embed",
-    "execute_value_run", "harm_threshold", "jsonable", "latest_value_run", "latest_values",
-    "load", "model_accuracy", "propose", "propose_repairs", "value_choice", "value_dataset",
-    "value_run", "values_of_run", "with_settings",
+    "ValueOutcome", "auto_method", "consensus_run", "embed", "execute_value_run",
+    "harm_threshold", "jsonable", "latest_value_run", "latest_values", "load",
+    "model_accuracy", "propose", "value_choice", "value_run", "values_of_run", "with_settings",
 ]  # fmt: skip
 
 Progress = Callable[[float], None]
@@ -83,24 +81,16 @@ def load(
     return dataset, prepare(read.arrays), read
 
 
-def embed(app: Mendb, name: str, progress: Progress | None = None) -> list[SyncReport]:
-    """Embed the dataset's text columns (only new or changed rows)."""
-    with app.connection() as conn:
-        dataset = datasets.get(conn, name)
-        encoder = load_encoder(app.settings.embedding_model)
-        return proposing.embed(conn, dataset, encoder, progress)
-
-
-def value_dataset(
-    app: Mendb,
+def embed(
+    conn: psycopg.Connection[Any],
+    settings: Settings,
     name: str,
-    method: str = "knn_shapley",
-    params: dict[str, Any] | None = None,
     progress: Progress | None = None,
-) -> ValueOutcome:
-    """Value a dataset now, in this process (the command line's path)."""
-    with app.connection() as conn:
-        return value_run(conn, app.settings, name, method, params, progress)
+) -> list[SyncReport]:
+    """Embed the dataset's text columns (only new or changed rows)."""
+    dataset = datasets.get(conn, name)
+    encoder = load_encoder(settings.embedding_model)
+    return proposing.embed(conn, dataset, encoder, progress)
 
 
 def value_run(
@@ -242,27 +232,6 @@ def _progress_reporter(
     return report
 
 
-def propose_repairs(
-    app: Mendb,
-    name: str,
-    max_rows: int = 100,
-    method: str | None = None,
-    k: int = 10,
-    repairers: list[Repairer] | None = None,
-    verify: bool = True,
-    progress: Progress | None = None,
-    model: str | None = None,
-    model_params: dict[str, Any] | str | None = None,
-    predictions: str | None = None,
-) -> list[int]:
-    """`propose` on a connection of its own (the command line's path)."""
-    with app.connection() as conn:
-        return propose(
-            conn, app.settings, name, max_rows, method, k, repairers, verify, progress,
-            model=model, model_params=model_params, predictions=predictions,
-        )  # fmt: skip
-
-
 def propose(
     conn: psycopg.Connection[Any],
     settings: Settings,
@@ -311,18 +280,11 @@ def propose(
     )
 
 
-def model_accuracy(app: Mendb, name: str, seed: int = 0) -> float:
+def model_accuracy(conn: psycopg.Connection[Any], name: str, seed: int = 0) -> float:
     """Retrain the downstream model on the current training rows; accuracy on the
     test rows, which valuation never sees."""
-    with app.connection() as conn:
-        _, data, _ = load(conn, name)
+    _, data, _ = load(conn, name)
     return accuracy(data.train, data.test, seed)
-
-
-def consensus_dataset(app: Mendb, name: str, methods: list[str] | None = None) -> ValueOutcome:
-    """`consensus_run` on a connection of its own (the command line's path)."""
-    with app.connection() as conn:
-        return consensus_run(conn, name, methods)
 
 
 def consensus_run(

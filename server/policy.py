@@ -269,6 +269,8 @@ def label_shift_guard(
     )
 
 
+# Deliberately like repair/target.py:_residuals and valuation/proxy.py:_newton in shape
+# only: typed arrays then scalars; what each computes is unrelated.
 def _overshoot(
     before: NDArray[np.float64],
     after: NDArray[np.float64],

@@ -43,6 +43,8 @@ from mendb.valuation.judge_regression import ErrorMeasurement
 _ROUNDING = 1e-9
 
 
+# Deliberately like server/policy.py:judge_round: the two judges of one protocol take
+# the same keywords, so that the loop calls either by the dataset's task.
 def judge_error_round(
     before: ErrorMeasurement,
     after: ErrorMeasurement,

@@ -143,45 +143,36 @@ def _point_removal(
     return figure
 
 
+# Each judge's panel: its columns' infix, the panel's title and its axis label.
+_CLASS_JUDGES = (
+    ("log_loss", "Log-loss per round (latest loop)", "log-loss"),
+    ("balanced", "Balanced accuracy per round", "balanced accuracy"),
+)
+_ERROR_JUDGES = (
+    ("rmse", "Validation RMSE per round (latest loop)", "RMSE"),
+    ("mae", "MAE per round", "MAE"),
+)
+
+
 def _rounds_figure(loop_rounds: list[dict[str, Any]]) -> Figure:
     """The judges per round, on the validation rows (the sealed test beside them,
-    for the record)."""
-    if any(r.get("valid_rmse_before") is not None for r in loop_rounds):
-        return _error_rounds_figure(loop_rounds)
-    figure, (loss, balanced) = plt.subplots(1, 2, figsize=(9, 3.5))
-    measured = [r for r in loop_rounds if r.get("valid_log_loss_before") is not None]
-    if measured:
-        numbers = [r["round"] for r in measured]
-        for axes, name in ((loss, "log_loss"), (balanced, "balanced")):
-            for column, label in (
-                (f"valid_{name}_before", "validation, before"),
-                (f"valid_{name}_after", "validation, after"),
-                (f"test_{name}_after", "sealed test, after (reported only)"),
-            ):
-                axes.plot(numbers, [r.get(column) for r in measured], marker="o", label=label)
-        balanced.legend(fontsize="small")
-    loss.set(title="Log-loss per round (latest loop)", xlabel="round", ylabel="log-loss")
-    balanced.set(title="Balanced accuracy per round", xlabel="round", ylabel="balanced accuracy")
-    figure.tight_layout()
-    return figure
-
-
-def _error_rounds_figure(loop_rounds: list[dict[str, Any]]) -> Figure:
-    """A numeric target's judges per round: validation RMSE and MAE (the sealed
-    test's beside them, for the record)."""
-    figure, (rmse, mae) = plt.subplots(1, 2, figsize=(9, 3.5))
-    measured = [r for r in loop_rounds if r.get("valid_rmse_before") is not None]
+    for the record): log-loss and balanced accuracy, or a numeric target's RMSE and
+    MAE."""
+    numeric = any(r.get("valid_rmse_before") is not None for r in loop_rounds)
+    judges = _ERROR_JUDGES if numeric else _CLASS_JUDGES
+    figure, panels = plt.subplots(1, 2, figsize=(9, 3.5))
+    measured = [r for r in loop_rounds if r.get(f"valid_{judges[0][0]}_before") is not None]
     numbers = [r["round"] for r in measured]
-    for axes, name in ((rmse, "rmse"), (mae, "mae")):
+    for axes, (name, title, ylabel) in zip(panels, judges, strict=True):
+        axes.set(title=title, xlabel="round", ylabel=ylabel)
         for column, label in (
             (f"valid_{name}_before", "validation, before"),
             (f"valid_{name}_after", "validation, after"),
             (f"test_{name}_after", "sealed test, after (reported only)"),
-        ):
+        ) if measured else ():
             axes.plot(numbers, [r.get(column) for r in measured], marker="o", label=label)
-    mae.legend(fontsize="small")
-    rmse.set(title="Validation RMSE per round (latest loop)", xlabel="round", ylabel="RMSE")
-    mae.set(title="MAE per round", xlabel="round", ylabel="MAE")
+    if measured:
+        panels[1].legend(fontsize="small")
     figure.tight_layout()
     return figure
 

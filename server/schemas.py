@@ -8,7 +8,7 @@ import os
 import types
 import typing
 from datetime import datetime
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, Self, TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -156,6 +156,12 @@ class Page(BaseModel, Generic[T]):
     offset: int
     next_offset: int | None
 
+    @classmethod
+    def of(cls, items: list[T], limit: int, offset: int) -> Self:
+        """The page at `offset`; a full page says where the next one starts."""
+        next_offset = offset + limit if len(items) == limit else None
+        return cls(items=items, limit=limit, offset=offset, next_offset=next_offset)
+
 
 class ReviewRequest(BaseModel):
     """Name the repairs: by id, or every proposal of `dataset` at `min_confidence`."""
@@ -194,7 +200,7 @@ ParamType = tuple[JsonType, bool]
 # Parameters the worker always takes from its own settings (where to run, where to
 # spill), whatever a request says; a re-queued run carries their old reprs.
 FROM_SETTINGS = ("executor", "workdir")
-# `mendb.request('propose', ...)`'s parameters (server.operations.propose_repairs);
+# `mendb.request('propose', ...)`'s parameters (server.operations.propose);
 # `method` (the values to propose from) travels in the run's method column.
 PROPOSE_PARAMS: dict[str, ParamType] = {
     "method": ("string", True),
@@ -331,14 +337,9 @@ def parse_model_params(raw: str | None) -> dict[str, Any] | None:
     """`--model-params JSON` as the object it writes (`InvalidModel` otherwise)."""
     if raw is None:
         return None
-    from mendb.valuation.models import InvalidModel
+    from mendb.valuation.models import InvalidModel, parsed_params
 
-    try:
-        parsed = json.loads(raw)
-    except json.JSONDecodeError as error:
-        raise InvalidModel(
-            f"model parameters are not JSON: {error}", column="model_params"
-        ) from error
+    parsed = parsed_params(raw)
     if not isinstance(parsed, dict):
         raise InvalidModel("model parameters must be a JSON object", column="model_params")
     return parsed

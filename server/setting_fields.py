@@ -48,6 +48,8 @@ class Setting:
         return self.choices() if callable(self.choices) else self.choices
 
 
+# Deliberately like db/row_values.py:list_scores in shape only: keyword-only optional
+# arguments, each defaulting to None.
 def setting(
     default: Any,
     *,

@@ -91,6 +91,17 @@ class ModelSpec:
         return {"model": self.path, "model_params": dict(self.params)}
 
 
+def parsed_params(raw: str) -> Any:
+    """`--model-params` as the JSON value it writes (`InvalidModel` if it is not JSON);
+    the caller checks that it is an object."""
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise InvalidModel(
+            f"model parameters are not JSON: {error}", column="model_params"
+        ) from error
+
+
 def model_spec(path: str, params: str | Mapping[str, Any] | None = None) -> ModelSpec:
     """Check a model given by a user (`--model`, `--model-params` JSON) and return its
     spec; builds it once, so a bad path or parameter is refused before any work."""
@@ -99,12 +110,7 @@ def model_spec(path: str, params: str | Mapping[str, Any] | None = None) -> Mode
             f"model {path!r} must be written package.module:Class", column="model"
         )
     if isinstance(params, str):
-        try:
-            params = json.loads(params)
-        except json.JSONDecodeError as error:
-            raise InvalidModel(
-                f"model parameters are not JSON: {error}", column="model_params"
-            ) from error
+        params = parsed_params(params)
     if params is not None and not isinstance(params, Mapping):
         raise InvalidModel("model parameters must be a JSON object", column="model_params")
     spec = ModelSpec(path, dict(params or {}))

@@ -21,7 +21,7 @@ QUICK_NOISE = ("symmetric", "under_report")
 QUICK_MAX_ROWS = 1000
 
 
-def _names(value: str | None, allowed: tuple[str, ...], default: tuple[str, ...]) -> list[str]:
+def parse_names(value: str | None, allowed: tuple[str, ...], default: tuple[str, ...]) -> list[str]:
     if not value:
         return list(default)
     names = [v.strip() for v in value.split(",") if v.strip()]
@@ -32,9 +32,10 @@ def _names(value: str | None, allowed: tuple[str, ...], default: tuple[str, ...]
 
 
 def grid(args: argparse.Namespace) -> list[CellSpec]:
-    tables = _names(args.tables, TABLES, QUICK_TABLES if args.quick else TABLES)
-    noises = _names(args.noise, planting.NOISES, QUICK_NOISE if args.quick else planting.NOISES)
-    validations = _names(args.validation, VALIDATIONS, VALIDATIONS)
+    tables = parse_names(args.tables, TABLES, QUICK_TABLES if args.quick else TABLES)
+    quick_noises = QUICK_NOISE if args.quick else planting.NOISES
+    noises = parse_names(args.noise, planting.NOISES, quick_noises)
+    validations = parse_names(args.validation, VALIDATIONS, VALIDATIONS)
     seeds = args.seeds or (1 if args.quick else DEFAULT_SEEDS)
     max_rows = args.max_rows or (QUICK_MAX_ROWS if args.quick else DEFAULT_MAX_ROWS)
     return [

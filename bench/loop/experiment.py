@@ -37,6 +37,8 @@ METHODS = ("mendb", *baselines.BASELINES)
 Log = Callable[[str], None]
 
 
+# Deliberately like bench/regression/loop.py:LoopSpec in shape only: each benchmark's
+# cell names its own settings and files.
 @dataclass(frozen=True)
 class CellSpec:
     table: str

@@ -9,6 +9,7 @@ import json
 import math
 import os
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +109,17 @@ def _present(cells: list[Cell], key: str, order: tuple[str, ...]) -> list[str]:
     return [v for v in order if v in seen]
 
 
+def _groups(cells: list[Cell]) -> Iterator[tuple[str, str, str, list[Cell]]]:
+    """(validation, table, noise, their cells) for each group that has cells, in the
+    tables' order."""
+    for v in _present(cells, "validation", VALIDATIONS):
+        for t in _present(cells, "table", TABLES):
+            for n in _present(cells, "noise", NOISES):
+                mine = _by(cells, table=t, noise=n, validation=v)
+                if mine:
+                    yield v, t, n, mine
+
+
 def tables_table(cells: list[Cell]) -> str:
     rows = []
     for t in _present(cells, "table", TABLES):
@@ -181,26 +193,21 @@ def averages_table(cells: list[Cell]) -> str:
 
 def relabels_table(cells: list[Cell]) -> str:
     rows = []
-    for v in _present(cells, "validation", VALIDATIONS):
-        for t in _present(cells, "table", TABLES):
-            for n in _present(cells, "noise", NOISES):
-                mine = _by(cells, table=t, noise=n, validation=v)
-                if not mine:
-                    continue
+    for v, t, n, mine in _groups(cells):
 
-                def total(method: str, key: str, mine: list[Cell] = mine) -> int:
-                    return sum(c["relabels"][method][key] for c in mine)
+        def total(method: str, key: str, mine: list[Cell] = mine) -> int:
+            return sum(c["relabels"][method][key] for c in mine)
 
-                def share(m: str, mine: list[Cell] = mine) -> str:
-                    return f"{100 * np.mean([c['minority_share'][m] for c in mine]):.1f} %"
+        def share(m: str, mine: list[Cell] = mine) -> str:
+            return f"{100 * np.mean([c['minority_share'][m] for c in mine]):.1f} %"
 
-                rows.append([
-                    v, t, n, str(sum(c["planted"]["flipped_train"] for c in mine)),
-                    str(sum(c["budget"] for c in mine)),
-                    *(f"{total(m, 'right')} / {total(m, 'wrong')}"
-                      f" ({total(m, 'wrong_into_majority')})" for m in METHODS),
-                    f"{share('clean')} / {share('noisy')} / {share('mendb')}",
-                ])  # fmt: skip
+        rows.append([
+            v, t, n, str(sum(c["planted"]["flipped_train"] for c in mine)),
+            str(sum(c["budget"] for c in mine)),
+            *(f"{total(m, 'right')} / {total(m, 'wrong')}"
+              f" ({total(m, 'wrong_into_majority')})" for m in METHODS),
+            f"{share('clean')} / {share('noisy')} / {share('mendb')}",
+        ])  # fmt: skip
     header = ["validation", "table", "noise", "flipped train rows", "budget B",
               *(f"{NAMES[m]}: right / wrong (into majority)" for m in METHODS),
               "minority share clean / noisy / loop"]  # fmt: skip
@@ -217,16 +224,13 @@ def stops_table(cells: list[Cell]) -> str:
 
 
 def models_table(cells: list[Cell]) -> str:
-    rows = []
-    for v in _present(cells, "validation", VALIDATIONS):
-        for t in _present(cells, "table", TABLES):
-            for n in _present(cells, "noise", NOISES):
-                mine = _by(cells, table=t, noise=n, validation=v)
-                if mine:
-                    rows.append([v, t, n, *(
-                        f"{_share([mine], 'mendb', model, 'balanced_accuracy', False)} /"
-                        f" {_share([mine], 'mendb', model, 'log_loss', False)}"
-                        for model in MODELS)])  # fmt: skip
+    rows = [
+        [v, t, n, *(
+            f"{_share([mine], 'mendb', model, 'balanced_accuracy', False)} /"
+            f" {_share([mine], 'mendb', model, 'log_loss', False)}"
+            for model in MODELS)]
+        for v, t, n, mine in _groups(cells)
+    ]  # fmt: skip
     return _table(["validation", "table", "noise", *MODELS], rows)
 
 

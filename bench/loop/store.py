@@ -22,7 +22,8 @@ VALIDATION_FRACTION = 0.2
 TEST_FRACTION = 0.2
 
 
-def _cell(value: Any) -> Any:
+def cell_value(value: Any) -> Any:
+    """A frame's cell as COPY writes it: a missing one as NULL, numpy scalars as Python's."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     if isinstance(value, (np.integer, np.floating)):
@@ -59,7 +60,7 @@ def create_table(
             for key, row, label in zip(
                 keys.tolist(), frame.itertuples(index=False), labels.tolist(), strict=True
             ):
-                copy.write_row([key, *(_cell(v) for v in row), label])
+                copy.write_row([key, *(cell_value(v) for v in row), label])
 
 
 def register(app: Mendb, name: str, table: str, seed: int, validation_table: str | None) -> None:

@@ -52,7 +52,8 @@ WHERE id = %(round_id)s;
 
 -- name: round_judged
 -- The round's repairs were applied, the model retrained, and the judges kept or
--- rolled back the round.
+-- rolled back the round. Deliberately like round_measured: the same figures, each
+-- `*_after` column where that sets `*_before`.
 UPDATE mendb.rounds
 SET status = 'done', decision = %(decision)s, code = %(code)s, reason = %(reason)s,
     accepted = coalesce(%(accepted)s::integer, accepted), applied = %(applied)s,

@@ -2,7 +2,7 @@
 
 Each reads the suspects diagnosed with its kind from the context and proposes
 new values; swap one out, or add another (an HTTP endpoint, a larger model), by
-passing a different list to `server.operations.propose_repairs`.
+passing a different list to `server.operations.propose`.
 """
 
 from mendb.repair.proposals import Repairer

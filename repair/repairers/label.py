@@ -30,7 +30,7 @@ proposes the class likeliest to be the true one (`repair.noise`):
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -41,11 +41,11 @@ from mendb.repair.proposals import DiagnosisKind, RepairContext, RepairProposal,
 from mendb.valuation.data import Task
 
 
-class LabelRepairer:
-    """Neighbour vote plus out-of-fold classifier; the confidence is the posterior
-    of the winner under the source's class-conditional noise model."""
+class _LabelVote:
+    """What both label repairers share: the k nearest trusted neighbours' vote on the
+    rows diagnosed with a wrong label; `_relabel` turns the vote into proposals."""
 
-    name = "label_vote_oof"
+    name: ClassVar[str]
 
     def __init__(self, k: int = 10) -> None:
         self.k = k
@@ -56,8 +56,24 @@ class LabelRepairer:
         rows = np.array([d.index for d in diagnosed], dtype=np.int64)
         if len(rows) == 0:
             return []
+        return self._relabel(context, rows, label_support(context, rows, self.k))
+
+    def _relabel(
+        self, context: RepairContext, rows: NDArray[np.int64], support: LabelSupport
+    ) -> list[RepairProposal]:
+        raise NotImplementedError
+
+
+class LabelRepairer(_LabelVote):
+    """Neighbour vote plus out-of-fold classifier; the confidence is the posterior
+    of the winner under the source's class-conditional noise model."""
+
+    name = "label_vote_oof"
+
+    def _relabel(
+        self, context: RepairContext, rows: NDArray[np.int64], support: LabelSupport
+    ) -> list[RepairProposal]:
         data = context.data
-        support = label_support(context, rows, self.k)
         source = data.train.y if context.source_labels is None else context.source_labels
         noise = noise_model_for(data, source, context.trusted_validation)
         current = data.train.y[rows]
@@ -148,21 +164,14 @@ def _shares(classes: tuple[str, ...], shares: NDArray[np.float64]) -> dict[str, 
     return {classes[c]: round(float(shares[c]), 4) for c in np.flatnonzero(shares > 1e-4)}
 
 
-class NeighbourLabelRepairer:
+class NeighbourLabelRepairer(_LabelVote):
     """The plain inverse-distance vote of the k nearest trusted neighbours."""
 
     name = "knn_label_vote"
 
-    def __init__(self, k: int = 10) -> None:
-        self.k = k
-
-    def propose(self, context: RepairContext) -> list[RepairProposal]:
-        refuse_regression(self.name, context)
-        diagnosed = context.diagnosed(DiagnosisKind.LABEL)
-        rows = np.array([d.index for d in diagnosed], dtype=np.int64)
-        if len(rows) == 0:
-            return []
-        support = label_support(context, rows, self.k)
+    def _relabel(
+        self, context: RepairContext, rows: NDArray[np.int64], support: LabelSupport
+    ) -> list[RepairProposal]:
         proposals = []
         for position, index in enumerate(rows):
             votes = support.votes[position]

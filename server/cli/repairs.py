@@ -66,14 +66,14 @@ def propose(
     own = {key: value for key, value in given.items() if value is not None}
     from mendb.server import operations  # imports torch and scikit-learn
 
-    with open_app() as app:
+    with open_app() as app, app.connection() as conn:
         if predictions is not None:
-            with app.connection() as conn:
-                check_predictions(conn, datasets_db.get(conn, name), predictions)
+            check_predictions(conn, datasets_db.get(conn, name), predictions)
         with progress_bar(f"embedding {name}", not as_json) as progress:
-            ids = operations.propose_repairs(
-                app, name, max_rows, method, k, verify=verify, progress=progress, **own
-            )
+            ids = operations.propose(
+                conn, app.settings, name, max_rows, method, k,
+                verify=verify, progress=progress, **own,
+            )  # fmt: skip
     emit(
         {"proposed": ids},
         as_json,
@@ -105,8 +105,12 @@ def embed(as_json: bool, name: str) -> None:
     """Embed a dataset's text columns into mendb.embeddings (new or changed rows only)."""
     from mendb.server import operations  # imports torch and scikit-learn
 
-    with open_app() as app, progress_bar(f"embedding {name}", not as_json) as progress:
-        reports = operations.embed(app, name, progress)
+    with (
+        open_app() as app,
+        app.connection() as conn,
+        progress_bar(f"embedding {name}", not as_json) as progress,
+    ):
+        reports = operations.embed(conn, app.settings, name, progress)
     found = [r.__dict__ for r in reports]
     emit(
         found,
@@ -164,6 +168,7 @@ def _decide(
 @command(cli)
 @click.argument("ids", nargs=-1, type=int)
 @click.option("--dataset", default=None, help="Only this dataset's repairs.")
+# Deliberately like propose's options in shape only: click's declaration of a flag.
 @click.option(
     "--min-confidence",
     type=float,

@@ -100,13 +100,17 @@ def value(
         raise InvalidParameterError(
             "model", model, "left out: consensus combines the runs already made"
         )
-    with open_app() as app, progress_bar(f"{method} on {name}", not as_json) as progress:
+    with (
+        open_app() as app,
+        app.connection() as conn,
+        progress_bar(f"{method} on {name}", not as_json) as progress,
+    ):
         if method == "consensus":
-            outcome = operations.consensus_dataset(app, name, params.get("methods"))
+            outcome = operations.consensus_run(conn, name, params.get("methods"))
         else:
             if scheduler and "executor" in accepted:
                 params["executor"] = DaskExecutor(scheduler)
-            outcome = operations.value_dataset(app, name, method, params, progress)
+            outcome = operations.value_run(conn, app.settings, name, method, params, progress)
 
     def render() -> None:
         if outcome.skipped_columns:

@@ -47,12 +47,7 @@ def get_repairs(
         limit=limit,
         offset=offset,
     )
-    return Page[RepairPublic](
-        items=[RepairPublic(**r) for r in rows],
-        limit=limit,
-        offset=offset,
-        next_offset=offset + limit if len(rows) == limit else None,
-    )
+    return Page[RepairPublic].of([RepairPublic(**r) for r in rows], limit, offset)
 
 
 def _review(decision: str, body: ReviewRequest, conn: ConnDep, token: Token) -> Reviewed:

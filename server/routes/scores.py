@@ -47,9 +47,4 @@ def get_scores(
         limit=limit,
         offset=offset,
     )
-    return Page[ScorePublic](
-        items=[ScorePublic(**r) for r in rows],
-        limit=limit,
-        offset=offset,
-        next_offset=offset + limit if len(rows) == limit else None,
-    )
+    return Page[ScorePublic].of([ScorePublic(**r) for r in rows], limit, offset)

@@ -193,9 +193,10 @@ def test_bad_settings_are_refused(app: Mendb, conn: psycopg.Connection[Any]) -> 
         run_loop(app, "nope", LoopConfig(), print)
     with pytest.raises(MendbError, match="'lava' ranks rows"):
         run_loop(app, "d", LoopConfig(method="lava"), print)
-    operations.value_dataset(app, "d", "lava", {})
-    with pytest.raises(MendbError, match="lava values rank rows"):
-        operations.propose_repairs(app, "d")
+    with app.connection() as own:
+        operations.value_run(own, app.settings, "d", "lava", {})
+        with pytest.raises(MendbError, match="lava values rank rows"):
+            operations.propose(own, app.settings, "d")
 
 
 def test_data_oob_drives_the_loop_by_its_own_harm_threshold(

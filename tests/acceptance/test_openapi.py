@@ -30,7 +30,8 @@ def test_no_request_the_schema_allows_gets_a_500(
     make_table(conn)
     register = {"name": "demo", "table": "train", "key": "id", "label": "label"}
     assert client.post("/datasets", json=register, headers=auth["admin"]).status_code == 201
-    operations.value_dataset(app, "demo", "knn_shapley", {"k": 3})
+    with app.connection() as own:
+        operations.value_run(own, app.settings, "demo", "knn_shapley", {"k": 3})
     proposal = RepairProposal("1", "label", "0", "1", "label", "test", 0.9)
     insert_proposals(conn, "demo", None, [proposal, replace(proposal, row_key="2")])
     schema = schemathesis.openapi.from_asgi("/openapi.json", client.app)

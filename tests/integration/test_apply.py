@@ -191,8 +191,9 @@ def test_propose_flags_flipped_labels(app: Mendb, conn: psycopg.Connection[Any])
     train_keys = read_dataset(conn, datasets.get(conn, "d")).arrays.train.keys
     flipped = [int(k) for k in train_keys[:12]]
     conn.execute("UPDATE train SET label = 1 - label WHERE id = ANY(%s)", [flipped])
-    operations.value_dataset(app, "d", "knn_shapley", {"k": 5})
-    ids = operations.propose_repairs(app, "d", max_rows=50, k=5)
+    with app.connection() as own:
+        operations.value_run(own, app.settings, "d", "knn_shapley", {"k": 5})
+        ids = operations.propose(own, app.settings, "d", max_rows=50, k=5)
     proposals = list_repairs(conn, dataset="d", ids=ids)
     hits = [p for p in proposals if int(p["row_key"]) in flipped]
     assert len(hits) / len(proposals) >= 0.75 and len(hits) >= 8
@@ -202,4 +203,5 @@ def test_propose_flags_flipped_labels(app: Mendb, conn: psycopg.Connection[Any])
         assert 0 <= p["evidence"]["flip_probability"] <= 1 and p["evidence"]["noise_rate"] > 0
     # A flip whose label is still plausible where its row lies gets a low confidence.
     assert sum(p["confidence"] > 0.5 for p in hits) >= 0.75 * len(hits)
-    assert operations.propose_repairs(app, "d", max_rows=50, k=5) == []  # no duplicates
+    with app.connection() as own:  # no duplicates
+        assert operations.propose(own, app.settings, "d", max_rows=50, k=5) == []

@@ -125,8 +125,9 @@ def test_propose_diagnoses_and_verifies_each_kind(app: Mendb, conn: Any) -> None
             copy.write_row([i, *map(float, x[i]), vector, int(y[i])])
     planted = _plant(conn, rng, n)
     _register(conn, app, "a,b,c,v")
-    operations.value_dataset(app, "d", "knn_shapley", {"k": 5})
-    ids = operations.propose_repairs(app, "d", max_rows=200, k=5)
+    with app.connection() as own:
+        operations.value_run(own, app.settings, "d", "knn_shapley", {"k": 5})
+        ids = operations.propose(own, app.settings, "d", max_rows=200, k=5)
     repairs = conn.execute(
         "SELECT row_key::int, kind, verification->>'verdict' FROM mendb.repairs WHERE id = ANY(%s)",
         [ids],
@@ -183,8 +184,9 @@ def test_harmful_numeric_cells_are_found_by_their_effect_and_repaired(
         "UPDATE train SET b = b + CASE WHEN label = 1 THEN -8 ELSE 8 END WHERE id = ANY(%s)",
         [corrupted],
     )
-    operations.value_dataset(app, "d", "influence_sgd", {"seed": 0})
-    ids = operations.propose_repairs(app, "d", max_rows=40, k=5)
+    with app.connection() as own:
+        operations.value_run(own, app.settings, "d", "influence_sgd", {"seed": 0})
+        ids = operations.propose(own, app.settings, "d", max_rows=40, k=5)
     repairs = conn.execute(
         "SELECT row_key::int, column_name, kind, new_value FROM mendb.repairs"
         " WHERE id = ANY(%s) AND kind = 'numeric'",

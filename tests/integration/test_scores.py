@@ -50,7 +50,10 @@ def test_value_run_is_queryable_in_sql(app: Mendb, conn: psycopg.Connection[Any]
         conn, "demo", "train", "id", "label", datasets.parse_feature_spec("a,b,colour")
     )
     seen: list[float] = []
-    outcome = operations.value_dataset(app, "demo", "knn_shapley", {"k": 5}, seen.append)
+    with app.connection() as own:
+        outcome = operations.value_run(
+            own, app.settings, "demo", "knn_shapley", {"k": 5}, seen.append
+        )
     assert seen[-1] == 1.0
     run = runs.get(conn, outcome.run_id)
     assert run["status"] == "done"
@@ -73,14 +76,15 @@ def test_latest_run_wins_and_failed_runs_are_recorded(
     datasets.register(
         conn, "d", "train", "id", "label", datasets.parse_feature_spec("a,b")
     )
-    with pytest.raises(NoScores):
-        operations.propose_repairs(app, "d")
-    operations.value_dataset(app, "d", "knn_shapley", {"k": 3})
-    second = operations.value_dataset(app, "d", "knn_shapley", {"k": 7})
+    with app.connection() as own, pytest.raises(NoScores):
+        operations.propose(own, app.settings, "d")
+    with app.connection() as own:
+        operations.value_run(own, app.settings, "d", "knn_shapley", {"k": 3})
+        second = operations.value_run(own, app.settings, "d", "knn_shapley", {"k": 7})
     run_ids = {r[0] for r in conn.execute("SELECT DISTINCT run_id FROM mendb.row_values")}
     assert run_ids == {second.run_id}
-    with pytest.raises(ValueError, match="k=0"):
-        operations.value_dataset(app, "d", "knn_shapley", {"k": 0})
+    with app.connection() as own, pytest.raises(ValueError, match="k=0"):
+        operations.value_run(own, app.settings, "d", "knn_shapley", {"k": 0})
     failed = conn.execute(
         "SELECT status, error FROM mendb.runs ORDER BY id DESC LIMIT 1"
     ).fetchone()
@@ -98,12 +102,12 @@ def test_an_unconverged_run_is_flagged_in_row_values_and_the_cli(
     datasets.register(
         conn, "d", "train", "id", "label", datasets.parse_feature_spec("a,b")
     )
-    operations.value_dataset(app, "d", "knn_shapley", {"k": 3})
     # Two permutations per chain cannot show R-hat below its limit, and a standard
     # error of 1e-9 is out of reach of eight permutations.
-    tiny = operations.value_dataset(
-        app, "d", "tmc_shapley", {"max_samples": 8, "n_chains": 4, "stderr_below": 1e-9, "seed": 0}
-    )
+    tiny_params = {"max_samples": 8, "n_chains": 4, "stderr_below": 1e-9, "seed": 0}
+    with app.connection() as own:
+        operations.value_run(own, app.settings, "d", "knn_shapley", {"k": 3})
+        tiny = operations.value_run(own, app.settings, "d", "tmc_shapley", tiny_params)
     convergence = runs.get(conn, tiny.run_id)["diagnostics"]["convergence"]
     assert convergence["converged"] is False
     assert convergence["criteria"] == {"stderr_below": False}
@@ -145,9 +149,10 @@ def test_a_converged_run_is_shown_as_converged(app: Mendb, conn: psycopg.Connect
     datasets.register(
         conn, "d", "train", "id", "label", datasets.parse_feature_spec("a,b")
     )
-    outcome = operations.value_dataset(
-        app, "d", "tmc_shapley", {"max_samples": 400, "n_chains": 4, "seed": 0}
-    )
+    with app.connection() as own:
+        outcome = operations.value_run(
+            own, app.settings, "d", "tmc_shapley", {"max_samples": 400, "n_chains": 4, "seed": 0}
+        )
     assert outcome.diagnostics["convergence"]["converged"] is True
     flags = conn.execute(
         "SELECT DISTINCT converged, convergence_warning FROM mendb.row_values"

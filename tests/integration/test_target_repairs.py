@@ -47,10 +47,11 @@ def test_a_slipped_zero_in_a_target_is_proposed_back_exactly(app: Mendb, conn: A
     slipped = next(int(k) for k in train_keys if 90 <= truth[int(k)] <= 160)
     conn.execute("UPDATE diabetes SET progression = progression * 10 WHERE id = %s", (slipped,))
     conn.commit()
-    operations.value_dataset(app, "diab", "knn_shapley")
-    ids = operations.propose_repairs(
-        app, "diab", max_rows=40, model="sklearn.linear_model:LinearRegression"
-    )
+    with app.connection() as own:
+        operations.value_run(own, app.settings, "diab", "knn_shapley")
+        ids = operations.propose(
+            own, app.settings, "diab", max_rows=40, model="sklearn.linear_model:LinearRegression"
+        )
     assert ids
     rows = conn.execute(
         "SELECT row_key, column_name, kind, old_value, new_value, repairer, confidence,"

@@ -43,7 +43,8 @@ def test_tokens_are_stored_hashed_and_scoped(conn: psycopg.Connection[Any]) -> N
 def valued(app: Mendb, conn: psycopg.Connection[Any]) -> int:
     make_table(conn, n=60)
     datasets.register(conn, "d", "train", "id", "label", [("a", None), ("b", None)])
-    return operations.value_dataset(app, "d", "knn_shapley", {"k": 3}).run_id
+    with app.connection() as own:
+        return operations.value_run(own, app.settings, "d", "knn_shapley", {"k": 3}).run_id
 
 
 def stale_keys(conn: psycopg.Connection[Any]) -> set[str]:

@@ -189,6 +189,8 @@ def _fitted(
     return model
 
 
+# Deliberately like _out_of_bag_scores: the regression twin takes the same bag, and
+# scores squared errors instead of class scores.
 def _out_of_bag_errors(
     learner: Any,
     x: NDArray[np.float64],

@@ -63,6 +63,8 @@ def pair_probability(q: NDArray[np.float64] | float, k: int) -> NDArray[np.float
     return probability
 
 
+# Deliberately like knn_shapley.py:knn_shapley, proxy.py:_loss and ts_shapley.py:
+# _fill_unsampled in shape: every kernel takes its arrays first, by the same names.
 def knn_shapley_regression(
     x_train: NDArray[np.floating],
     y_train: NDArray[np.floating],
