@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean screenshots
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,8 +45,20 @@ lint: $(STAMP)
 	for p in $(PACKAGES); do ln -sfn ../../../$$p $(MYPY_TREE)/mendb/$$p; done
 	MYPYPATH=$(MYPY_TREE) $(BIN)/mypy -p mendb.valuation -p mendb.db
 
-test: $(STAMP) lint
+# The browser tests (tests/browser) drive Debian's chromium through playwright (the
+# dev extra); playwright's own browser download is not used.
+BROWSER_STAMP := $(VENV)/.browser-installed
+
+$(BROWSER_STAMP): $(STAMP)
+	command -v chromium || (apt-get update && apt-get install -y chromium)
+	touch $(BROWSER_STAMP)
+
+test: $(STAMP) $(BROWSER_STAMP) lint
 	$(BIN)/python -m pytest
+
+# Regenerates docs/ui/proposals.png and docs/ui/proposal.png.
+screenshots: $(BROWSER_STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/browser/screenshots.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info bench/.venv-* bench/out

@@ -28,6 +28,8 @@ from mendb.server.errors import HANDLED, BodyTooLarge, error_body, outcome_of
 from mendb.server.routes import datasets, loops, repairs, runs, scores
 from mendb.server.schemas import ErrorBody, Health, shown
 from mendb.server.settings import Settings
+from mendb.server.ui import router as ui_router
+from mendb.server.ui.headers import SecurityHeaders
 
 _ERRORS = {
     status: {"model": ErrorBody, "description": text}
@@ -59,6 +61,8 @@ def create_app(settings: Settings) -> FastAPI:
     )
     for router in (datasets.router, runs.router, scores.router, repairs.router, loops.router):
         app.include_router(router)
+    app.include_router(ui_router)  # the review page in the browser, /ui
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     for root in HANDLED:
