@@ -17,9 +17,17 @@ exact KNN-Shapley runs alone; past `TS_ROWS` only transferred Shapley on sampled
 subsets scales.
 
 A regression target (`task="regression"`) has no classes to balance: on tabular
-rows up to `CONSENSUS_ROWS` the default is Data-OOB over ridge-regression bags
-scored by squared error, which caught heavy-tailed noise and other rows' values
-best of the regression methods on the real tables tried; embeddings and larger
+rows up to `CONSENSUS_ROWS` the default is Data-OOB over Huber-regression bags
+scored by squared error (the regression benchmark, docs/BENCHMARKS.md,
+"Regression"). A least-squares learner in a bag chases the wrong targets it was
+fitted on, a slipped decimal point most of all, and then predicts them back less
+wrong; Huber's loss is linear past a few robust scales, so the bags' fit follows
+the clean rows and a wrong target keeps its large out-of-bag residual. It found
+heavy-tailed noise and slipped zeros better than ridge bags and other rows' values
+about as well, led KNN-Shapley on heavy-tailed noise and other rows' values, and
+matched it on a slipped zero. A mean rank with KNN-Shapley was
+measured too and was dropped: KNN-Shapley barely sees heavy-tailed noise, and
+averaging ranks pulled the pair below Huber's bags there. Embeddings and larger
 tables take the exact KNN-Shapley regression kernel, which also finds a slipped
 decimal point among neighbours and is fast at any size up to `TS_ROWS`; past that,
 transferred Shapley with its ridge proxy, as for a label.
@@ -63,8 +71,10 @@ DATA_OOB = MethodChoice(
 )
 INFLUENCE = MethodChoice("influence_adam", {})
 KNN_REGRESSION = MethodChoice("knn_shapley", {"k": 10, "utility": "neg_mse"})
+# scikit-learn is among the model modules allowed by default (`valuation.models`).
+HUBER = "sklearn.linear_model:HuberRegressor"
 DATA_OOB_REGRESSION = MethodChoice(
-    "data_oob", {"model": "linear", "n_estimators": 100, "utility": "neg_mse"}
+    "data_oob", {"model": HUBER, "n_estimators": 100, "utility": "neg_mse"}
 )
 
 
@@ -154,7 +164,8 @@ def _regression(n_train: int, kinds: set[str]) -> MethodChoice:
     return MethodChoice(
         DATA_OOB_REGRESSION.method,
         DATA_OOB_REGRESSION.params,
-        f"{n_train:,} tabular rows of a regression target: Data-OOB over ridge-regression"
+        f"{n_train:,} tabular rows of a regression target: Data-OOB over Huber-regression"
         " bags, scored by each row's out-of-bag squared error, catches targets that"
-        " disagree with a model of the other rows",
+        " disagree with a robust model of the other rows, which wrong targets barely"
+        " pull towards themselves",
     )

@@ -29,10 +29,11 @@ DEFAULT_MODEL_MODULES = ("sklearn", "xgboost", "lightgbm", "catboost")
 
 
 def allowed_model_modules() -> tuple[str, ...]:
-    """The packages a model may come from: MENDB_MODEL_MODULES, or the defaults."""
+    """The packages a model may come from: MENDB_MODEL_MODULES, or the defaults;
+    scikit-learn always, since mendb's own defaults name its estimators."""
     given = os.environ.get("MENDB_MODEL_MODULES", "")
     named = tuple(part.strip() for part in given.split(",") if part.strip())
-    return named or DEFAULT_MODEL_MODULES
+    return tuple(dict.fromkeys(("sklearn", *(named or DEFAULT_MODEL_MODULES))))
 
 
 class InvalidModel(MendbError):

@@ -29,6 +29,10 @@ MENDB: dict[str, tuple[str, dict[str, Any]]] = {
     "knn_shapley": ("knn_shapley", {"k": 10}),
     "data_oob_tree": ("data_oob", {"model": "tree", "n_estimators": 100}),
     "data_oob_ridge": ("data_oob", {"model": "linear", "n_estimators": 100}),
+    "data_oob_huber": (
+        "data_oob",
+        {"model": "sklearn.linear_model:HuberRegressor", "n_estimators": 100},
+    ),
 }
 DEFAULT = "mendb_default"
 MakeValuation = Callable[..., Any]

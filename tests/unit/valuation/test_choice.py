@@ -1,12 +1,17 @@
-"""The default method: size first, then embeddings, then the label's balance."""
+"""The default method: size first, then embeddings, then the label's balance; for a
+regression target, size and embeddings only."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from numpy.typing import NDArray
+from sklearn.metrics import roc_auc_score
 
+from mendb.valuation import Split, Task, TrainingArrays
 from mendb.valuation.choice import (
     CONSENSUS_ROWS,
+    HUBER,
     IMBALANCED_BELOW,
     TS_ROWS,
     MethodChoice,
@@ -81,3 +86,48 @@ def test_every_choice_is_runnable_with_the_parameters_it_gives(
         assert run.method in METHODS
         make_valuation(run.method, **run.params)  # refuses unknown parameters
     assert chosen.reason and chosen.reason[-1].isalpha()
+
+
+def _slipped_and_heavy_tailed(seed: int) -> tuple[TrainingArrays, NDArray[np.bool_]]:
+    """A linear target with a tenth of the training targets wrong: half of them a
+    slipped decimal point (x 10), half a heavy-tailed addition."""
+    rng = np.random.default_rng(seed)
+    coef = np.array([3.0, -2.0, 1.0])
+
+    def split(m: int, wrong: NDArray[np.bool_] | None = None) -> Split:
+        x = rng.normal(size=(m, 3))
+        y = 20.0 + x @ coef + rng.normal(size=m)
+        if wrong is not None:
+            rows = np.flatnonzero(wrong)
+            slipped, tailed = rows[::2], rows[1::2]
+            y[slipped] *= 10.0
+            y[tailed] += 3.0 * rng.standard_t(2, size=len(tailed))
+        return Split(x, y, np.array([f"r{i}" for i in range(m)], dtype=object))
+
+    wrong = np.zeros(300, dtype=bool)
+    wrong[rng.choice(300, 30, replace=False)] = True
+    data = TrainingArrays(
+        split(300, wrong), split(60), split(10), (), ("a", "b", "c"), task=Task.REGRESSION
+    )
+    return data, wrong
+
+
+def test_a_tabular_regression_target_is_valued_by_data_oob_over_robust_bags() -> None:
+    chosen = choose_method(CONSENSUS_ROWS, {"numeric", "categorical"}, np.array([]), "regression")
+    assert (chosen.method, chosen.parts) == ("data_oob", ())
+    assert chosen.params["model"] == HUBER and chosen.params["utility"] == "neg_mse"
+    assert "Huber" in chosen.reason and f"{CONSENSUS_ROWS:,}" in chosen.reason
+    assert choose_method(CONSENSUS_ROWS + 1, {"numeric"}, np.array([]), "regression").method == (
+        "knn_shapley"
+    )
+
+
+def test_robust_bags_rank_wrong_targets_lowest_at_least_as_well_as_ridge_bags() -> None:
+    # Why the default is Huber's bags: a least-squares bag is pulled towards the wrong
+    # targets it was fitted on, a robust one is not.
+    data, wrong = _slipped_and_heavy_tailed(seed=3)
+    chosen = choose_method(len(data.train), {"numeric"}, np.array([]), Task.REGRESSION)
+    default = make_valuation(chosen.method, **chosen.params, seed=0).fit(data).result
+    ridge = make_valuation("data_oob", model="linear", n_estimators=100, seed=0).fit(data).result
+    assert roc_auc_score(wrong, -default.values) >= roc_auc_score(wrong, -ridge.values)
+    assert roc_auc_score(wrong, -default.values) > 0.85
