@@ -6,6 +6,7 @@ import argparse
 import sys
 import time
 
+from bench.loop.cli import parse_names
 from bench.regression import anchors, planting
 from bench.regression.detection import DetectionSpec
 from bench.regression.loop import LoopSpec
@@ -23,23 +24,13 @@ QUICK_TMC_SECONDS = 10.0
 PARTS = ("detection", "loop")
 
 
-def _names(value: str | None, allowed: tuple[str, ...], default: tuple[str, ...]) -> list[str]:
-    if not value:
-        return list(default)
-    names = [v.strip() for v in value.split(",") if v.strip()]
-    unknown = [n for n in names if n not in allowed]
-    if unknown:
-        raise SystemExit(f"unknown {unknown[0]!r}; one of {', '.join(allowed)}")
-    return names
-
-
 def grids(args: argparse.Namespace) -> tuple[list[DetectionSpec], list[LoopSpec]]:
-    tables = _names(args.tables, TABLES, QUICK_TABLES if args.quick else TABLES)
-    noises = _names(args.noise, planting.NOISES, planting.NOISES)
+    tables = parse_names(args.tables, TABLES, QUICK_TABLES if args.quick else TABLES)
+    noises = parse_names(args.noise, planting.NOISES, planting.NOISES)
     seeds = args.seeds or (QUICK_SEEDS if args.quick else DEFAULT_SEEDS)
     detect_rows = args.max_rows or (QUICK_ROWS if args.quick else DETECTION_ROWS)
     loop_rows = args.max_rows or (QUICK_ROWS if args.quick else LOOP_ROWS)
-    parts = _names(args.only, PARTS, PARTS)
+    parts = parse_names(args.only, PARTS, PARTS)
     cells = [(t, n, s) for s in range(seeds) for t in tables for n in noises]
     detection = [DetectionSpec(t, n, s, detect_rows) for t, n, s in cells]
     loops = [LoopSpec(t, n, s, loop_rows) for t, n, s in cells]
@@ -77,7 +68,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(sys.argv[1:] if argv is None else argv)
     detection, loops = grids(args)
-    named = tuple(_names(args.anchors, anchors.ANCHORS, anchors.ANCHORS))
+    named = tuple(parse_names(args.anchors, anchors.ANCHORS, anchors.ANCHORS))
     tmc = args.tmc_seconds or (QUICK_TMC_SECONDS if args.quick else TMC_SECONDS)
     failed = 0
     if not args.report:

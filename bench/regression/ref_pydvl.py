@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from bench.ref_pydvl import _counting_utility
+from bench.ref_pydvl import _counting_utility, values_by_position
 from bench.ref_pydvl import prepare as prepare  # imports and joblib warm-up, untimed
 
 
@@ -53,12 +53,7 @@ def run(method: str, params: dict[str, Any], a: dict[str, NDArray[Any]]
         os.unlink(counter)
     else:
         raise ValueError(f"unknown pyDVL regression method {method!r}")
-    result = valuation.result
-    values = np.full(len(a["y_train"]), np.nan)
-    values[np.asarray(result.indices, dtype=np.int64)] = np.asarray(result.values, np.float64)
-    extras["status"] = str(getattr(result, "status", ""))
-    extras["missing_rows"] = int(np.isnan(values).sum())
-    return values, extras
+    return values_by_position(valuation.result, len(a["y_train"]), extras), extras
 
 
 def _tmc(params: dict[str, Any], valid: Any, seed: int) -> tuple[Any, str]:

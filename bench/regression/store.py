@@ -6,7 +6,6 @@ dropping are `bench.loop.store`'s."""
 from __future__ import annotations
 
 import inspect
-import math
 from typing import Any
 
 import numpy as np
@@ -14,21 +13,13 @@ import pandas as pd
 from numpy.typing import NDArray
 from psycopg import sql
 
-from bench.loop.store import TEST_FRACTION, VALIDATION_FRACTION, drop, read
+from bench.loop.store import TEST_FRACTION, VALIDATION_FRACTION, cell_value, drop, read
 from mendb.db import datasets
 from mendb.db.datasets import SplitSpec
 from mendb.server.context import Mendb
 from mendb.valuation.data import Task
 
 __all__ = ["create_table", "drop", "read", "register", "set_targets"]
-
-
-def _cell(value: Any) -> Any:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    if isinstance(value, (np.integer, np.floating)):
-        return value.item()
-    return value
 
 
 def create_table(app: Mendb, table: str, features: pd.DataFrame,
@@ -54,7 +45,7 @@ def create_table(app: Mendb, table: str, features: pd.DataFrame,
         ):
             for key, row, value in zip(range(len(target)), frame.itertuples(index=False),
                                        target.tolist(), strict=True):  # fmt: skip
-                copy.write_row([key, *(_cell(v) for v in row), float(value)])
+                copy.write_row([key, *(cell_value(v) for v in row), float(value)])
 
 
 def register(app: Mendb, name: str, table: str, seed: int) -> None:

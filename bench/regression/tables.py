@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from bench.detection_tables import category_codes
 from mendb.valuation.data import Split, Task, TrainingArrays
 
 TRAIN_FRACTION, VALIDATION_FRACTION, TEST_FRACTION = 0.6, 0.2, 0.2
@@ -117,10 +118,7 @@ def encode(frame: pd.DataFrame) -> Encoded:
             columns.append(values.to_numpy(np.float64))
             kinds.append("numeric")
             continue
-        present = values.notna().to_numpy()
-        levels = tuple(sorted(values[present].astype(str).unique()))
-        codes = np.full(len(values), np.nan)
-        codes[present] = np.searchsorted(np.array(levels), values[present].astype(str)) + 1.0
+        codes, levels = category_codes(values)
         columns.append(codes)
         kinds.append("categorical")
         categories[str(column)] = levels
