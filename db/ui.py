@@ -28,6 +28,8 @@ ORDERS = ("confidence", "id")
 NUMERIC_KINDS = ("numeric", "missing")
 
 
+# Deliberately like repair/diagnose.py's and server/setting_fields.py's dataclasses:
+# only the shape of a frozen record of optional fields is shared.
 @dataclass(frozen=True)
 class UiSession:
     token: Token

@@ -62,6 +62,8 @@ LIMIT %(limit)s OFFSET %(offset)s;
 
 -- name: ui_proposals_by_id
 -- The same page in the order the proposals were made.
+-- Deliberately like ui_proposals_by_confidence: a fixed ORDER BY per statement lets
+-- each use its index, which an ORDER BY CASE would not.
 SELECT id, row_key, column_name, old_value, new_value, kind, repairer, confidence,
        verification->>'verdict' AS verdict, status, status_by, status_at
 FROM mendb.repairs

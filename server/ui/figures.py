@@ -38,8 +38,12 @@ _drawing = threading.Lock()
 
 @router.get("/figures")
 def figures_index(request: Request, conn: ConnDep, _user: UiReader) -> Response:
-    return render(request, "figures_index.html", title="Figures",
-                  datasets=[d.name for d in datasets.list_all(conn)])  # fmt: skip
+    return render(
+        request, "dataset_index.html", title="Figures", page="figures",
+        intro="The report's figures of a dataset (drawn when the page opens, which takes"
+        " a moment):",
+        datasets=[d.name for d in datasets.list_all(conn)],
+    )
 
 
 @router.get("/datasets/{name}/figures")

@@ -56,6 +56,7 @@ class ClassRow:
     bars: tuple[Bar, ...]
 
 
+# Deliberately like repair/explain.py:Rule: only the shape of a frozen record is shared.
 @dataclass(frozen=True)
 class ShareChart:
     """A round's class shares as horizontal bars, one group per class."""
@@ -70,8 +71,11 @@ class ShareChart:
 
 @router.get("/rounds")
 def rounds_index(request: Request, conn: ConnDep, _user: UiReader) -> Response:
-    return render(request, "rounds_index.html", title="Rounds",
-                  datasets=[d.name for d in datasets.list_all(conn)])  # fmt: skip
+    return render(
+        request, "dataset_index.html", title="Rounds", page="rounds",
+        intro="The self-improvement loop's rounds of a dataset:",
+        datasets=[d.name for d in datasets.list_all(conn)],
+    )
 
 
 @router.get("/datasets/{name}/rounds")
