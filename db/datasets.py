@@ -44,7 +44,7 @@ from mendb.db.features import (
     with_sources,
 )
 from mendb.db.queries import query
-from mendb.valuation.data import Task
+from mendb.valuation.task import Task
 
 # A dataset's name appears in URLs, file names and messages.
 NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,62}")

@@ -35,7 +35,7 @@ from mendb.db.catalog import (
 )
 from mendb.db.errors import InvalidDataset
 from mendb.db.queries import query
-from mendb.valuation.data import Task
+from mendb.valuation.task import Task
 
 # A text column is treated as categorical when it has at most this many distinct
 # values and its values are short; otherwise it is free text.

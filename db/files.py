@@ -4,16 +4,21 @@ out to a file for a notebook."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import duckdb
 import psycopg
-import pyarrow as pa
 from psycopg import sql
 
 from mendb.db.catalog import TableRef
 from mendb.db.errors import Conflict, MendbError
 from mendb.db.queries import query
+
+if TYPE_CHECKING:
+    import duckdb
+    import pyarrow as pa
+
+# duckdb and pyarrow are imported by the functions that use them: every command
+# imports this module, and only `import` and `export` need them.
 
 # DuckDB type -> PostgreSQL type, by the name pg_type gives it (so that it can be
 # written as an identifier); anything else is stored as text.
@@ -44,6 +49,8 @@ def import_file(
 ) -> int:
     """Create `table` with the file's inferred column types and fill it by binary
     COPY. Without `key`, a `row_id` column numbers the rows and is the primary key."""
+    import duckdb
+
     con = duckdb.connect()
     relation = _relation(con, path)
     columns = list(relation.columns)
@@ -97,6 +104,8 @@ def export_results(conn: psycopg.Connection[Any], dataset: str, path: Path) -> l
     scores = _arrow(conn, query("report_export_scores"), {"dataset": dataset})
     repairs = _arrow(conn, query("report_export_repairs"), {"dataset": dataset})
     repairs_path = path.with_name(f"{path.stem}_repairs{path.suffix}")
+    import duckdb
+
     con = duckdb.connect()
     for table, target in ((scores, path), (repairs, repairs_path)):
         relation = con.from_arrow(table)
@@ -114,4 +123,6 @@ def _arrow(
         cur.execute(statement, params)
         names = [d.name for d in cur.description or []]
         rows = cur.fetchall()
+    import pyarrow as pa
+
     return pa.table({n: [r[i] for r in rows] for i, n in enumerate(names)})

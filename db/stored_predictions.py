@@ -25,7 +25,7 @@ from mendb.db.catalog import resolve_columns
 from mendb.db.datasets import Dataset
 from mendb.db.errors import InvalidDataset
 from mendb.db.queries import query
-from mendb.valuation.data import Task
+from mendb.valuation.task import Task
 
 
 class UnsupportedPredictions(InvalidDataset):

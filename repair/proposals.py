@@ -6,14 +6,18 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import numpy as np
-from numpy.typing import NDArray
-
-from mendb.valuation.data import TrainingArrays
 from mendb.valuation.errors import MendbError
-from mendb.valuation.result import ValuationResult
+
+if TYPE_CHECKING:
+    # Types only: the audit layer imports these dataclasses, and the commands that
+    # only read the audit table start without the numeric stack.
+    import numpy as np
+    from numpy.typing import NDArray
+
+    from mendb.valuation.data import TrainingArrays
+    from mendb.valuation.result import ValuationResult
 
 
 class WrongTask(MendbError):

@@ -33,10 +33,10 @@ from mendb.server.policy_regression import judge_error_round, target_shift_guard
 from mendb.server.round_state import Reference, RoundState, measure
 from mendb.server.settings import Settings
 from mendb.valuation.choice import MethodChoice, choose_method
-from mendb.valuation.data import Task
 from mendb.valuation.judge import Measurement
 from mendb.valuation.judge_regression import ErrorMeasurement
 from mendb.valuation.methods import METHODS
+from mendb.valuation.task import Task
 
 Log = Callable[[str], None]
 Moves = Counter[tuple[str | None, str | None]]  # label repairs by (old label, new label)

@@ -8,18 +8,16 @@ regression task they are the target's values as float64 and `classes` is empty.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from mendb.valuation.task import Task
 
-class Task(StrEnum):
-    """What the label is: a class to predict, or a number."""
+__all__ = ["Split", "Task", "TrainingArrays"]
 
-    CLASSIFICATION = "classification"
-    REGRESSION = "regression"
+
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from mendb.db.datasets import RESERVED_SCHEMAS, SplitSpec, parse_feature_spec
 from mendb.db.errors import InvalidArgument, InvalidDataset
 from mendb.db.files import export_results, import_file
 from mendb.server.cli._common import cli, command, emit, open_app
-from mendb.valuation.data import Task
+from mendb.valuation.task import Task
 
 
 @command(cli)

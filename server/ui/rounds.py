@@ -21,7 +21,7 @@ from mendb.db import datasets, rounds, ui_runs
 from mendb.server.deps import ConnDep
 from mendb.server.ui.pages import render
 from mendb.server.ui.session import UiReader
-from mendb.valuation.data import Task
+from mendb.valuation.task import Task
 
 router = APIRouter()
 MAX_CLASSES = 30  # a chart's classes; more is unreadable, the table in psql has them all
