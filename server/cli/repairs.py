@@ -11,7 +11,6 @@ from rich.table import Table
 from mendb.db import datasets as datasets_db
 from mendb.db.errors import require_between
 from mendb.db.repairs import list_repairs, review
-from mendb.db.stored_predictions import check_predictions
 from mendb.server import applying
 from mendb.server.cli._common import cli, command, emit, open_app, progress_bar
 from mendb.server.schemas import (
@@ -64,6 +63,7 @@ def propose(
              "predictions": predictions}  # fmt: skip
     check_model(given)
     own = {key: value for key, value in given.items() if value is not None}
+    from mendb.db.stored_predictions import check_predictions  # imports numpy
     from mendb.server import operations  # imports torch and scikit-learn
 
     with open_app() as app, app.connection() as conn:

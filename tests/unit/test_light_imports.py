@@ -15,7 +15,7 @@ import pytest
 
 from mendb.server.cli import COMMANDS, cli
 
-HEAVY = ("torch", "sklearn", "sentence_transformers", "matplotlib")
+HEAVY = ("torch", "sklearn", "sentence_transformers", "matplotlib", "numpy", "duckdb", "pyarrow")
 
 _PROBE = """
 import json, sys
