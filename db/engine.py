@@ -8,18 +8,23 @@ mendb's functions work on the pooled psycopg connection itself, in autocommit
 mode with explicit `conn.transaction()` blocks, so COPY and nested savepoints are
 plain psycopg. `Engine` is named here so that the server holds the pool without
 importing SQLAlchemy.
+
+A command of the command line works on one connection at a time and ends within
+seconds: it takes `direct_connection`s instead, and never imports SQLAlchemy, whose
+import alone would be a large part of the command's start.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
+from contextlib import contextmanager, suppress
+from typing import TYPE_CHECKING, Any
 
 import psycopg
-import sqlalchemy as sa
 from pgvector.psycopg import register_vector
-from sqlalchemy.engine import Engine as Engine
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine as Engine
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -36,21 +41,34 @@ def libpq_url(url: str) -> str:
 
 
 def create_engine(url: str, **kwargs: Any) -> Engine:
+    import sqlalchemy as sa
+
     engine = sa.create_engine(sqlalchemy_url(url), pool_pre_ping=True, **kwargs)
     sa.event.listen(engine, "connect", _register_types)
     return engine
 
 
 def _register_types(dbapi_connection: psycopg.Connection[Any], _record: object) -> None:
-    # pgvector's adapters on each new connection; skipped before the extension exists
-    # (the migrations create it).
     dbapi_connection.autocommit = True
     try:
-        register_vector(dbapi_connection)
-    except psycopg.ProgrammingError:
-        pass
+        _register_vector(dbapi_connection)
     finally:
         dbapi_connection.autocommit = False
+
+
+def _register_vector(conn: psycopg.Connection[Any]) -> None:
+    # pgvector's adapters on each new connection; skipped before the extension exists
+    # (the migrations create it).
+    with suppress(psycopg.ProgrammingError):
+        register_vector(conn)
+
+
+@contextmanager
+def direct_connection(url: str) -> Iterator[psycopg.Connection[Any]]:
+    """A connection of its own, in autocommit mode like a pooled one, closed after."""
+    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+        _register_vector(conn)
+        yield conn
 
 
 @contextmanager

@@ -8,15 +8,18 @@ import pwd
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 
 from mendb.db import embedded
-from mendb.db.engine import Engine, connection, create_engine, libpq_url
+from mendb.db.engine import connection, create_engine, direct_connection, libpq_url
 from mendb.db.migrate import migrate
 from mendb.db.session import session_user, set_actor
 from mendb.server.settings import Settings
+
+if TYPE_CHECKING:
+    from mendb.db.engine import Engine
 
 
 def os_user() -> str:
@@ -39,20 +42,22 @@ def cli_identity(conn: psycopg.Connection[Any]) -> str:
 class Mendb:
     settings: Settings
     url: str
-    engine: Engine
+    engine: Engine | None  # None: every connection is a direct one (the command line)
 
     @classmethod
-    def open(cls, settings: Settings | None = None) -> Mendb:
+    def open(cls, settings: Settings | None = None, *, pooled: bool = True) -> Mendb:
         """Start the embedded server if no DATABASE_URL is set, bring the schema up
-        to date, open the pool, and name the actor (the command line's identity
-        when the settings name none)."""
+        to date, open the pool (unless `pooled` is false: a command of the command
+        line), and name the actor (the command line's identity when the settings
+        name none)."""
         settings = settings or Settings()
         url = settings.database_url or embedded.start(settings.home)
         with psycopg.connect(libpq_url(url), autocommit=True) as conn:
             migrate(conn)
             if settings.actor is None:
                 settings = settings.model_copy(update={"actor": cli_identity(conn)})
-        return cls(settings, libpq_url(url), create_engine(url, pool_size=settings.pool_size))
+        engine = create_engine(url, pool_size=settings.pool_size) if pooled else None
+        return cls(settings, libpq_url(url), engine)
 
     @property
     def actor(self) -> str:
@@ -63,9 +68,12 @@ class Mendb:
         """A pooled connection that writes this handle's actor into whatever it
         records (runs, proposals, repair events) unless a transaction names
         another: handles that share a pool may act for different people."""
-        with connection(self.engine) as conn:
+        with (
+            connection(self.engine) if self.engine is not None else direct_connection(self.url)
+        ) as conn:
             set_actor(conn, self.actor)
             yield conn
 
     def close(self) -> None:
-        self.engine.dispose()
+        if self.engine is not None:
+            self.engine.dispose()

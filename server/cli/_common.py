@@ -68,7 +68,8 @@ def open_app() -> Iterator[Mendb]:
     from mendb.server.context import Mendb
     from mendb.server.settings import Settings
 
-    app = Mendb.open(Settings())
+    # One connection at a time, opened when asked for: no pool to start.
+    app = Mendb.open(Settings(), pooled=False)
     try:
         yield app
     finally:
