@@ -66,7 +66,8 @@ def _value_overrides(config: LoopConfig, method: str) -> dict[str, Any]:
     if method == "knn_shapley":
         return {"k": config.k}
     overrides: dict[str, Any] = {"seed": config.seed}
-    if config.model is not None and "model_params" in METHODS[method].param_names():
+    fits_a_model = method in METHODS and "model_params" in METHODS[method].param_names()
+    if config.model is not None and fits_a_model:
         overrides |= {"model": config.model, "model_params": config.model_params or {}}
     return overrides
 
@@ -84,9 +85,10 @@ def begin_round(conn: psycopg.Connection[Any], loop: LoopRun, number: int) -> Ro
     with conn.transaction():
         round_id = rounds.start(conn, loop.loop_id, loop.name, number, choice.method)
         rounds.measured(conn, round_id, loop.reference.validation, measured(before))
+    own = "model" in _value_overrides(config, choice.method)
     loop.log(
-        f"round {number}: valuing with {choice.method} ({choice.reason});"
-        f" {_figures_text(before.valid)}"
+        f"round {number}: valuing with {choice.method} ({choice.reason})"
+        f"{f', fitting {config.model}' if own else ''}; {_figures_text(before.valid)}"
     )
     outcome, parts = operations.value_choice(
         conn,

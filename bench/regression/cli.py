@@ -24,13 +24,18 @@ QUICK_TMC_SECONDS = 10.0
 PARTS = ("detection", "loop")
 
 
-def grids(args: argparse.Namespace) -> tuple[list[DetectionSpec], list[LoopSpec]]:
+def grids(
+    args: argparse.Namespace, every_part: bool = False
+) -> tuple[list[DetectionSpec], list[LoopSpec]]:
+    """The cells to run; with `every_part` those of both parts whatever `--only`
+    says (the section is rebuilt from every stored cell, so a loop-only run keeps
+    the detection tables)."""
     tables = parse_names(args.tables, TABLES, QUICK_TABLES if args.quick else TABLES)
     noises = parse_names(args.noise, planting.NOISES, planting.NOISES)
     seeds = args.seeds or (QUICK_SEEDS if args.quick else DEFAULT_SEEDS)
     detect_rows = args.max_rows or (QUICK_ROWS if args.quick else DETECTION_ROWS)
     loop_rows = args.max_rows or (QUICK_ROWS if args.quick else LOOP_ROWS)
-    parts = parse_names(args.only, PARTS, PARTS)
+    parts = PARTS if every_part else parse_names(args.only, PARTS, PARTS)
     cells = [(t, n, s) for s in range(seeds) for t in tables for n in noises]
     detection = [DetectionSpec(t, n, s, detect_rows) for t, n, s in cells]
     loops = [LoopSpec(t, n, s, loop_rows) for t, n, s in cells]
@@ -81,5 +86,5 @@ def main(argv: list[str] | None = None) -> int:
         print(f"done in {time.perf_counter() - started:.0f} s; {failed} failed", flush=True)
     from bench.regression.report import write
 
-    write(detection, loops, args, no_write=args.no_write)
+    write(*grids(args, every_part=True), args, no_write=args.no_write)
     return 1 if failed else 0

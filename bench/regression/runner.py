@@ -1,8 +1,10 @@
 """Run the grids, each cell once: a cell's result is a JSON file under
 `bench/out/regression/cells/` and a cell whose file exists is skipped, so a long
-run that stopped can be continued. Cells run one after another in this process
-(one thread for the numeric libraries: the machine's cores are shared); the loop
-cells share one embedded PostgreSQL under `bench/out/regression/pg`."""
+run that stopped can be continued (a loop cell stored before the loop also ran
+with the user's own model, without "own" figures, is run again). Cells run one
+after another in this process (one thread for the numeric libraries: the
+machine's cores are shared); the loop cells share one embedded PostgreSQL under
+`bench/out/regression/pg`."""
 
 from __future__ import annotations
 
@@ -26,6 +28,14 @@ def cell_path(key: str) -> Path:
     return CELLS / f"{key}.json"
 
 
+def done(key: str, needs: tuple[str, ...] = ()) -> bool:
+    """Whether the cell's file exists and holds every top-level entry in `needs`."""
+    path = cell_path(key)
+    if not path.exists():
+        return False
+    return not needs or all(k in json.loads(path.read_text()) for k in needs)
+
+
 def _log(line: str) -> None:
     print(line, flush=True)
 
@@ -39,11 +49,15 @@ def _save(key: str, result: dict[str, Any]) -> None:
     path.with_suffix(".tmp").replace(path)
 
 
-def _each(specs: list[Any], run: Callable[[Any], dict[str, Any]],
-          summary: Callable[[dict[str, Any]], str]) -> int:  # fmt: skip
+def _each(
+    specs: list[Any],
+    run: Callable[[Any], dict[str, Any]],
+    summary: Callable[[dict[str, Any]], str],
+    needs: tuple[str, ...] = (),
+) -> int:
     failed = 0
     for spec in specs:
-        if cell_path(spec.key).exists():
+        if done(spec.key, needs):
             continue
         _log(spec.key)
         try:
@@ -79,22 +93,24 @@ def run_detection(specs: list[Any], anchors_named: tuple[str, ...], tmc_seconds:
 
 
 def _loop_summary(result: dict[str, Any]) -> str:
+    from bench.regression.loop import OWN
+
     s = result["scores"]
     fmt = " ".join(f"{m} {s[m]['linear']['rmse']:.4g}/{s[m]['boosting']['rmse']:.4g}"
-                   for m in ("clean", "noisy", "mendb", "cleanlab", "random"))  # fmt: skip
+                   for m in ("clean", "noisy", "mendb", "cleanlab", "random", OWN))  # fmt: skip
     return (
-        f"  RMSE linear/boosting: {fmt}; B {result['budget']}; {result['reason']};"
-        f" {result['seconds']['cell']:.0f} s"
+        f"  RMSE linear/boosting: {fmt}; B {result['budget']}, own {result[OWN]['budget']};"
+        f" {result['reason']}; own: {result[OWN]['reason']}; {result['seconds']['cell']:.0f} s"
     )
 
 
 def run_loops(specs: list[Any]) -> int:
-    from bench.regression.loop import cleanup, run_cell
+    from bench.regression.loop import OWN, cleanup, run_cell
     from mendb.db.embedded import stop as stop_server
     from mendb.server.context import Mendb
     from mendb.server.settings import Settings
 
-    todo = [s for s in specs if not cell_path(s.key).exists()]
+    todo = [s for s in specs if not done(s.key, (OWN,))]
     if not todo:
         return 0
     home = OUT / "pg"
@@ -109,7 +125,7 @@ def run_loops(specs: list[Any]) -> int:
             cleanup(app, spec)
 
     try:
-        return _each(todo, run, _loop_summary)
+        return _each(todo, run, _loop_summary, (OWN,))
     finally:
         app.close()
         stop_server(home)
