@@ -7,17 +7,15 @@ target's mean (`server.policy_regression`)."""
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-import numpy as np
 import psycopg
 
 from mendb.db import datasets, rounds, runs
 from mendb.db.repairs import Repair, RepairStatus, find, review
-from mendb.db.rounds import Measured, Round, RoundDecision, RoundStatus, Verdict
+from mendb.db.rounds import Round, RoundDecision, RoundStatus
 from mendb.repair.explain import explain_low_value
 from mendb.server import applying, operations
 from mendb.server.loop_config import LoopConfig, default_budget
@@ -30,6 +28,17 @@ from mendb.server.policy import (
     untrusted_values,
 )
 from mendb.server.policy_regression import judge_error_round, target_shift_guard
+from mendb.server.round_figures import (
+    Moves,
+    counts_after,
+    direction_text,
+    figures_text,
+    measured,
+    relabels,
+    round_verdict,
+    targets_after,
+    with_accepted,
+)
 from mendb.server.round_state import Reference, RoundState, measure
 from mendb.server.settings import Settings
 from mendb.valuation.choice import MethodChoice, choose_method
@@ -39,7 +48,6 @@ from mendb.valuation.methods import METHODS
 from mendb.valuation.task import Task
 
 Log = Callable[[str], None]
-Moves = Counter[tuple[str | None, str | None]]  # label repairs by (old label, new label)
 
 
 @dataclass(frozen=True)
@@ -88,7 +96,7 @@ def begin_round(conn: psycopg.Connection[Any], loop: LoopRun, number: int) -> Ro
     own = "model" in _value_overrides(config, choice.method)
     loop.log(
         f"round {number}: valuing with {choice.method} ({choice.reason})"
-        f"{f', fitting {config.model}' if own else ''}; {_figures_text(before.valid)}"
+        f"{f', fitting {config.model}' if own else ''}; {figures_text(before.valid)}"
     )
     outcome, parts = operations.value_choice(
         conn,
@@ -119,8 +127,22 @@ def begin_round(conn: psycopg.Connection[Any], loop: LoopRun, number: int) -> Ro
     loop.log(f"  {len(ids)} proposals, {len(accepted)} accepted")
     stop = _nothing_to_do(config, ids, accepted, negative, operations.harm_threshold(run))
     if stop is not None:
-        return _stopped(conn, loop, round_id, stop)
+        return _stopped(conn, loop, round_id, awaiting_review(conn, loop.name, stop))
     return _round(conn, loop, round_id)
+
+
+def awaiting_review(conn: psycopg.Connection[Any], name: str, stop: Decision) -> Decision:
+    """A loop that finds nothing new to propose says so when earlier proposals still
+    wait for a reviewer: rows with an open proposal are not proposed for again."""
+    if stop.code is not DecisionCode.NOTHING_TO_PROPOSE:
+        return stop
+    waiting = find(conn, name, status=[RepairStatus.PROPOSED, RepairStatus.ACCEPTED])
+    if not waiting:
+        return stop
+    return replace(stop, reason=(
+        f"{stop.reason}; {len(waiting)} earlier proposals still wait for review"
+        f" (mendb review {name}), and their rows are not proposed for again"
+    ))
 
 
 def _nothing_to_do(
@@ -189,11 +211,11 @@ def finish_round(conn: psycopg.Connection[Any], loop: LoopRun, current: Round) -
     moved = relabels(accepted, label)
     refusal = _guard(loop, before, [r for r in accepted if r.kind == "label"], moved)
     if refusal is not None:
-        verdict = _verdict(RoundDecision.REFUSED, refusal, moved, before, None, reference)
+        verdict = round_verdict(RoundDecision.REFUSED, refusal, moved, before, None, reference)
         with conn.transaction():
             ids = [r.id for r in accepted]
             review(conn, RepairStatus.REJECTED, dataset=name, ids=ids, actor=actor)
-            rounds.refused(conn, current.id, _reviewed(verdict, reviewed))
+            rounds.refused(conn, current.id, with_accepted(verdict, reviewed))
         loop.log(f"  refused: {refusal.reason}")
         return refusal
     report = applying.apply_accepted(conn, name, actor) if accepted else None
@@ -201,13 +223,15 @@ def finish_round(conn: psycopg.Connection[Any], loop: LoopRun, current: Round) -
     moved = relabels([r for r in accepted if r.id in applied], label)
     after = loop.measure(conn)
     decision = _judge(loop.config, before, after)
-    loop.log(f"  applied {len(applied)} ({_direction_text(moved)}); {decision.reason}")
+    loop.log(f"  applied {len(applied)} ({direction_text(moved)}); {decision.reason}")
     kept = RoundDecision.KEPT if decision.keep else RoundDecision.ROLLED_BACK
-    verdict = _verdict(kept, decision, moved, before, after, reference)
+    verdict = round_verdict(kept, decision, moved, before, after, reference)
     with conn.transaction():
         if not decision.keep and applied:
             applying.revert_applied(conn, name, sorted(applied), actor)
-        rounds.judged(conn, current.id, _reviewed(verdict, reviewed), len(applied), measured(after))
+        rounds.judged(
+            conn, current.id, with_accepted(verdict, reviewed), len(applied), measured(after)
+        )
     return decision
 
 
@@ -218,33 +242,16 @@ def _guard(loop: LoopRun, before: RoundState, relabelled: list[Repair], moved: M
     reference, z = loop.reference, loop.config.margin
     if before.task is not Task.REGRESSION:
         return label_shift_guard(
-            before.label_counts, _counts_after(before, moved), reference.distribution,
+            before.label_counts, counts_after(before, moved), reference.distribution,
             reference.rows, z=z, classes=before.classes,
         )  # fmt: skip
     if before.targets is None or not len(before.targets) or reference.target_mean is None:
         return None
-    after = _targets_after(before, relabelled)
+    after = targets_after(before, relabelled)
     return target_shift_guard(
         before.targets, after, reference.target_mean, reference.target_sd or 0.0,
         reference.rows, z=z,
     )  # fmt: skip
-
-
-def _targets_after(state: RoundState, relabelled: list[Repair]) -> np.ndarray:
-    """The training targets with the relabels applied (a value that is not a number
-    would be refused by the apply; it leaves its row as it is here)."""
-    assert state.targets is not None
-    targets = state.targets.copy()
-    index = {key: i for i, key in enumerate(state.target_keys)}
-    for repair in relabelled:
-        row = index.get(repair.row_key)
-        try:
-            value = float(repair.new_value) if repair.new_value is not None else None
-        except ValueError:
-            value = None
-        if row is not None and value is not None and np.isfinite(value):
-            targets[row] = value
-    return targets
 
 
 def _judge(config: LoopConfig, before: RoundState, after: RoundState) -> Decision:
@@ -255,125 +262,6 @@ def _judge(config: LoopConfig, before: RoundState, after: RoundState) -> Decisio
         return judge_error_round(before.valid, after.valid, z=z, min_gain=min_gain)
     assert isinstance(before.valid, Measurement) and isinstance(after.valid, Measurement)
     return judge_round(before.valid, after.valid, z=z, min_gain=min_gain)
-
-
-def _figures_text(valid: Measurement | ErrorMeasurement) -> str:
-    if isinstance(valid, ErrorMeasurement):
-        errors = valid.scores()
-        return f"validation RMSE {errors.rmse:.4g}, MAE {errors.mae:.4g}"
-    scores = valid.scores()
-    return (
-        f"validation log-loss {scores.log_loss:.4f},"
-        f" balanced accuracy {scores.balanced_accuracy:.4f}"
-    )
-
-
-def _verdict(
-    decision: RoundDecision,
-    judged: Decision,
-    moved: Moves,
-    before: RoundState,
-    after: RoundState | None,
-    reference: Reference,
-) -> Verdict:
-    return Verdict(
-        decision,
-        str(judged.code),
-        judged.reason,
-        operations.jsonable(judged.figures),
-        [{"from": a, "to": b, "count": n} for (a, b), n in sorted(moved.items())],
-        _distributions(before, after, reference),
-    )
-
-
-def _reviewed(verdict: Verdict, accepted: int | None) -> Verdict:
-    """A round that waited for review counts what its reviewer accepted."""
-    if accepted is None:
-        return verdict
-    return replace(verdict, accepted=accepted)
-
-
-def relabels(repairs: list[Repair], label: str) -> Moves:
-    """Label repairs counted by direction (old label, new label)."""
-    return Counter(
-        (r.old_value, r.new_value)
-        for r in repairs
-        if r.kind == "label" and r.column_name == label
-    )
-
-
-def _counts_after(state: RoundState, moved: Moves) -> np.ndarray:
-    counts = state.label_counts.astype(np.int64).copy()
-    index = {c: i for i, c in enumerate(state.classes)}
-    for (old, new), n in moved.items():
-        if old in index and new in index:
-            counts[index[old]] -= n
-            counts[index[new]] += n
-    return counts
-
-
-def _direction_text(moved: Moves, shown: int = 5) -> str:
-    """The relabels by direction; a numeric target's are one per value, so past a
-    few only their number is told."""
-    if not moved:
-        return "no relabels"
-    parts = [f"{n} {a}->{b}" for (a, b), n in sorted(moved.items())]
-    more = f" and {len(parts) - shown} more" if len(parts) > shown else ""
-    return ", ".join(parts[:shown]) + more
-
-
-def _distributions(
-    before: RoundState, after: RoundState | None, reference: Reference
-) -> dict[str, Any]:
-    if before.task is Task.REGRESSION:
-        return _target_means(before, after, reference)
-    out = {
-        "before": before.shares(),
-        "reference": dict(
-            zip(before.classes, reference.distribution.round(6).tolist(), strict=True)
-        ),
-        "reference_kind": reference.validation,
-    }
-    if after is not None:
-        out["after"] = after.shares()
-    return out
-
-
-def _target_means(
-    before: RoundState, after: RoundState | None, reference: Reference
-) -> dict[str, Any]:
-    """A numeric target's training mean before and after, and the reference's."""
-
-    def mean(state: RoundState) -> float | None:
-        return None if state.targets is None or not len(state.targets) else float(
-            state.targets.mean())  # fmt: skip
-
-    out = {"target_mean_before": mean(before), "target_mean_reference": reference.target_mean,
-           "reference_kind": reference.validation}  # fmt: skip
-    if after is not None:
-        out["target_mean_after"] = mean(after)
-    return out
-
-
-def measured(state: RoundState) -> Measured:
-    if isinstance(state.valid, ErrorMeasurement) and isinstance(state.test, ErrorMeasurement):
-        valid_errors, test_errors = state.valid.scores(), state.test.scores()
-        return Measured(
-            valid_rmse=valid_errors.rmse, valid_mae=valid_errors.mae,
-            test_rmse=test_errors.rmse, test_mae=test_errors.mae,
-        )  # fmt: skip
-    assert isinstance(state.valid, Measurement) and isinstance(state.test, Measurement)
-    valid, test = state.valid.scores(), state.test.scores()
-    return Measured(
-        valid=valid.accuracy,
-        valid_log_loss=valid.log_loss,
-        valid_balanced=valid.balanced_accuracy,
-        valid_macro_f1=valid.macro_f1,
-        valid_brier=valid.brier,
-        test=test.accuracy,
-        test_balanced=test.balanced_accuracy,
-        test_log_loss=test.log_loss,
-    )
 
 
 def _stopped(

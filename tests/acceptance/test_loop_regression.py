@@ -23,9 +23,10 @@ from mendb.db.rounds import RoundDecision
 from mendb.server import operations
 from mendb.server.context import Mendb
 from mendb.server.loop import LoopConfig, run_loop
-from mendb.server.policy import DecisionCode
+from mendb.server.policy import DecisionCode, halt
+from mendb.server.round_figures import measured
 from mendb.server.round_state import reference_of
-from mendb.server.round_steps import LoopRun, finish_round, measured
+from mendb.server.round_steps import LoopRun, awaiting_review, finish_round
 from mendb.valuation.data import Task
 
 JUDGED = {"kept", "rolled_back", "refused"}
@@ -215,3 +216,20 @@ def test_mendb_loop_shows_the_rmse_and_mae_of_each_round(
     assert params["model"] == "sklearn.linear_model:Ridge" and params["model_params"] == {
         "alpha": 3.0
     }
+
+
+def test_a_loop_with_nothing_new_to_propose_says_what_waits_for_review(
+    app: Mendb, conn: psycopg.Connection[Any]
+) -> None:
+    diabetes(conn, slipped=20)
+    nothing = halt(DecisionCode.NOTHING_TO_PROPOSE, "no repair to propose")
+    assert awaiting_review(conn, "diab", nothing) == nothing  # nothing waits yet
+    operations.value_run(conn, app.settings, "diab", "data_oob", {"seed": 0})
+    waiting = operations.propose(conn, app.settings, "diab", max_rows=50)
+    assert waiting
+    told = awaiting_review(conn, "diab", nothing)
+    assert told.code is DecisionCode.NOTHING_TO_PROPOSE and told.stop
+    assert f"{len(waiting)} earlier proposals still wait for review" in told.reason
+    assert "mendb review diab" in told.reason
+    other = halt(DecisionCode.NOTHING_ACCEPTED, "no proposal was accepted")
+    assert awaiting_review(conn, "diab", other) == other
