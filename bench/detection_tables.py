@@ -18,7 +18,10 @@ from numpy.typing import NDArray
 
 from bench.data import Table, _sklearn
 
-MAX_ROWS = 5_000  # 60 % of them train: at most 3,000 training rows
+# Why a cap: the reference libraries' Monte Carlo methods refit a model per sample,
+# and every cell must finish on a small machine; docs/BENCHMARKS.md ("Detection on
+# real tables") gives the rows each table keeps and what a cell costs.
+MAX_ROWS = 5_000
 
 
 def _from_frame(name: str, package: str, item: str, target: str) -> Table:

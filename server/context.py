@@ -52,7 +52,7 @@ class Mendb:
         name none)."""
         settings = settings or Settings()
         url = settings.database_url or embedded.start(settings.home)
-        with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+        with direct_connection(url) as conn:
             migrate(conn)
             if settings.actor is None:
                 settings = settings.model_copy(update={"actor": cli_identity(conn)})
