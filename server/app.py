@@ -25,8 +25,9 @@ from mendb.db import jobs
 from mendb.server.context import Mendb
 from mendb.server.deps import ConnDep
 from mendb.server.errors import HANDLED, BodyTooLarge, error_body, outcome_of
+from mendb.server.params import shown
 from mendb.server.routes import datasets, loops, repairs, runs, scores
-from mendb.server.schemas import ErrorBody, Health, shown
+from mendb.server.schemas import ErrorBody, Health
 from mendb.server.settings import Settings
 from mendb.server.ui import router as ui_router
 from mendb.server.ui.headers import SecurityHeaders

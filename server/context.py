@@ -7,7 +7,7 @@ import os
 import pwd
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -55,7 +55,7 @@ class Mendb:
         with direct_connection(url) as conn:
             migrate(conn)
             if settings.actor is None:
-                settings = settings.model_copy(update={"actor": cli_identity(conn)})
+                settings = replace(settings, actor=cli_identity(conn))
         engine = create_engine(url, pool_size=settings.pool_size) if pooled else None
         return cls(settings, libpq_url(url), engine)
 

@@ -11,8 +11,8 @@ from typing import Any
 
 from mendb.db.errors import MendbError
 from mendb.server import setting_fields
+from mendb.server.params import MAX_NEIGHBOURS, MAX_SEED
 from mendb.server.policy import DEFAULT_Z
-from mendb.server.schemas import MAX_NEIGHBOURS, MAX_SEED
 from mendb.server.setting_fields import setting
 from mendb.valuation.models import InvalidModel, ModelSpec, model_spec
 

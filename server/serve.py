@@ -11,6 +11,7 @@ import os
 import signal
 import threading
 import time
+from dataclasses import replace
 from multiprocessing.context import SpawnContext, SpawnProcess
 
 import uvicorn
@@ -38,7 +39,7 @@ def resolve(settings: Settings) -> Settings:
     app = Mendb.open(settings)
     app.close()
     actor = settings.actor or app.actor.replace("cli:", "service:", 1)
-    return settings.model_copy(update={"database_url": app.url, "actor": actor})
+    return replace(settings, database_url=app.url, actor=actor)
 
 
 class Supervisor(threading.Thread):

@@ -1,83 +1,79 @@
-"""Settings from the environment, read once at the entry point and passed down."""
+"""Settings from the environment, read once at the entry point and passed down.
+
+A frozen dataclass that reads its own few variables, not pydantic-settings: every
+command reads these, and importing pydantic was a fifth of a light command's start
+(docs/BENCHMARKS.md, "Measurements behind design choices"). `Settings()` reads the
+environment as the fields are built; a keyword given in code wins over it. An empty
+variable counts as unset.
+"""
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from pydantic import AliasChoices, Field
-from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from mendb.db.errors import InvalidArgument
 
-# Fields that only code may set: who is acting is established (a token, the
-# database role and the OS account), never claimed by an environment variable.
-_NOT_FROM_ENVIRONMENT = frozenset({"actor"})
+DEFAULT_HOME = "~/.local/share/mendb"
 
 
-class _Without(PydanticBaseSettingsSource):
-    """A settings source with some fields left out."""
-
-    def __init__(self, source: PydanticBaseSettingsSource, left_out: frozenset[str]) -> None:
-        super().__init__(source.settings_cls)
-        self.source, self.left_out = source, left_out
-
-    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        return None, field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        return {k: v for k, v in self.source().items() if k not in self.left_out}
+def _variable(*names: str) -> str | None:
+    """The first of the variables that is set and not empty."""
+    return next((value for name in names if (value := os.environ.get(name))), None)
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_ignore_empty=True, extra="ignore", populate_by_name=True)
+def _count(name: str, default: int) -> int:
+    value = _variable(name)
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise InvalidArgument(f"{name}={value!r} is not a whole number", column=name) from None
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (
-            init_settings,
-            _Without(env_settings, _NOT_FROM_ENVIRONMENT),
-            _Without(dotenv_settings, _NOT_FROM_ENVIRONMENT),
-            file_secret_settings,
-        )
 
-    database_url: str | None = Field(
-        default=None, validation_alias=AliasChoices("DATABASE_URL", "MENDB_DATABASE_URL")
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    database_url: str | None = field(
+        default_factory=lambda: _variable("DATABASE_URL", "MENDB_DATABASE_URL")
     )
     """Any PostgreSQL with pgvector; unset means the embedded server under `home`."""
 
-    home: Path = Field(
-        default=Path("~/.local/share/mendb").expanduser(),
-        validation_alias=AliasChoices("MENDB_HOME"),
-    )
+    home: Path = field(default_factory=lambda: Path(_variable("MENDB_HOME") or DEFAULT_HOME))
     """Where the embedded server's data directory and work files live."""
 
-    dask_scheduler: str | None = Field(
-        default=None, validation_alias=AliasChoices("MENDB_DASK_SCHEDULER")
-    )
+    dask_scheduler: str | None = field(default_factory=lambda: _variable("MENDB_DASK_SCHEDULER"))
     """A Dask scheduler (tcp://HOST:8786) for the sampling methods; unset is local."""
 
     actor: str | None = None
     """Who is acting, written into the audit trail: a token's name (HTTP), a job's
     requester (the worker); unset, `Mendb.open` names the command line's user as
-    cli:OS_USER@DATABASE_ROLE. Never read from the environment."""
+    cli:OS_USER@DATABASE_ROLE. Never read from the environment: who is acting is
+    established (a token, the database role and the OS account), never claimed."""
 
-    pool_size: int = Field(default=4, ge=1, validation_alias=AliasChoices("MENDB_POOL_SIZE"))
+    pool_size: int = field(default_factory=lambda: _count("MENDB_POOL_SIZE", 4))
     """Connections the pool keeps open (the service may open as many again at peaks)."""
 
-    max_body_bytes: int = Field(
-        default=1_000_000, ge=1, validation_alias=AliasChoices("MENDB_MAX_BODY_BYTES")
-    )
+    max_body_bytes: int = field(default_factory=lambda: _count("MENDB_MAX_BODY_BYTES", 1_000_000))
     """The largest HTTP request body the API reads; a larger one gets 413 unread."""
 
-    embedding_model: str = Field(
-        default="all-MiniLM-L6-v2", validation_alias=AliasChoices("MENDB_EMBEDDING_MODEL")
+    embedding_model: str = field(
+        default_factory=lambda: _variable("MENDB_EMBEDDING_MODEL") or "all-MiniLM-L6-v2"
     )
     """The sentence-transformers model text columns are embedded with (a name or a
     path on disk; loaded offline)."""
+
+    def __post_init__(self) -> None:
+        # A home given in code may be a string or start with ~, as one from the
+        # environment may.
+        object.__setattr__(self, "home", Path(self.home).expanduser())
+        for name, variable in (
+            ("pool_size", "MENDB_POOL_SIZE"),
+            ("max_body_bytes", "MENDB_MAX_BODY_BYTES"),
+        ):
+            if getattr(self, name) < 1:
+                raise InvalidArgument(
+                    f"{variable}={getattr(self, name)} is out of range: must be at least 1",
+                    column=variable,
+                )

@@ -107,7 +107,7 @@ def execute(
 ) -> None:
     """Carry out one claimed job, as the user who requested it. Its failure is
     recorded by the worker's guard (`run_once`), not here."""
-    settings = settings.model_copy(update={"actor": job.requested_by})
+    settings = dataclasses.replace(settings, actor=job.requested_by)
     act_for(conn, job.requested_by)
     kind, name, params = job.kind, job.dataset, dict(job.params)
     if kind == "value":

@@ -13,7 +13,7 @@ from mendb.db.errors import require_between
 from mendb.db.repairs import list_repairs, review
 from mendb.server import applying
 from mendb.server.cli._common import cli, command, emit, open_app, progress_bar
-from mendb.server.schemas import (
+from mendb.server.params import (
     MAX_BIGINT,
     MAX_NEIGHBOURS,
     MAX_PAGE,

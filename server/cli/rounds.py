@@ -17,8 +17,8 @@ from mendb.server.demo import LOADERS, run_demo
 from mendb.server.loop import LoopConfig, run_loop
 from mendb.server.loop import explain as explain_run
 from mendb.server.operations import jsonable
+from mendb.server.params import MAX_BIGINT, MAX_SEED
 from mendb.server.report import build_report, write_html, write_pngs
-from mendb.server.schemas import MAX_BIGINT, MAX_SEED
 from mendb.server.setting_fields import click_options
 
 

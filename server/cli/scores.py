@@ -11,7 +11,7 @@ from mendb.db import datasets as datasets_db
 from mendb.db.errors import require_between
 from mendb.db.row_values import list_scores
 from mendb.server.cli._common import cli, command, console, emit, open_app
-from mendb.server.schemas import MAX_PAGE
+from mendb.server.params import MAX_PAGE
 
 
 @command(cli)

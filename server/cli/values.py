@@ -11,7 +11,7 @@ from mendb.db.errors import MendbError, require_between
 from mendb.server import operations
 from mendb.server.cli._common import cli, command, console, emit, open_app, progress_bar
 from mendb.server.operations import jsonable
-from mendb.server.schemas import (
+from mendb.server.params import (
     MAX_NEIGHBOURS,
     MAX_SEED,
     check_model,

@@ -12,7 +12,8 @@ from mendb.db.stored_predictions import check_predictions
 from mendb.db.tokens import Token
 from mendb.server.deps import ConnDep, Reader, Reviewer
 from mendb.server.loop import loop_config
-from mendb.server.schemas import RunCreate, RunPublic, check_param_types, public_error
+from mendb.server.params import check_param_types, public_error
+from mendb.server.schemas import RunCreate, RunPublic
 from mendb.valuation.methods import make_valuation
 
 router = APIRouter(prefix="/runs", tags=["runs"])

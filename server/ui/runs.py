@@ -20,7 +20,7 @@ from mendb.db import jobs, ui_runs
 from mendb.db.errors import Conflict
 from mendb.db.tokens import Token
 from mendb.server.deps import ConnDep
-from mendb.server.schemas import public_error
+from mendb.server.params import public_error
 from mendb.server.ui.pages import render
 from mendb.server.ui.session import UiReader, UiReviewer
 

@@ -15,7 +15,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from mendb.server.cli import cli
-from mendb.server.schemas import machine_cores, run_param_types
+from mendb.server.params import machine_cores, run_param_types
 from mendb.valuation.methods import METHODS
 from tests.acceptance.conftest import Headers
 from tests.factories import make_table, table_md5

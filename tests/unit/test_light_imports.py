@@ -1,6 +1,7 @@
-"""Commands that do no numeric work start without the numeric stack: each runs in a
-fresh interpreter, which then reports whether torch or scikit-learn was imported.
-What is checked is what a command imports, not how long it takes."""
+"""Commands that do no numeric work start without the numeric stack, nor the HTTP
+service's pydantic and SQLAlchemy: each runs in a fresh interpreter, which then
+reports which of those it imported. What is checked is what a command imports, not
+how long it takes."""
 
 from __future__ import annotations
 
@@ -15,7 +16,10 @@ import pytest
 
 from mendb.server.cli import COMMANDS, cli
 
-HEAVY = ("torch", "sklearn", "sentence_transformers", "matplotlib", "numpy", "duckdb", "pyarrow")
+HEAVY = (
+    *("torch", "sklearn", "sentence_transformers", "matplotlib", "numpy", "duckdb", "pyarrow"),
+    *("pydantic", "sqlalchemy", "fastapi", "uvicorn"),
+)
 
 _PROBE = """
 import json, sys

@@ -17,7 +17,8 @@ from pydantic import ValidationError
 from mendb.db.errors import InvalidArgument, MendbError
 from mendb.server.cli import cli
 from mendb.server.loop_config import LoopConfig, loop_config
-from mendb.server.schemas import RunCreate, run_param_types
+from mendb.server.params import run_param_types
+from mendb.server.schemas import RunCreate
 from mendb.server.setting_fields import check, click_options, declared, request_model, setting
 
 
