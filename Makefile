@@ -28,6 +28,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench.influence
 	$(BIN)/python -m bench.detection
 	$(BIN)/python -m bench.read_path --write
+	$(BIN)/python -m bench.cli_start --write
 	$(BIN)/python -m bench.loop
 	$(BIN)/python -m bench.regression
 

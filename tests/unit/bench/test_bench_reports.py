@@ -38,6 +38,12 @@ def _read_path() -> str:
     return read_path.section(fx.READ_PATH_RESULT, fx.READ_PATH_LOAD[0])
 
 
+def _cli_start() -> str:
+    from bench import cli_start
+
+    return cli_start.section(fx.CLI_START_RESULT, fx.READ_PATH_LOAD[0])
+
+
 def _quality() -> str:
     from bench import quality
 
@@ -92,6 +98,7 @@ SECTIONS: dict[str, Callable[[], str]] = {
     "influence-one-seed-gpu": _influence(seeds=1, gpu=True, notes="A note by hand."),
     "detection": _detection,
     "read_path": _read_path,
+    "cli_start": _cli_start,
     "quality": _quality,
     "scaling": _scaling(True),
     "scaling-no-target": _scaling(False),
