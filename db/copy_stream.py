@@ -5,7 +5,10 @@ into its place in one reused block of records, and every full block is handed
 to the caller while the server goes on producing the next rows, so the work done
 on a block overlaps the transfer and memory holds one block, whatever the size
 of the table. A block is small enough to stay in cache while the caller reads
-its fields one after the other.
+its fields one after the other, and small enough that the server, which stops
+sending once the socket's buffer is full, is not kept waiting while the caller
+decodes it, as it was with blocks of a megabyte (docs/BENCHMARKS.md,
+"Measurements behind design choices").
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from psycopg import sql
 
 HEADER = 19  # PGCOPY signature (11) + flags (4) + header extension length (4)
 TRAILER = b"\xff\xff"  # a field count of -1 ends the stream
-BLOCK_BYTES = 1 << 20
+BLOCK_BYTES = 1 << 18
 
 
 def stream_records(
