@@ -16,14 +16,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from bench.scratch import scratch_home
 
 SECTION = "Command-line start"
 TARGET_S = 0.5
@@ -103,14 +103,8 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help="Update docs/BENCHMARKS.md.")
     args = parser.parse_args()
     load_before = os.getloadavg()
-    home = Path(tempfile.mkdtemp(prefix="mendb-cli-"))
-    try:
+    with scratch_home("mendb-cli-") as home:
         result = measure(_prepare(home), home, args.repeats)
-    finally:
-        from mendb.db import embedded
-
-        embedded.stop(home)
-        shutil.rmtree(home, ignore_errors=True)
     print(json.dumps(result, indent=2))
     if args.write:
         from bench.report import replace_sections

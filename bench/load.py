@@ -16,19 +16,17 @@ import asyncio
 import json
 import os
 import random
-import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
 import numpy as np
 from psycopg import sql
 
+from bench.scratch import scratch_home
 from mendb.db import datasets, embedded, tokens
 from mendb.db.repairs import insert_proposals
 from mendb.repair.proposals import RepairProposal
@@ -134,8 +132,7 @@ def main() -> None:
     parser.add_argument("--pool", type=int, default=20, help="Database pool size.")
     parser.add_argument("--database-url", default=None, help="An empty database to use.")
     args = parser.parse_args()
-    home = Path(tempfile.mkdtemp(prefix="mendb-bench-"))
-    try:
+    with scratch_home("mendb-bench-", embedded_server=not args.database_url) as home:
         url = args.database_url or embedded.start(home)
         token, scored = setup(url, args.rows, args.repairs)
         port = free_port()
@@ -149,10 +146,6 @@ def main() -> None:
             process.terminate()
             process.wait(timeout=30)
         print(json.dumps({**result, "scored_rows": scored, "repairs": args.repairs}, indent=2))
-    finally:
-        if not args.database_url:
-            embedded.stop(home)
-        shutil.rmtree(home, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -27,9 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -41,6 +39,7 @@ import psycopg
 import sqlalchemy as sa
 from psycopg import sql
 
+from bench.scratch import scratch_home
 from mendb.db import datasets
 from mendb.db.read import read_dataset
 from mendb.server.context import Mendb
@@ -198,15 +197,8 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help="Update docs/BENCHMARKS.md.")
     args = parser.parse_args()
     load_before = os.getloadavg()
-    home = Path(tempfile.mkdtemp(prefix="mendb-read-"))
-    try:
+    with scratch_home("mendb-read-", embedded_server=not args.database_url) as home:
         result = measure(args.database_url, args.rows, args.features, args.repeats, home)
-    finally:
-        if not args.database_url:
-            from mendb.db import embedded
-
-            embedded.stop(home)
-        shutil.rmtree(home, ignore_errors=True)
     print(json.dumps(result, indent=2))
     if args.write:
         from bench.report import replace_sections
