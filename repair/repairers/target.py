@@ -10,9 +10,14 @@ residual scale on the calibration rows.
 
 The confidence is the evidence's `doubt` (how far into the trusted rows' tail the
 old value lies, after Benjamini-Hochberg over the training rows). A shifted value
-keeps it only when it lands within the neighbours' spread (one residual scale of
-their median); landing at the edge of their range, by chance as likely as by a
-slip, halves it.
+keeps it only when it lands where sound targets lie: within `WITHIN_SCALES`
+residual scales of either witness's estimate, each in its own scale, as about
+95 % of normal residuals do. One scale of the neighbours alone, the first rule,
+halved many true restorations (docs/BENCHMARKS.md, "Measurements behind design
+choices"): a neighbour search in a mixed feature space (a price among one-hot
+columns) can be a poor witness where the model is a good one.
+Landing elsewhere in the neighbours' range, by chance as likely as by a slip,
+halves it.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from mendb.repair.target import TargetSettings, assess_targets
 from mendb.valuation.data import Task
 
 _POWERS = (1, -1, 2, -2, 3, -3)
+WITHIN_SCALES = 2.0
 
 
 class TargetRepairer:
@@ -84,7 +90,8 @@ def _proposal_value(old: float, target: TargetEvidence) -> tuple[float, float, d
     if shifted is not None:
         value, power = shifted
         landing = abs(value - target.neighbours_estimate) / target.neighbours_scale
-        within = landing <= 1.0
+        model_landing = abs(value - target.model_estimate) / target.model_scale
+        within = min(landing, model_landing) <= WITHIN_SCALES
         confidence = target.doubt if within else target.doubt / 2
         return (
             value,
@@ -92,7 +99,9 @@ def _proposal_value(old: float, target: TargetEvidence) -> tuple[float, float, d
             {
                 "estimate": "decimal shift",
                 "decimal_shift": f"x10^{power}",
-                "landing": round(landing, 4),  # residual scales from the neighbours' median
+                # residual scales from each witness's estimate
+                "landing": round(landing, 4),
+                "model_landing": round(model_landing, 4),
                 "within_spread": within,
             },
         )

@@ -13,8 +13,9 @@ from sklearn.datasets import load_diabetes
 
 from mendb.repair.diagnose import diagnose
 from mendb.repair.pipeline import propose
-from mendb.repair.proposals import RepairContext, WrongTask
+from mendb.repair.proposals import RepairContext, TargetEvidence, WrongTask
 from mendb.repair.repairers import LabelRepairer, TargetRepairer, default_repairers
+from mendb.repair.repairers.target import WITHIN_SCALES, _proposal_value
 from mendb.repair.target import assess_targets, benjamini_hochberg, tail_probability
 from mendb.repair.verify import Verifier
 from mendb.valuation.data import Split, Task, TrainingArrays
@@ -73,6 +74,36 @@ def test_a_slipped_zero_is_restored_exactly_with_high_confidence() -> None:
     assert slip.confidence >= 0.95
     assert slip.evidence["task"] == "regression" and slip.evidence["residual"] > 5
     assert slip.evidence["calibration"].endswith("validation rows")
+
+
+def _evidence(neighbours: float, model: float) -> TargetEvidence:
+    """A doubted target whose witnesses say `neighbours` (wide spread, scale 1,000)
+    and `model` (scale 200)."""
+    return TargetEvidence(
+        neighbours_estimate=neighbours, neighbours_range=(300.0, 18_000.0),
+        neighbours_scale=1_000.0, model_estimate=model, model_scale=200.0, model="huber",
+        residual=40.0, residual_interval=(35.0, 45.0), tail_probability=1e-6,
+        calibration="400 validation rows", doubt=0.99,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("neighbours", "model", "full"),
+    [
+        (6_000.0, 4_000.0 + 1.5 * 200.0, True),  # 2 neighbour scales off, 1.5 model scales
+        (4_000.0 + 1.5 * 1_000.0, 9_000.0, True),  # near the neighbours only
+        (4_000.0 + (WITHIN_SCALES + 0.5) * 1_000.0, 9_000.0, False),  # near neither
+    ],
+)
+def test_a_decimal_shift_keeps_its_confidence_near_either_witness(
+    neighbours: float, model: float, full: bool
+) -> None:
+    """40,000 -> 4,000: the restored value keeps the full doubt when it lies within
+    two residual scales of either witness, and is halved when it lies near neither."""
+    value, confidence, how = _proposal_value(40_000.0, _evidence(neighbours, model))
+    assert value == 4_000.0 and how["decimal_shift"] == "x10^-1"
+    assert how["within_spread"] is full
+    assert confidence == (0.99 if full else 0.99 / 2)
 
 
 def test_another_rows_value_is_replaced_by_the_witnesses_estimate() -> None:
