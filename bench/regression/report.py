@@ -263,6 +263,19 @@ def _cell_seconds(cell: Cell) -> float:
     return float(seconds if isinstance(seconds, (int, float)) else seconds["cell"])
 
 
+def grid_flags(args: argparse.Namespace) -> str:
+    """The options that chose the cells, as typed: the command that runs the grid
+    again, and the `--report` that finds its cells."""
+    flags = []
+    for name in ("quick", "tables", "noise", "seeds", "max_rows", "tmc_seconds"):
+        flag, value = "--" + name.replace("_", "-"), getattr(args, name, None)
+        if value is True:
+            flags.append(f" {flag}")
+        elif value not in (None, False):
+            flags.append(f" {flag} {value:g}" if isinstance(value, float) else f" {flag} {value}")
+    return "".join(flags)
+
+
 def render_section(detect: list[Cell], loops: list[Cell], args: argparse.Namespace) -> str:
     cells = detect + loops
     stamp = max((c.get("finished", "") for c in cells), default="") or dt.date.today().isoformat()
@@ -274,7 +287,7 @@ def render_section(detect: list[Cell], loops: list[Cell], args: argparse.Namespa
         "seeds": len({c["spec"]["seed"] for c in cells}),
         "seconds": round(sum(_cell_seconds(c) for c in cells)),
         "load": f"{min(loads):.1f} to {max(loads):.1f}" if loads else "",
-        "flags": " --quick" if getattr(args, "quick", False) else "",
+        "flags": grid_flags(args),
         "max_rows": max((c["spec"]["max_rows"] for c in cells), default=0),
     }
     return render(
