@@ -84,16 +84,13 @@ def measure(url: str, home: Path, repeats: int) -> dict[str, Any]:
 def section(result: dict[str, Any], load_before: tuple[float, ...]) -> str:
     """The "Command-line start" section, stamped with this machine now; the prose
     is bench/templates/cli_start.md.j2."""
-    from bench import report
     from bench.render import render
+    from bench.report import machine_now
 
     slowest = max(result["median_s"].values())
     return render(
         "cli_start.md.j2", r=result, target=TARGET_S, met=slowest < TARGET_S, slowest=slowest,
-        when=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        cpu=f"{os.cpu_count()} x {report.cpu_name()}",
-        load_before=", ".join(f"{a:.1f}" for a in load_before),
-        load_after=", ".join(f"{a:.1f}" for a in os.getloadavg()),
+        **machine_now(load_before),
     )  # fmt: skip
 
 

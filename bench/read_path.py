@@ -176,16 +176,10 @@ PATHS = (("mendb", "mendb read_dataset"), ("pandas", "pandas.read_sql"),
 def section(result: dict[str, Any], load_before: tuple[float, ...]) -> str:
     """The "Read path" section, stamped with this machine now; the prose is
     bench/templates/read_path.md.j2."""
-    from bench import report
     from bench.render import render
+    from bench.report import machine_now
 
-    return render(
-        "read_path.md.j2", r=result, paths=PATHS,
-        when=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        cpu=f"{os.cpu_count()} x {report.cpu_name()}",
-        load_before=", ".join(f"{a:.1f}" for a in load_before),
-        load_after=", ".join(f"{a:.1f}" for a in os.getloadavg()),
-    )  # fmt: skip
+    return render("read_path.md.j2", r=result, paths=PATHS, **machine_now(load_before))
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ import os
 import platform
 import re
 import subprocess
+import time
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -92,6 +93,17 @@ def stamp(env: dict[str, Any]) -> str:
     """The line under each section's title: when, where, and how loaded."""
     return render("stamp.md.j2", env=env, load=_loads(env["load_before"]),
                   after=_loads(env["load_after"]))
+
+
+def machine_now(load_before: tuple[float, ...]) -> dict[str, str]:
+    """When, on what, and how loaded before and now: the stamp of a section measured
+    in one process (`read_path`, `cli_start`)."""
+    return {
+        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "cpu": f"{os.cpu_count()} x {cpu_name()}",
+        "load_before": _loads(list(load_before)),
+        "load_after": _loads(list(os.getloadavg())),
+    }
 
 
 def _loads(values: list[float]) -> str:
