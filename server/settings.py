@@ -1,7 +1,7 @@
 """Settings from the environment, read once at the entry point and passed down.
 
 A frozen dataclass that reads its own few variables, not pydantic-settings: every
-command reads these, and importing pydantic was a fifth of a light command's start
+command reads these, and importing pydantic weighed on every light command's start
 (docs/BENCHMARKS.md, "Measurements behind design choices"). `Settings()` reads the
 environment as the fields are built; a keyword given in code wins over it. An empty
 variable counts as unset.
