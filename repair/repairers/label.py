@@ -26,6 +26,10 @@ proposes the class likeliest to be the true one (`repair.noise`):
   net mass the noise moved), and p(x) comes from a classifier on them alone: the
   trusted training rows still carry the noise valuation missed, and a classifier
   that learns from them takes the under-reported class for the other one.
+- p(x) is regularised as much as cross-validated log-loss on those reference rows
+  asks (`repair.reference_model`), since the sure relabels are the rows in its
+  tails, where a fixed regularisation is overconfident; and where it does not
+  predict the label beyond the base rate, no relabel gets any confidence.
 """
 
 from __future__ import annotations
@@ -35,9 +39,10 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
-from mendb.repair.evidence import LabelSupport, class_probabilities, label_support
+from mendb.repair.evidence import LabelSupport, label_support, trusted_or_all
 from mendb.repair.noise import noise_model_for
 from mendb.repair.proposals import DiagnosisKind, RepairContext, RepairProposal, WrongTask
+from mendb.repair.reference_model import reference_model
 from mendb.valuation.data import Task
 
 
@@ -77,12 +82,9 @@ class LabelRepairer(_LabelVote):
         source = data.train.y if context.source_labels is None else context.source_labels
         noise = noise_model_for(data, source, context.trusted_validation)
         current = data.train.y[rows]
-        clean = support.probabilities
-        if context.trusted_validation and len(np.unique(data.valid.y)) > 1:
-            clean = class_probabilities(
-                data.valid.x, data.valid.y, data.train.x[rows], data.n_classes
-            )
-        posterior = noise.posterior(clean, current)
+        reference_x, reference_y = _reference_rows(context)
+        reference = reference_model(reference_x, reference_y, data.train.x[rows], data.n_classes)
+        posterior = noise.posterior(reference.probabilities, current)
         proposals = []
         for position, index in enumerate(rows):
             if int(np.argmax(support.combined[position])) == int(current[position]):
@@ -90,12 +92,16 @@ class LabelRepairer(_LabelVote):
             others = posterior[position].copy()
             others[current[position]] = -1.0
             winner = int(np.argmax(others))
-            confidence = round(float(np.clip(others[winner], 0.0, 1.0)), 6)
+            # Without a model that predicts the label, the posterior is an artefact
+            # of an unidentified noise model: shown to a person, never acted on.
+            sure = float(np.clip(others[winner], 0.0, 1.0)) if reference.predicts else 0.0
+            confidence = round(sure, 6)
             noise_evidence = {
                 "transition": round(float(noise.transition[winner, current[position]]), 4),
                 "posterior": round(float(posterior[position, winner]), 4),
                 "flip_probability": round(1.0 - float(posterior[position, current[position]]), 4),
                 "noise_rate": round(noise.flip_share, 4),
+                "label_signal": round(reference.signal, 2),
             }
             proposals.append(
                 _proposal(
@@ -103,6 +109,21 @@ class LabelRepairer(_LabelVote):
                 )
             )
         return proposals
+
+
+def _reference_rows(context: RepairContext) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    """The rows whose labels p(x) learns from: the validation rows when they are
+    trusted (the trusted training rows still carry the noise valuation missed, and
+    a classifier that learns from them takes an under-reported class for the other
+    one); else the training rows valuation trusts, with the validation rows."""
+    data = context.data
+    if context.trusted_validation and len(np.unique(data.valid.y)) > 1:
+        return data.valid.x, data.valid.y
+    trusted = trusted_or_all(context.trusted(), context.suspects)
+    return (
+        np.concatenate([data.train.x[trusted], data.valid.x]),
+        np.concatenate([data.train.y[trusted], data.valid.y]),
+    )
 
 
 def refuse_regression(repairer: str, context: RepairContext) -> None:
