@@ -16,6 +16,13 @@ margins, and any split of the flips between directions fits them equally well.
 `ReferenceModel.predicts` says whether the out-of-fold log-loss beats the base
 rate's by a one-sided margin of paired standard errors; the label expert gives no
 confidence to a relabel where it does not.
+
+The relabels the expert acts on are those whose posterior came out highest, so
+they are also those whose p(x) the particular reference rows happened to sharpen
+most (the winner's curse). `resampled` holds p(x) refitted on bootstrap resamples
+of the reference rows, from which the expert takes a lower quantile of the
+posterior: a relabel is sure only if it stays sure whichever reference rows had
+been drawn.
 """
 
 from __future__ import annotations
@@ -36,6 +43,8 @@ STRENGTHS = tuple(float(c) for c in np.logspace(-3, 2, 11))
 SIGNAL_MARGIN = 1.645
 _FOLDS = 5
 _FLOOR = 1e-12
+RESAMPLES = 20
+_REDRAWS = 100
 
 
 @dataclass(frozen=True)
@@ -43,11 +52,13 @@ class ReferenceModel:
     """`probabilities` of every class for the query rows; `strength`: the chosen C;
     `signal`: the out-of-fold log-loss gain over the base rate on the reference rows,
     in paired standard errors (0 where there were too few rows of some class to
-    fold)."""
+    fold); `resampled` (resamples x queries x classes): the probabilities of the
+    same model refitted on bootstrap resamples of the reference rows."""
 
     probabilities: NDArray[np.float64]
     strength: float
     signal: float
+    resampled: NDArray[np.float64]
 
     @property
     def predicts(self) -> bool:
@@ -73,7 +84,7 @@ def reference_model(
     out = np.zeros((len(queries), n_classes))
     if len(present) < 2:
         out[:, present[0] if len(present) else 0] = 1.0
-        return ReferenceModel(out, 1.0, 0.0)
+        return ReferenceModel(out, 1.0, 0.0, out[None])
     folds = min(_FOLDS, int(np.bincount(y)[present].min()))
     strength, signal = 1.0, 0.0
     if folds >= 2:
@@ -82,10 +93,41 @@ def reference_model(
         best = int(np.argmin([loss.mean() for loss in losses]))
         strength = STRENGTHS[best]
         signal = _paired_gain(_base_rate_losses(y, n_classes, splits), losses[best])
+    probabilities = _fitted_probabilities(x, y, queries, n_classes, strength, seed)
+    rng = np.random.default_rng(seed)
+    resampled = np.stack(
+        [
+            _fitted_probabilities(x[rows], y[rows], queries, n_classes, strength, seed)
+            for rows in (_resample(y, rng) for _ in range(RESAMPLES))
+        ]
+    )
+    return ReferenceModel(probabilities, strength, signal, resampled)
+
+
+def _fitted_probabilities(
+    x: NDArray[np.float64],
+    y: NDArray[np.int64],
+    queries: NDArray[np.float64],
+    n_classes: int,
+    strength: float,
+    seed: int,
+) -> NDArray[np.float64]:
     model = LogisticRegression(C=strength, max_iter=500, random_state=seed)
     fit_quietly(model, x, y)
+    out = np.zeros((len(queries), n_classes))
     out[:, model.classes_] = model.predict_proba(queries)
-    return ReferenceModel(out, strength, signal)
+    return out
+
+
+def _resample(y: NDArray[np.int64], rng: np.random.Generator) -> NDArray[np.int64]:
+    """A bootstrap resample of the rows that keeps every class present (redrawn
+    until it does; all the rows if a class is too rare to be drawn)."""
+    present = len(np.unique(y))
+    for _ in range(_REDRAWS):
+        rows = rng.integers(0, len(y), len(y))
+        if len(np.unique(y[rows])) == present:
+            return rows
+    return np.arange(len(y))
 
 
 def _out_of_fold_losses(

@@ -30,6 +30,9 @@ proposes the class likeliest to be the true one (`repair.noise`):
   asks (`repair.reference_model`), since the sure relabels are the rows in its
   tails, where a fixed regularisation is overconfident; and where it does not
   predict the label beyond the base rate, no relabel gets any confidence.
+- The confidence is a lower quantile of the posterior over bootstrap refits of
+  that classifier, not the posterior itself: the relabels picked for the highest
+  posterior are those its particular reference rows overstated most.
 """
 
 from __future__ import annotations
@@ -44,6 +47,11 @@ from mendb.repair.noise import noise_model_for
 from mendb.repair.proposals import DiagnosisKind, RepairContext, RepairProposal, WrongTask
 from mendb.repair.reference_model import reference_model
 from mendb.valuation.data import Task
+
+# A relabel's confidence is this quantile of its posterior over the reference
+# model's bootstrap refits (`repair.reference_model`): the relabels with the highest
+# point posterior are the ones the drawn reference rows flattered most.
+SURE_QUANTILE = 0.2
 
 
 class _LabelVote:
@@ -85,6 +93,7 @@ class LabelRepairer(_LabelVote):
         reference_x, reference_y = _reference_rows(context)
         reference = reference_model(reference_x, reference_y, data.train.x[rows], data.n_classes)
         posterior = noise.posterior(reference.probabilities, current)
+        resampled = np.stack([noise.posterior(p, current) for p in reference.resampled])
         proposals = []
         for position, index in enumerate(rows):
             if int(np.argmax(support.combined[position])) == int(current[position]):
@@ -94,14 +103,14 @@ class LabelRepairer(_LabelVote):
             winner = int(np.argmax(others))
             # Without a model that predicts the label, the posterior is an artefact
             # of an unidentified noise model: shown to a person, never acted on.
-            sure = float(np.clip(others[winner], 0.0, 1.0)) if reference.predicts else 0.0
-            confidence = round(sure, 6)
+            sure = np.quantile(resampled[:, position, winner], SURE_QUANTILE)
+            confidence = round(float(np.clip(sure, 0.0, 1.0)) if reference.predicts else 0.0, 6)
             noise_evidence = {
                 "transition": round(float(noise.transition[winner, current[position]]), 4),
                 "posterior": round(float(posterior[position, winner]), 4),
                 "flip_probability": round(1.0 - float(posterior[position, current[position]]), 4),
                 "noise_rate": round(noise.flip_share, 4),
-                "label_signal": round(reference.signal, 2),
+                "label_signal": round(float(reference.signal), 2),
             }
             proposals.append(
                 _proposal(

@@ -60,7 +60,8 @@ def test_a_flip_is_relabelled_with_confidence_an_unusual_label_is_not(overlappin
     assert 0.0 < evidence["noise_rate"] < 0.3
     assert evidence["flip_probability"] < proposals[flipped].evidence["flip_probability"]
     assert proposals[flipped].evidence["transition"] > 0.0
-    assert proposals[flipped].evidence["posterior"] == round(proposals[flipped].confidence, 4)
+    # The confidence is a lower quantile over the reference model's refits.
+    assert proposals[flipped].evidence["posterior"] >= round(proposals[flipped].confidence, 4)
 
 
 def _pocket(with_validation: bool) -> RepairContext:
@@ -199,4 +200,3 @@ def test_under_reporting_never_relabels_the_minority_into_the_majority(seed: int
     right = [p.new_value == str(true[int(p.row_key)]) for p in proposals]
     assert len(proposals) >= 20 and np.mean(right) >= 0.65
     assert all(0.0 < p.evidence["transition"] < 1.0 for p in proposals)
-    assert all(p.evidence["posterior"] == round(p.confidence, 4) for p in proposals)
