@@ -84,3 +84,17 @@ def test_without_signal_the_label_expert_proposes_with_no_confidence() -> None:
     assert proposals  # shown to a person, with the reason in the evidence
     assert all(p.confidence == 0.0 for p in proposals)
     assert all(p.evidence["label_signal"] <= 1.645 for p in proposals)
+
+
+def test_a_big_reference_is_subsampled_by_class(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Past MAX_ROWS the model learns from a stratified subsample: every class
+    keeps its share, and a class of one row is kept."""
+    from mendb.repair import reference_model as module
+
+    y = np.concatenate([np.zeros(900, np.int64), np.ones(99, np.int64), [2]])
+    kept = module._stratified_subsample(y, 200, np.random.default_rng(0))
+    assert np.bincount(y[kept]).tolist() == [180, 20, 1]
+    monkeypatch.setattr(module, "MAX_ROWS", 300)
+    x, y, _ = _logistic_rows(3000, 2, 0, np.random.default_rng(6))
+    model = module.reference_model(x, y, x[:4], 2)
+    assert model.predicts and model.resampled.shape == (module.RESAMPLES, 4, 2)
