@@ -3,6 +3,7 @@ what a repairer may look at to propose it."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
@@ -60,6 +61,13 @@ class TargetEvidence:
     tail_probability: float  # share of trusted rows at least this far (p-value)
     calibration: str  # which trusted rows gave the null, and how many
     doubt: float  # 1 - the Benjamini-Hochberg q-value over the training rows
+    # The residuals and their scales are measured on asinh(y / reference) when the
+    # target spans decades (`repair.target.decades_reference`); None: on y itself.
+    reference: float | None = None
+
+    def on_scale(self, value: float) -> float:
+        """A target value on the scale the residuals and their scales are measured on."""
+        return value if self.reference is None else math.asinh(value / self.reference)
 
     def as_json(self) -> dict[str, Any]:
         found: dict[str, Any] = {"task": "regression"}

@@ -89,8 +89,11 @@ def _proposal_value(old: float, target: TargetEvidence) -> tuple[float, float, d
     shifted = decimal_shift(old, target)
     if shifted is not None:
         value, power = shifted
-        landing = abs(value - target.neighbours_estimate) / target.neighbours_scale
-        model_landing = abs(value - target.model_estimate) / target.model_scale
+        on_scale = target.on_scale
+        landing = (
+            abs(on_scale(value) - on_scale(target.neighbours_estimate)) / target.neighbours_scale
+        )
+        model_landing = abs(on_scale(value) - on_scale(target.model_estimate)) / target.model_scale
         within = min(landing, model_landing) <= WITHIN_SCALES
         confidence = target.doubt if within else target.doubt / 2
         return (
