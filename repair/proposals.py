@@ -62,7 +62,7 @@ class TargetEvidence:
     calibration: str  # which trusted rows gave the null, and how many
     doubt: float  # 1 - the Benjamini-Hochberg q-value over the training rows
     # The residuals and their scales are measured on asinh(y / reference) when the
-    # target spans decades (`repair.target.decades_reference`); None: on y itself.
+    # target spans decades (`valuation.target_scale`); None: on y itself.
     reference: float | None = None
 
     def on_scale(self, value: float) -> float:

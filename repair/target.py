@@ -14,12 +14,10 @@ lies far from what the rest of the data says it should be. Two witnesses speak:
 
 Each residual is divided by its robust scale (1.4826 times the median absolute
 residual of the calibration rows); the row's `residual` is the smaller of the two.
-A target that spans decades (prices, wages: the calibration rows' 95th percentile
-ten times their 5th or more) is measured on asinh(y / its median), the log scale
-for large values and linear near zero, so a negative slip still has a place: on y
-itself such a target's errors grow with its size, one robust scale is too tight
-for the dear rows and too loose for the cheap ones, and the null's tail comes out
-so heavy that no row is ever doubted.
+A target that spans decades is measured on asinh(y / its 5th percentile)
+(`valuation.target_scale`), told by the calibration rows: on y itself such a
+target's errors grow with its size, and the null's tail comes out so heavy that no
+slip is ever doubted.
 Its uncertainty comes from a bootstrap over the neighbours' targets (a row far
 only from one odd neighbour is not far): the neighbours' residual tested is the
 bootstrap's lower end.
@@ -41,7 +39,7 @@ only the suspects valuation chose, keeps the selection from biasing it.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
@@ -52,9 +50,9 @@ from sklearn.model_selection import KFold
 from mendb.repair.evidence import nearest, trusted_or_all
 from mendb.repair.proposals import RepairContext, TargetEvidence, WrongTask
 from mendb.valuation.data import Task, TrainingArrays
+from mendb.valuation.target_scale import decades_scale
 
 MAD_SCALE = 1.4826  # makes the median absolute residual of normal noise its deviation
-DECADE = 10.0  # the 95th / 5th percentile ratio from which a target is measured on asinh
 MIN_CALIBRATION = 20  # validation rows needed to calibrate on them
 TAIL_SHARE = 0.1  # the null's upper share that the Pareto tail is fitted to
 MIN_TAIL = 5  # ... and the fewest rows it is fitted to
@@ -129,13 +127,13 @@ def assess_targets(
     trusted = trusted_or_all(context.trusted(), context.suspects)
     stored = data.predictions is not None and np.ndim(data.predictions) == 1
     validated = not stored and len(data.valid) >= MIN_CALIBRATION
-    reference = decades_reference(data.valid.y if validated else data.train.y[trusted])
-    data = _on_scale(data, reference)
+    scale = decades_scale(data.valid.y if validated else data.train.y[trusted])
+    data = scale.applied(data)
     y = np.asarray(data.train.y, dtype=np.float64)
     everyone = np.arange(len(y))
     train_targets = _neighbour_targets(data.train.x, data.train.x, y, trusted, s.k, everyone)
     if stored:
-        model_train = _forward(np.asarray(data.predictions, dtype=np.float64), reference)
+        model_train = np.asarray(data.predictions, dtype=np.float64)
         model_valid = np.zeros(0)
     else:
         model_train, model_valid = out_of_fold_predictions(data, s.folds, s.seed)
@@ -157,13 +155,12 @@ def assess_targets(
     tail = np.maximum(
         tail_probability(near[0], null_near[0]), tail_probability(near[1], null_near[1])
     )
-    back = _inverse
     return TargetAssessment(
-        neighbours=back(np.median(train_targets, axis=1), reference),
-        neighbours_range=back(
-            np.stack([train_targets.min(axis=1), train_targets.max(axis=1)], 1), reference
+        neighbours=scale.inverse(np.median(train_targets, axis=1)),
+        neighbours_range=scale.inverse(
+            np.stack([train_targets.min(axis=1), train_targets.max(axis=1)], 1)
         ),
-        model=back(model_train, reference),
+        model=scale.inverse(model_train),
         neighbours_scale=n_scale,
         model_scale=m_scale,
         model_name=STORED_MODEL if stored else ROBUST_MODEL,
@@ -172,40 +169,7 @@ def assess_targets(
         tail=tail,
         doubt=1.0 - benjamini_hochberg(tail),
         calibration=calibration,
-        reference=reference,
-    )
-
-
-def decades_reference(targets: NDArray[np.float64]) -> float | None:
-    """The median of positive `targets` that span decades (95th percentile at least
-    `DECADE` times the 5th), the reference of their asinh scale; None otherwise."""
-    finite = np.asarray(targets, dtype=np.float64)
-    finite = finite[np.isfinite(finite)]
-    if len(finite) < MIN_CALIBRATION:
-        return None
-    low, high = np.percentile(finite, [5, 95])
-    if low <= 0 or high < DECADE * low:
-        return None
-    return float(np.median(finite))
-
-
-def _forward(values: NDArray[np.float64], reference: float | None) -> NDArray[np.float64]:
-    return values if reference is None else np.arcsinh(values / reference)
-
-
-def _inverse(values: NDArray[np.float64], reference: float | None) -> NDArray[np.float64]:
-    return values if reference is None else np.sinh(values) * reference
-
-
-def _on_scale(data: TrainingArrays, reference: float | None) -> TrainingArrays:
-    """The rows with their targets on the scale the residuals are measured on."""
-    if reference is None:
-        return data
-    train, valid = data.train, data.valid
-    return replace(
-        data,
-        train=replace(train, y=_forward(np.asarray(train.y, np.float64), reference)),
-        valid=replace(valid, y=_forward(np.asarray(valid.y, np.float64), reference)),
+        reference=scale.reference,
     )
 
 

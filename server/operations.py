@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -45,6 +45,7 @@ from mendb.valuation.executors import DaskExecutor
 from mendb.valuation.methods import METHODS, make_valuation
 from mendb.valuation.models import model_spec
 from mendb.valuation.preprocess import prepare
+from mendb.valuation.target_scale import value_scale
 
 __all__ = [
     "ValueOutcome", "auto_method", "consensus_run", "embed", "execute_value_run",
@@ -135,7 +136,12 @@ def execute_value_run(
         proposing.embed(conn, dataset, load_encoder(settings.embedding_model), None)
     _, data, read = load(conn, run.dataset, settings.embedding_model)
     report = _progress_reporter(conn, run_id, progress)
-    result = valuation.fit(data, progress=report).result
+    scale = value_scale(data)
+    result = valuation.fit(scale.applied(data), progress=report).result
+    if data.task is Task.REGRESSION:
+        result = replace(
+            result, diagnostics={**result.diagnostics, "target_scale": scale.describe()}
+        )
     with conn.transaction():
         jobs.hold(conn, run_id, worker_id)
         write_scores(conn, run_id, result)

@@ -67,10 +67,13 @@ def value_mendb(
     data: TrainingArrays, method: str, params: dict[str, Any],
     make: MakeValuation | None = None,
 ) -> NDArray[np.float64]:  # fmt: skip
-    """The training rows' values from one registry method (lower = more suspicious)."""
+    """The training rows' values from one registry method (lower = more suspicious),
+    on the target scale the service values them on."""
+    from mendb.valuation.target_scale import value_scale
+
     if make is None:
         from mendb.valuation.methods import make_valuation as make
-    result = make(method, **params).fit(data).result
+    result = make(method, **params).fit(value_scale(data).applied(data)).result
     return np.asarray(result.values, dtype=np.float64)
 
 
@@ -117,7 +120,10 @@ def _default_row(data: TrainingArrays, planted: NDArray[np.bool_], method: str,
 
         if method != "consensus":
             return value_mendb(data, method, params)
-        results = [make_valuation(p.method, **p.params).fit(data).result for p in parts]
+        from mendb.valuation.target_scale import value_scale
+
+        scaled = value_scale(data).applied(data)
+        results = [make_valuation(p.method, **p.params).fit(scaled).result for p in parts]
         return np.asarray(consensus(results).values, dtype=np.float64)
 
     values, seconds, error = _timed(run)

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import psycopg
+import pytest
 from psycopg import sql
 from sklearn.datasets import load_diabetes
 
@@ -48,11 +49,12 @@ def test_a_slipped_zero_in_a_target_is_proposed_back_exactly(app: Mendb, conn: A
     conn.execute("UPDATE diabetes SET progression = progression * 10 WHERE id = %s", (slipped,))
     conn.commit()
     with app.connection() as own:
-        operations.value_run(own, app.settings, "diab", "knn_shapley")
+        valued = operations.value_run(own, app.settings, "diab", "knn_shapley")
         ids = operations.propose(
             own, app.settings, "diab", max_rows=40, model="sklearn.linear_model:LinearRegression"
         )
     assert ids
+    assert valued.diagnostics["target_scale"] == "y"  # a score within a decade
     rows = conn.execute(
         "SELECT row_key, column_name, kind, old_value, new_value, repairer, confidence,"
         " evidence, verification FROM mendb.repairs WHERE dataset = 'diab'"
@@ -70,3 +72,40 @@ def test_a_slipped_zero_in_a_target_is_proposed_back_exactly(app: Mendb, conn: A
     # No proposal relabels a number to a neighbour's "class": each is the target's.
     assert all(row[5] == "target_neighbours_model" for row in found.values())
     assert all(np.isfinite(float(row[4])) for row in found.values())
+
+
+def test_a_price_over_decades_is_valued_and_assessed_on_asinh(app: Mendb, conn: Any) -> None:
+    """Log-normal prices: the run says the scale it valued on, a slip on a cheap
+    row is proposed back with the scale in its evidence, and values stay prices."""
+    rng = np.random.default_rng(3)
+    n = 600
+    x = rng.normal(size=(n, 2))
+    price = np.exp(6.5 + x @ np.array([1.0, 0.5]) + rng.normal(0.0, 0.1, n))
+    conn.execute("CREATE TABLE prices (id integer PRIMARY KEY, a float8, b float8, price float8)")
+    with conn.cursor() as cur, cur.copy("COPY prices FROM STDIN") as copy:
+        for i in range(n):
+            copy.write_row([i, float(x[i, 0]), float(x[i, 1]), float(price[i])])
+    dataset = datasets.register(conn, "prices", "public.prices", "id", "price")
+    train_keys = [int(k) for k in read_dataset(conn, dataset).arrays.train.keys]
+    cheap = np.percentile(price[train_keys], 20)
+    slipped = min(train_keys, key=lambda k: abs(price[k] - cheap))
+    conn.execute("UPDATE prices SET price = price * 10 WHERE id = %s", (slipped,))
+    conn.commit()
+    with app.connection() as own:
+        valued = operations.value_run(
+            own, app.settings, "prices", "data_oob", {"model": "linear", "n_estimators": 20}
+        )
+        operations.propose(own, app.settings, "prices", max_rows=30)
+    assert valued.diagnostics["target_scale"].startswith("asinh(y / ")
+    stored = conn.execute(
+        "SELECT diagnostics->>'target_scale' FROM mendb.runs WHERE id = %s", (valued.run_id,)
+    ).fetchone()
+    assert stored == (valued.diagnostics["target_scale"],)
+    old, new, evidence = conn.execute(
+        "SELECT old_value, new_value, evidence FROM mendb.repairs"
+        " WHERE dataset = 'prices' AND row_key = %s",
+        (str(slipped),),
+    ).fetchone()
+    assert float(old) == pytest.approx(price[slipped] * 10, rel=1e-11)
+    assert float(new) == pytest.approx(price[slipped], rel=1e-11)
+    assert evidence["reference"] > 0 and evidence["model_estimate"] > 10

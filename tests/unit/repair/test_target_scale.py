@@ -1,4 +1,4 @@
-"""A target that spans decades (a price) is assessed on asinh(y / median): its
+"""A target that spans decades (a price) is assessed on asinh(y / p5), a log scale: its
 errors grow with its size, so on y itself a slip of a cheap row hides behind the
 dear rows' spread. The evidence says which scale it used, and a slipped zero is
 still restored exactly."""
@@ -13,19 +13,23 @@ import pytest
 from mendb.repair import target
 from mendb.repair.proposals import RepairContext
 from mendb.repair.repairers import TargetRepairer
-from mendb.repair.target import assess_targets, decades_reference
+from mendb.repair.target import assess_targets
 from mendb.valuation.data import Split, Task, TrainingArrays
 from mendb.valuation.preprocess import prepare
 from mendb.valuation.result import ValuationResult
+from mendb.valuation.target_scale import TargetScale, decades_scale
 
 
 def test_only_positive_targets_over_a_decade_get_a_reference() -> None:
     rng = np.random.default_rng(0)
     prices = np.exp(rng.normal(7.0, 1.0, 500))
-    assert decades_reference(prices) == np.median(prices)
-    assert decades_reference(rng.normal(100.0, 10.0, 500)) is None  # a narrow spread
-    assert decades_reference(prices - np.percentile(prices, 10)) is None  # some <= 0
-    assert decades_reference(prices[:5]) is None  # too few to say
+    assert decades_scale(prices).reference == np.percentile(prices, 5)
+    assert decades_scale(rng.normal(100.0, 10.0, 500)).reference is None  # a narrow spread
+    assert decades_scale(prices - np.percentile(prices, 10)).reference is None  # some <= 0
+    assert decades_scale(prices[:5]).reference is None  # too few to say
+    scale = decades_scale(prices)
+    assert np.allclose(scale.inverse(scale.forward(prices)), prices, rtol=1e-12)
+    assert scale.describe().startswith("asinh(y / ") and TargetScale().describe() == "y"
 
 
 def _prices(seed: int) -> tuple[RepairContext, np.ndarray, int]:
@@ -68,7 +72,7 @@ def test_slips_of_cheap_rows_are_doubted_on_the_asinh_scale(monkeypatch) -> None
     assert set(np.argsort(-assessment.residual)[:21]) == {*slipped.tolist(), zero}
     assert np.all(assessment.doubt[slipped] > 0.5)
     # ... while on y itself the dear rows' spread hides them.
-    monkeypatch.setattr(target, "decades_reference", lambda targets: None)
+    monkeypatch.setattr(target, "decades_scale", lambda targets: TargetScale())
     on_y = assess_targets(context)
     assert on_y.reference is None
     assert np.all(on_y.doubt[slipped] < 0.5)
