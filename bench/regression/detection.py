@@ -3,7 +3,8 @@
 prepared by mendb's own `prepare` (median imputation, one-hot, standardisation) as
 regression arrays (`Task.REGRESSION`), and every method values the training rows:
 mendb's regression methods through the registry exactly as the service runs them
-(`make_valuation(name, **params).fit(arrays).result`), then the anchors. Each
+(`make_valuation(name, **params).fit(arrays).result`, on the target scale
+`valuation.target_scale` picks), then the anchors. Each
 method's AUROC, AP and precision at k of putting the planted rows at the bottom."""
 
 from __future__ import annotations
