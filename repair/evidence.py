@@ -123,8 +123,10 @@ def trusted_or_all(trusted: NDArray[np.bool_], suspects: NDArray[np.int64]) -> N
     return np.setdiff1d(np.arange(len(trusted)), suspects)
 
 
-def classifier(seed: int = 0) -> LogisticRegression:
-    return LogisticRegression(C=1.0, max_iter=500, random_state=seed)
+def classifier(seed: int = 0, strength: float = 1.0) -> LogisticRegression:
+    """The proxy classifier; `strength` is sklearn's C, the inverse of the
+    regularisation."""
+    return LogisticRegression(C=strength, max_iter=500, random_state=seed)
 
 
 def fit_quietly(model: LogisticRegression, x: NDArray[np.float64], y: NDArray[np.int64]) -> None:
@@ -139,9 +141,10 @@ def class_probabilities(
     queries: NDArray[np.float64],
     n_classes: int,
     reference: Split | None = None,
+    strength: float = 1.0,
 ) -> NDArray[np.float64]:
-    """Probabilities of every class for `queries`, from a classifier on (x, y) and
-    the `reference` rows."""
+    """Probabilities of every class for `queries`, from a classifier (of inverse
+    regularisation `strength`) on (x, y) and the `reference` rows."""
     if reference is not None and len(reference):
         x, y = np.concatenate([x, reference.x]), np.concatenate([y, reference.y])
     out = np.zeros((len(queries), n_classes))
@@ -149,7 +152,7 @@ def class_probabilities(
     if len(present) == 1 or len(queries) == 0:
         out[:, present[0] if len(present) else 0] = 1.0
         return out
-    model = classifier()
+    model = classifier(strength=strength)
     fit_quietly(model, x, y)
     out[:, model.classes_] = model.predict_proba(queries)
     return out

@@ -5,8 +5,10 @@ features predict the label there at all.
 The posterior P(true j | x, recorded i), proportional to T[j, i] p_j(x), is only as
 right as p(x) is calibrated, and the relabels it is sure of are exactly the rows in
 p's tails. A logistic model at a fixed regularisation, fitted on a few hundred
-reference rows, is overconfident there (it gives 1 % to a class that holds several
-per cent of such rows), so `reference_model` picks the regularisation by
+reference rows, is overconfident there (it calls a class nearly impossible where
+it holds several times that share of the rows; docs/BENCHMARKS.md, "Relabel
+confidence: the reference model and its refits"), so `reference_model` picks the
+regularisation by
 cross-validated log-loss, a proper scoring rule: its probabilities are as sharp as
 the reference rows support.
 
@@ -31,23 +33,24 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
-from mendb.repair.evidence import fit_quietly
+from mendb.repair.evidence import class_probabilities
 
-# Inverse regularisation strengths searched (sklearn's C); the evidence module's
-# fixed classifier uses 1.
+# Inverse regularisation strengths searched (sklearn's C), from a model that barely
+# leaves the base rate to one that follows the rows; the evidence module's fixed
+# classifier sits in between.
 STRENGTHS = tuple(float(c) for c in np.logspace(-3, 2, 11))
-# One-sided 95 %: the same margin the loop's judges use for a paired change.
+# One-sided, as the loop's judges ask of a paired change (server.policy.DEFAULT_Z):
+# the question is only whether the model beats the base rate.
 SIGNAL_MARGIN = 1.645
 _FOLDS = 5
 _FLOOR = 1e-12
 RESAMPLES = 20
 _REDRAWS = 100
-# A logistic model's few hundred coefficients are settled long before this many
-# rows, and the choice, the signal test and the refits cost some 75 fits: a bigger
-# reference is subsampled, stratified.
+# A logistic model's coefficients are settled long before this many rows, and the
+# choice of strength, the signal test and the refits fit it dozens of times: a
+# bigger reference is subsampled, stratified.
 MAX_ROWS = 10_000
 
 
@@ -97,33 +100,18 @@ def reference_model(
     strength, signal = 1.0, 0.0
     if folds >= 2:
         splits = list(StratifiedKFold(folds, shuffle=True, random_state=seed).split(x, y))
-        losses = [_out_of_fold_losses(x, y, n_classes, splits, c, seed) for c in STRENGTHS]
+        losses = [_out_of_fold_losses(x, y, n_classes, splits, c) for c in STRENGTHS]
         best = int(np.argmin([loss.mean() for loss in losses]))
         strength = STRENGTHS[best]
         signal = _paired_gain(_base_rate_losses(y, n_classes, splits), losses[best])
-    probabilities = _fitted_probabilities(x, y, queries, n_classes, strength, seed)
+    probabilities = class_probabilities(x, y, queries, n_classes, strength=strength)
     resampled = np.stack(
         [
-            _fitted_probabilities(x[rows], y[rows], queries, n_classes, strength, seed)
+            class_probabilities(x[rows], y[rows], queries, n_classes, strength=strength)
             for rows in (_resample(y, rng) for _ in range(RESAMPLES))
         ]
     )
     return ReferenceModel(probabilities, strength, signal, resampled)
-
-
-def _fitted_probabilities(
-    x: NDArray[np.float64],
-    y: NDArray[np.int64],
-    queries: NDArray[np.float64],
-    n_classes: int,
-    strength: float,
-    seed: int,
-) -> NDArray[np.float64]:
-    model = LogisticRegression(C=strength, max_iter=500, random_state=seed)
-    fit_quietly(model, x, y)
-    out = np.zeros((len(queries), n_classes))
-    out[:, model.classes_] = model.predict_proba(queries)
-    return out
 
 
 def _stratified_subsample(
@@ -156,14 +144,12 @@ def _out_of_fold_losses(
     n_classes: int,
     splits: list[tuple[NDArray[np.int64], NDArray[np.int64]]],
     strength: float,
-    seed: int,
 ) -> NDArray[np.float64]:
     losses = np.zeros(len(y))
     for fit_rows, held in splits:
-        model = LogisticRegression(C=strength, max_iter=500, random_state=seed)
-        fit_quietly(model, x[fit_rows], y[fit_rows])
-        probabilities = np.zeros((len(held), n_classes))
-        probabilities[:, model.classes_] = model.predict_proba(x[held])
+        probabilities = class_probabilities(
+            x[fit_rows], y[fit_rows], x[held], n_classes, strength=strength
+        )
         losses[held] = -np.log(np.clip(probabilities[np.arange(len(held)), y[held]], _FLOOR, 1))
     return losses
 

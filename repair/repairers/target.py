@@ -10,14 +10,13 @@ residual scale on the calibration rows.
 
 The confidence is the evidence's `doubt` (how far into the trusted rows' tail the
 old value lies, after Benjamini-Hochberg over the training rows). A shifted value
-keeps it only when it lands where sound targets lie: within `WITHIN_SCALES`
-residual scales of either witness's estimate, each in its own scale, as about
-95 % of normal residuals do. One scale of the neighbours alone halved many true
-restorations (docs/BENCHMARKS.md, "Measurements behind design
-choices"): a neighbour search in a mixed feature space (a price among one-hot
-columns) can be a poor witness where the model is a good one.
-Landing elsewhere in the neighbours' range, by chance as likely as by a slip,
-halves it.
+keeps it only when it lands within `WITHIN_SCALES` residual scales of either
+witness's estimate, each in its own scale, where most sound targets lie. One
+scale of the neighbours alone halved many true restorations (docs/BENCHMARKS.md,
+"Measurements behind design choices"): a neighbour search in a mixed feature
+space (a price among one-hot columns) can be a poor witness where the model is a
+good one. Landing elsewhere in the neighbours' range, by chance as likely as by a
+slip, halves it.
 """
 
 from __future__ import annotations
