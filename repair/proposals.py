@@ -64,6 +64,8 @@ class TargetEvidence:
     # The residuals and their scales are measured on asinh(y / reference) when the
     # target spans decades (`valuation.target_scale`); None: on y itself.
     reference: float | None = None
+    # Where the neighbours were searched (`repair.target.neighbour_space`).
+    neighbour_space: str = "prepared features"
 
     def on_scale(self, value: float) -> float:
         """A target value on the scale the residuals and their scales are measured on."""

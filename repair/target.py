@@ -4,7 +4,13 @@ The idea behind cleanlab's regression label quality: a target is suspect when it
 lies far from what the rest of the data says it should be. Two witnesses speak:
 
 - the median target of the row's k nearest trusted training rows (valued above
-  the harm threshold, not suspects; the row itself never counts);
+  the harm threshold, not suspects; the row itself never counts). Where the
+  target hangs on a few features (a price on its carats among a score of one-hot
+  columns), plain distances let the others choose the neighbours and the witness
+  is weak; so the search runs where its neighbours predict the calibration rows
+  better: in the prepared features, or in the features each scaled by the size of
+  its coefficient in a robust linear fit (`neighbour_space`), which keeps a
+  feature the target moves with nonlinearly from being ignored;
 - an out-of-fold prediction: a Huber regressor (robust, so the errors sought do
   not drag it towards themselves) fitted on the other folds of the training and
   validation rows; or the user's stored out-of-fold predictions
@@ -58,6 +64,9 @@ TAIL_SHARE = 0.1  # the null's upper share that the Pareto tail is fitted to
 MIN_TAIL = 5  # ... and the fewest rows it is fitted to
 ROBUST_MODEL = "huber out-of-fold"
 STORED_MODEL = "stored predictions"
+PREPARED_SPACE = "prepared features"
+WEIGHTED_SPACE = "features weighted by a robust linear fit"
+CHOICE_ROWS = 2000  # calibration rows the neighbour space is chosen on, at most
 
 
 @dataclass(frozen=True)
@@ -85,6 +94,7 @@ class TargetAssessment:
     doubt: NDArray[np.float64]
     calibration: str
     reference: float | None = None  # the asinh scale's reference (None: y itself)
+    neighbour_space: str = PREPARED_SPACE
 
     def evidence(self, index: int) -> TargetEvidence:
         low, high = self.neighbours_range[index]
@@ -104,6 +114,7 @@ class TargetAssessment:
             calibration=self.calibration,
             doubt=round(float(self.doubt[index]), 6),
             reference=None if self.reference is None else _round(self.reference),
+            neighbour_space=self.neighbour_space,
         )
 
     def doubted(self, rows: NDArray[np.int64], threshold: float) -> NDArray[np.int64]:
@@ -131,7 +142,9 @@ def assess_targets(
     data = scale.applied(data)
     y = np.asarray(data.train.y, dtype=np.float64)
     everyone = np.arange(len(y))
-    train_targets = _neighbour_targets(data.train.x, data.train.x, y, trusted, s.k, everyone)
+    space, weights = neighbour_space(data, trusted, validated, s)
+    train_x = data.train.x * weights
+    train_targets = _neighbour_targets(train_x, train_x, y, trusted, s.k, everyone)
     if stored:
         model_train = np.asarray(data.predictions, dtype=np.float64)
         model_valid = np.zeros(0)
@@ -139,7 +152,7 @@ def assess_targets(
         model_train, model_valid = out_of_fold_predictions(data, s.folds, s.seed)
     if validated:
         null_y = np.asarray(data.valid.y, dtype=np.float64)
-        null_targets = _neighbour_targets(data.valid.x, data.train.x, y, trusted, s.k, None)
+        null_targets = _neighbour_targets(data.valid.x * weights, train_x, y, trusted, s.k, None)
         null_model = model_valid
         calibration = f"{len(null_y)} validation rows"
     else:
@@ -170,7 +183,55 @@ def assess_targets(
         doubt=1.0 - benjamini_hochberg(tail),
         calibration=calibration,
         reference=scale.reference,
+        neighbour_space=space,
     )
+
+
+def neighbour_space(
+    data: TrainingArrays, trusted: NDArray[np.int64], validated: bool, s: TargetSettings
+) -> tuple[str, NDArray[np.float64]]:
+    """(name, per-feature weights) of the space the neighbours are searched in: the
+    prepared features, or each scaled by the size of its coefficient in a robust
+    linear fit of the target, whichever's neighbours predict (at most `CHOICE_ROWS`
+    of) the calibration rows better, by their residual scale."""
+    prepared = np.ones(data.train.x.shape[1])
+    x = np.concatenate([data.train.x, data.valid.x])
+    if len(x) < 2 or x.shape[1] == 0:
+        return PREPARED_SPACE, prepared
+    coefficients = np.abs(_robust_fit(x, np.concatenate([data.train.y, data.valid.y])).coef_)
+    if not np.any(coefficients > 0):
+        return PREPARED_SPACE, prepared
+    y = np.asarray(data.train.y, dtype=np.float64)
+    rng = np.random.default_rng(s.seed)
+    if validated:
+        rows = _at_most(np.arange(len(data.valid)), rng)
+        queries, truth, query_rows = data.valid.x[rows], data.valid.y[rows], None
+    else:
+        rows = _at_most(trusted, rng)
+        queries, truth, query_rows = data.train.x[rows], y[rows], rows
+
+    def scale_in(weights: NDArray[np.float64]) -> float:
+        points = data.train.x * weights
+        targets = _neighbour_targets(queries * weights, points, y, trusted, s.k, query_rows)
+        return _scale(truth - np.median(targets, axis=1), truth)
+
+    if scale_in(coefficients) < scale_in(prepared):
+        return WEIGHTED_SPACE, coefficients
+    return PREPARED_SPACE, prepared
+
+
+def _at_most(rows: NDArray[np.int64], rng: np.random.Generator) -> NDArray[np.int64]:
+    if len(rows) <= CHOICE_ROWS:
+        return rows
+    return np.sort(rng.choice(rows, CHOICE_ROWS, replace=False))
+
+
+def _robust_fit(x: NDArray[np.float64], y: NDArray[np.float64]) -> HuberRegressor:
+    model = HuberRegressor(max_iter=500)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(x, np.asarray(y, dtype=np.float64))
+    return model
 
 
 def out_of_fold_predictions(
@@ -184,11 +245,7 @@ def out_of_fold_predictions(
     folds = min(folds, len(y))
     if folds >= 2:
         for fit_rows, held in KFold(folds, shuffle=True, random_state=seed).split(x):
-            model = HuberRegressor(max_iter=500)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ConvergenceWarning)
-                model.fit(x[fit_rows], y[fit_rows])
-            out[held] = model.predict(x[held])
+            out[held] = _robust_fit(x[fit_rows], y[fit_rows]).predict(x[held])
     return out[: len(data.train)], out[len(data.train) :]
 
 

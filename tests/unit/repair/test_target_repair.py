@@ -16,7 +16,13 @@ from mendb.repair.pipeline import propose
 from mendb.repair.proposals import RepairContext, TargetEvidence, WrongTask
 from mendb.repair.repairers import LabelRepairer, TargetRepairer, default_repairers
 from mendb.repair.repairers.target import WITHIN_SCALES, _proposal_value
-from mendb.repair.target import assess_targets, benjamini_hochberg, tail_probability
+from mendb.repair.target import (
+    PREPARED_SPACE,
+    WEIGHTED_SPACE,
+    assess_targets,
+    benjamini_hochberg,
+    tail_probability,
+)
 from mendb.repair.verify import Verifier
 from mendb.valuation.data import Split, Task, TrainingArrays
 from mendb.valuation.preprocess import prepare
@@ -194,3 +200,50 @@ def test_tail_probability_and_q_values_on_small_inputs() -> None:
     assert 0 < far[0] < 1 / 101  # beyond the null, the Pareto tail goes on falling
     q = benjamini_hochberg(np.array([0.01, 0.04, 0.03, 0.5]))
     assert np.allclose(q, [0.04, 0.04 * 4 / 3, 0.04 * 4 / 3, 0.5])
+
+
+def _with_columns(raw: TrainingArrays, extra: int, seed: int = 0) -> TrainingArrays:
+    """`raw` with `extra` standard normal columns the target does not hang on."""
+    rng = np.random.default_rng(seed)
+
+    def widened(split: Split) -> Split:
+        return replace(split, x=np.hstack([split.x, rng.normal(size=(len(split), extra))]))
+
+    names = raw.feature_names + tuple(f"noise{j}" for j in range(extra))
+    return replace(
+        raw,
+        train=widened(raw.train),
+        valid=widened(raw.valid),
+        test=widened(raw.test),
+        feature_names=names,
+    )
+
+
+def test_neighbours_are_searched_where_the_target_moves() -> None:
+    """Thirty columns of noise beside diabetes's ten: plain distances would be
+    ruled by them, so the search weighs each feature by its robust coefficient,
+    and the slipped zero is still restored exactly."""
+    raw, clean = diabetes()
+    context = context_of(_with_columns(raw, 30), np.array([SLIPPED, SWAPPED]))
+    assessment = assess_targets(context)
+    assert assessment.neighbour_space == WEIGHTED_SPACE
+    assert assessment.neighbours_scale < assessment.model_scale  # not in the prepared space
+    proposals = {p.row_key: p for p in TargetRepairer().propose(context)}
+    assert float(proposals[str(SLIPPED)].new_value) == clean[SLIPPED]
+    assert proposals[str(SLIPPED)].evidence["neighbour_space"] == WEIGHTED_SPACE
+
+
+def test_a_target_a_linear_fit_cannot_see_keeps_the_prepared_space() -> None:
+    """y = x0^2: a linear fit gives x0 no weight, and the neighbours found without
+    it would be no witness, so the prepared features are kept."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(500, 4))
+    y = 100 * x[:, 0] ** 2 + rng.normal(0, 5, 500)
+    keys = np.array([str(i) for i in range(500)], dtype=object)
+    split = lambda rows: Split(x[rows], y[rows], keys[rows])  # noqa: E731
+    raw = TrainingArrays(
+        split(slice(0, 400)), split(slice(400, 500)), split(slice(0, 0)), (),
+        ("x0", "x1", "x2", "x3"), task=Task.REGRESSION,
+    )  # fmt: skip
+    assessment = assess_targets(context_of(raw, np.array([0])))
+    assert assessment.neighbour_space == PREPARED_SPACE
