@@ -64,6 +64,16 @@ def default_choice(data: TrainingArrays) -> tuple[str, dict[str, Any], list[Any]
     return choice.method, dict(choice.params), list(choice.parts)
 
 
+def seeded(method: str, params: dict[str, Any], seed: int) -> dict[str, Any]:
+    """`params` with the cell's seed for a method that draws one (Data-OOB's bags),
+    so a cell gives the same values on every run, as the service does for a run
+    given a seed."""
+    from mendb.valuation.methods import METHODS
+
+    takes_seed = method in METHODS and "seed" in METHODS[method].param_names()
+    return {**params, "seed": seed} if takes_seed and "seed" not in params else params
+
+
 def value_mendb(
     data: TrainingArrays, method: str, params: dict[str, Any],
     make: MakeValuation | None = None,
@@ -96,12 +106,15 @@ def _row(values: NDArray[np.float64] | None, planted: NDArray[np.bool_], seconds
 
 
 def mendb_rows(
-    data: TrainingArrays, planted: NDArray[np.bool_], make: MakeValuation | None = None
-) -> dict[str, dict[str, Any]]:
-    """Every mendb method of `MENDB`, and the default choice where there is one."""
+    data: TrainingArrays, planted: NDArray[np.bool_], make: MakeValuation | None = None,
+    seed: int = 0,
+) -> dict[str, dict[str, Any]]:  # fmt: skip
+    """Every mendb method of `MENDB`, and the default choice where there is one,
+    each drawing from `seed` where it draws."""
     out: dict[str, dict[str, Any]] = {}
     found: dict[str, NDArray[np.float64]] = {}
     for name, (method, params) in MENDB.items():
+        params = seeded(method, params, seed)
         values, seconds, error = _timed(lambda m=method, p=params: value_mendb(data, m, p, make))
         if values is not None:
             found[name] = values
@@ -109,12 +122,15 @@ def mendb_rows(
     choice = default_choice(data) if make is None else None
     if choice is not None:
         method, params, parts = choice
-        out[DEFAULT] = _default_row(data, planted, method, params, parts)
+        out[DEFAULT] = _default_row(data, planted, method, seeded(method, params, seed), parts,
+                                    seed)  # fmt: skip
     return out
 
 
-def _default_row(data: TrainingArrays, planted: NDArray[np.bool_], method: str,
-                 params: dict[str, Any], parts: list[Any]) -> dict[str, Any]:  # fmt: skip
+def _default_row(
+    data: TrainingArrays, planted: NDArray[np.bool_], method: str, params: dict[str, Any],
+    parts: list[Any], seed: int,
+) -> dict[str, Any]:  # fmt: skip
     def run() -> NDArray[np.float64]:
         from mendb.valuation.consensus import consensus
         from mendb.valuation.methods import make_valuation
@@ -124,7 +140,8 @@ def _default_row(data: TrainingArrays, planted: NDArray[np.bool_], method: str,
         from mendb.valuation.target_scale import value_scale
 
         scaled = value_scale(data).applied(data)
-        results = [make_valuation(p.method, **p.params).fit(scaled).result for p in parts]
+        results = [make_valuation(p.method, **seeded(p.method, dict(p.params), seed))
+                   .fit(scaled).result for p in parts]  # fmt: skip
         return np.asarray(consensus(results).values, dtype=np.float64)
 
     values, seconds, error = _timed(run)
@@ -192,7 +209,7 @@ def run_cell(
 ) -> dict[str, Any]:  # fmt: skip
     started = time.perf_counter()
     data, planted, record = planted_cell(spec)
-    methods = mendb_rows(data, planted)
+    methods = mendb_rows(data, planted, seed=spec.seed)
     methods |= anchor_rows(spec, data, planted, names, usable, cells, timeout, tmc_seconds)
     return {
         "spec": asdict(spec),

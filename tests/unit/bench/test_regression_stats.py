@@ -101,8 +101,10 @@ def test_mendb_methods_are_called_through_the_registry_on_regression_arrays() ->
         called.append((method, params))
         return _StandIn(**params)
 
-    rows = mendb_rows(noisy, planted, make)
+    rows = mendb_rows(noisy, planted, make, seed=7)
     assert [c[0] for c in called] == [m for m, _ in MENDB.values()]
+    # Data-OOB draws its bags from the cell's seed; the exact KNN-Shapley draws nothing.
+    assert all(p.get("seed") == (7 if m == "data_oob" else None) for m, p in called)
     assert all(rows[name]["ok"] and rows[name]["auroc"] == 1.0 for name in MENDB)
 
 
