@@ -240,7 +240,10 @@ def test_a_target_a_linear_fit_cannot_see_keeps_the_prepared_space() -> None:
     x = rng.normal(size=(500, 4))
     y = 100 * x[:, 0] ** 2 + rng.normal(0, 5, 500)
     keys = np.array([str(i) for i in range(500)], dtype=object)
-    split = lambda rows: Split(x[rows], y[rows], keys[rows])  # noqa: E731
+
+    def split(rows: slice) -> Split:
+        return Split(x[rows], y[rows], keys[rows])
+
     raw = TrainingArrays(
         split(slice(0, 400)), split(slice(400, 500)), split(slice(0, 0)), (),
         ("x0", "x1", "x2", "x3"), task=Task.REGRESSION,
