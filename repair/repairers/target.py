@@ -9,14 +9,17 @@ neighbours' median or the out-of-fold prediction, whichever has the smaller
 residual scale on the calibration rows.
 
 The confidence is the evidence's `doubt` (how far into the trusted rows' tail the
-old value lies, after Benjamini-Hochberg over the training rows). A shifted value
-keeps it only when it lands within `WITHIN_SCALES` residual scales of either
-witness's estimate, each in its own scale, where most sound targets lie. One
-scale of the neighbours alone halved many true restorations (docs/BENCHMARKS.md,
-"Measurements behind design choices"): a neighbour search in a mixed feature
-space (a price among one-hot columns) can be a poor witness where the model is a
-good one. Landing elsewhere in the neighbours' range, by chance as likely as by a
-slip, halves it.
+old value lies, after Benjamini-Hochberg over the training rows): it says the old
+value is wrong, whichever value replaces it. A shifted value is proposed only when
+it lands within `WITHIN_SCALES` residual scales of either witness's estimate, each
+in its own scale, where most sound targets lie; one scale of the neighbours alone
+set aside many true restorations (docs/BENCHMARKS.md, "Measurements behind design
+choices"): a neighbour search in a mixed feature space (a price among one-hot
+columns) can be a poor witness where the model is a good one. Landing elsewhere in
+the neighbours' range is by chance as likely as by a slip, so the shift is set
+aside (the evidence names it) and the witnesses' estimate proposed, as when no
+shift lands: the doubted value is no likelier right for the shift's landing badly,
+and a halved confidence that kept the shift would leave the doubted value in place.
 """
 
 from __future__ import annotations
@@ -86,6 +89,7 @@ class TargetRepairer:
 def _proposal_value(old: float, target: TargetEvidence) -> tuple[float, float, dict[str, object]]:
     """(new value, confidence, what the evidence adds about the choice)."""
     shifted = decimal_shift(old, target)
+    set_aside: dict[str, object] = {}
     if shifted is not None:
         value, power = shifted
         on_scale = target.on_scale
@@ -93,23 +97,15 @@ def _proposal_value(old: float, target: TargetEvidence) -> tuple[float, float, d
             abs(on_scale(value) - on_scale(target.neighbours_estimate)) / target.neighbours_scale
         )
         model_landing = abs(on_scale(value) - on_scale(target.model_estimate)) / target.model_scale
-        within = min(landing, model_landing) <= WITHIN_SCALES
-        confidence = target.doubt if within else target.doubt / 2
-        return (
-            value,
-            confidence,
-            {
-                "estimate": "decimal shift",
-                "decimal_shift": f"x10^{power}",
-                # residual scales from each witness's estimate
-                "landing": round(landing, 4),
-                "model_landing": round(model_landing, 4),
-                "within_spread": within,
-            },
-        )
+        # residual scales from each witness's estimate
+        landed = {"landing": round(landing, 4), "model_landing": round(model_landing, 4)}
+        if min(landing, model_landing) <= WITHIN_SCALES:
+            how = {"estimate": "decimal shift", "decimal_shift": f"x10^{power}"}
+            return value, target.doubt, {**how, **landed, "within_spread": True}
+        set_aside = {"decimal_shift_set_aside": f"x10^{power}", **landed, "within_spread": False}
     if target.model_scale < target.neighbours_scale:
-        return target.model_estimate, target.doubt, {"estimate": "model"}
-    return target.neighbours_estimate, target.doubt, {"estimate": "neighbours"}
+        return target.model_estimate, target.doubt, {"estimate": "model", **set_aside}
+    return target.neighbours_estimate, target.doubt, {"estimate": "neighbours", **set_aside}
 
 
 def decimal_shift(old: float, target: TargetEvidence) -> tuple[float, int] | None:

@@ -101,15 +101,20 @@ def _evidence(neighbours: float, model: float) -> TargetEvidence:
         (4_000.0 + (WITHIN_SCALES + 0.5) * 1_000.0, 9_000.0, False),  # near neither
     ],
 )
-def test_a_decimal_shift_keeps_its_confidence_near_either_witness(
+def test_a_decimal_shift_is_proposed_near_either_witness(
     neighbours: float, model: float, full: bool
 ) -> None:
-    """40,000 -> 4,000: the restored value keeps the full doubt when it lies within
-    two residual scales of either witness, and is halved when it lies near neither."""
+    """40,000 -> 4,000: the restored value is proposed when it lies within two
+    residual scales of either witness; near neither, it is set aside for the better
+    witness's estimate (the model's, whose scale is smaller). The doubt that 40,000
+    is wrong is the confidence either way."""
     value, confidence, how = _proposal_value(40_000.0, _evidence(neighbours, model))
-    assert value == 4_000.0 and how["decimal_shift"] == "x10^-1"
-    assert how["within_spread"] is full
-    assert confidence == (0.99 if full else 0.99 / 2)
+    assert how["within_spread"] is full and confidence == 0.99
+    if full:
+        assert value == 4_000.0 and how["decimal_shift"] == "x10^-1"
+    else:
+        assert value == model and how["estimate"] == "model"
+        assert how["decimal_shift_set_aside"] == "x10^-1" and "decimal_shift" not in how
 
 
 def test_another_rows_value_is_replaced_by_the_witnesses_estimate() -> None:
