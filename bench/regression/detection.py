@@ -140,7 +140,7 @@ def _default_row(
         from mendb.valuation.target_scale import value_scale
 
         scaled = value_scale(data).applied(data)
-        results = [make_valuation(p.method, **seeded(p.method, dict(p.params), seed))
+        results = [make_valuation(p.method, **seeded(p.method, p.params, seed))
                    .fit(scaled).result for p in parts]  # fmt: skip
         return np.asarray(consensus(results).values, dtype=np.float64)
 

@@ -12,9 +12,9 @@ The confidence is the evidence's `doubt` (how far into the trusted rows' tail th
 old value lies, after Benjamini-Hochberg over the training rows): it says the old
 value is wrong, whichever value replaces it. A shifted value is proposed only when
 it lands within `WITHIN_SCALES` residual scales of either witness's estimate, each
-in its own scale, where most sound targets lie; one scale of the neighbours alone
-set aside many true restorations (docs/BENCHMARKS.md, "Measurements behind design
-choices"): a neighbour search in a mixed feature space (a price among one-hot
+in its own scale, where most sound targets lie; a rule of one scale of the
+neighbours alone lost many true restorations (docs/BENCHMARKS.md, "Measurements
+behind design choices"): a neighbour search in a mixed feature space (a price among one-hot
 columns) can be a poor witness where the model is a good one. Landing elsewhere in
 the neighbours' range is by chance as likely as by a slip, so the shift is set
 aside (the evidence names it) and the witnesses' estimate proposed, as when no
