@@ -9,7 +9,7 @@ import time
 from bench.loop.cli import parse_names
 from bench.regression import anchors, planting
 from bench.regression.detection import DetectionSpec
-from bench.regression.loop import LoopSpec
+from bench.regression.loop import WHERE, LoopSpec
 from bench.regression.tables import TABLES
 
 DEFAULT_SEEDS = 3
@@ -38,7 +38,8 @@ def grids(
     parts = PARTS if every_part else parse_names(args.only, PARTS, PARTS)
     cells = [(t, n, s) for s in range(seeds) for t in tables for n in noises]
     detection = [DetectionSpec(t, n, s, detect_rows) for t, n, s in cells]
-    loops = [LoopSpec(t, n, s, loop_rows) for t, n, s in cells]
+    wheres = parse_names(args.where, WHERE, WHERE)
+    loops = [LoopSpec(t, n, s, loop_rows, w) for w in wheres for t, n, s in cells]
     return (detection if "detection" in parts else [], loops if "loop" in parts else [])
 
 
@@ -60,6 +61,8 @@ def parser() -> argparse.ArgumentParser:
         help=f"pyDVL TMC's time budget per cell (default {TMC_SECONDS:.0f})",
     )
     p.add_argument("--only", help="detection or loop (default both)")
+    p.add_argument("--where", help="the loop's noise in the training rows ('train') or the"
+                   " training and validation rows ('table'); default both")  # fmt: skip
     p.add_argument("--quick", action="store_true",
                    help=f"a taste: {QUICK_SEEDS} seeds, {' and '.join(QUICK_TABLES)}, at most"
                    f" {QUICK_ROWS:,} rows, TMC {QUICK_TMC_SECONDS:.0f} s")  # fmt: skip

@@ -6,6 +6,12 @@ seeded); the loop's final training rows, the clean and noisy ones and the
 baselines' are scored on the sealed test rows (which keep their clean values) by
 linear regression and gradient-boosted trees: RMSE and MAE.
 
+Where the noise lands (`LoopSpec.where`): "train", the training rows only, as if a
+checked validation table stood beside them (mendb is not told so: none is
+registered); or "table", the training and validation rows alike, as in a table
+nobody checked, where the rows the loop judges on carry the errors it looks for.
+The sealed test rows keep their values in both.
+
 The same planted table is then made afresh (dropped, created, registered and
 planted again, so it starts from the same noisy rows) and the loop runs once more
 with the user's own model (`--model` HistGradientBoosting, the boosted downstream
@@ -39,6 +45,7 @@ from mendb.valuation.data import Task, TrainingArrays
 from mendb.valuation.preprocess import prepare
 
 MODELS = ("linear", "boosting")
+WHERE = ("train", "table")  # the rows the noise lands in (module doc)
 BASELINES = ("cleanlab", "random")
 METHODS = ("mendb", *BASELINES)
 # The loop run with the user's model, scored under this name beside "mendb".
@@ -59,14 +66,20 @@ class LoopSpec:
     noise: str
     seed: int
     max_rows: int
+    where: str = "train"
+
+    @property
+    def suffix(self) -> str:
+        # The training-only cells keep the names they had before `where` existed.
+        return "" if self.where == "train" else f"_{self.where}"
 
     @property
     def name(self) -> str:
-        return f"reg_{self.table}_{self.noise}_{self.seed}"
+        return f"reg_{self.table}_{self.noise}_{self.seed}{self.suffix}"
 
     @property
     def key(self) -> str:
-        return f"loop_{self.table}_{self.noise}_{self.seed}_{self.max_rows}"
+        return f"loop_{self.table}_{self.noise}_{self.seed}_{self.max_rows}{self.suffix}"
 
 
 def _model(name: str, seed: int) -> Any:
@@ -138,9 +151,11 @@ def target_changes(clean: NDArray[np.float64], noisy: NDArray[np.float64],
 
 def _plant(app: Mendb, spec: LoopSpec, clean: TrainingArrays,
            target: NDArray[np.float64]) -> dict[str, Any]:  # fmt: skip
-    train = clean.train.keys.astype(int)
+    eligible = clean.train.keys.astype(int)
+    if spec.where == "table":
+        eligible = np.concatenate([eligible, clean.valid.keys.astype(int)])
     rng = np.random.default_rng(planting.seed_for(spec.noise, spec.seed))
-    planted = planting.plant(spec.noise, target, train, rng)
+    planted = planting.plant(spec.noise, target, eligible, rng)
     store.set_targets(app, spec.name, planted.rows.tolist(), planted.y[planted.rows].tolist())
     return {"planted": len(planted.rows), "planted_rows": planted.rows.tolist()}
 
@@ -186,6 +201,12 @@ def _run(app: Mendb, spec: LoopSpec, config: LoopConfig, keys: list[str], log: A
                    [r.get("decision") for r in outcome.rounds], seconds)  # fmt: skip
 
 
+def has_own(spec: LoopSpec) -> bool:
+    """Whether the cell also runs the loop with the user's model: the training-only
+    cells, where the issue's own-model target is measured."""
+    return spec.where == "train"
+
+
 def run_cell(app: Mendb, spec: LoopSpec, log: Any = print) -> dict[str, Any]:
     started = time.perf_counter()
     clean, noisy, planted = _planted_table(app, spec)
@@ -194,19 +215,23 @@ def run_cell(app: Mendb, spec: LoopSpec, log: Any = print) -> dict[str, Any]:
     baseline_started = time.perf_counter()
     after, touched = baselines(noisy, proxy.budget, spec.seed)
     seconds = {"mendb": proxy.seconds, "baselines": time.perf_counter() - baseline_started}
-    # The own-model loop starts from the same noisy rows, not from the proxy's repairs.
-    log(f"    again with --model {OWN_MODEL}")
-    _, replanted, _ = _planted_table(app, spec)
-    assert np.array_equal(replanted.train.y, noisy.train.y), "the replanted rows differ"
-    config = own_config(spec.seed)
-    own = _run(app, spec, config, keys, log)
-    seconds[OWN] = own.seconds
-    after = {"mendb": proxy.final, **after, OWN: own.final}
+    after = {"mendb": proxy.final, **after}
+    own_record = {}
+    if has_own(spec):
+        # The own-model loop starts from the same noisy rows, not from the proxy's repairs.
+        log(f"    again with --model {OWN_MODEL}")
+        _, replanted, _ = _planted_table(app, spec)
+        assert np.array_equal(replanted.train.y, noisy.train.y), "the replanted rows differ"
+        config = own_config(spec.seed)
+        own = _run(app, spec, config, keys, log)
+        seconds[OWN] = own.seconds
+        after[OWN] = own.final
+        own_record[OWN] = {"model": config.model, "params": config.model_params,
+                           "budget": own.budget, "reason": own.reason,
+                           "decisions": own.decisions}  # fmt: skip
     scores = {"clean": evaluate(clean, spec.seed), "noisy": evaluate(noisy, spec.seed)}
     scores |= {m: evaluate(raw, spec.seed) for m, raw in after.items()}
     touched_counts = {"mendb": proxy.budget, **{m: len(r) for m, r in touched.items()}}
-    own_record = {"model": config.model, "params": config.model_params, "budget": own.budget,
-                  "reason": own.reason, "decisions": own.decisions}  # fmt: skip
     return {
         "spec": asdict(spec),
         "rows": {"train": len(clean.train), "valid": len(clean.valid), "test": len(clean.test)},
@@ -220,7 +245,7 @@ def run_cell(app: Mendb, spec: LoopSpec, log: Any = print) -> dict[str, Any]:
         },
         "reason": proxy.reason,
         "decisions": proxy.decisions,
-        OWN: own_record,
+        **own_record,
         "seconds": {**seconds, "cell": time.perf_counter() - started},
     }
 

@@ -277,13 +277,18 @@ def grid_flags(args: argparse.Namespace) -> str:
 
 
 def render_section(detect: list[Cell], loops: list[Cell], args: argparse.Namespace) -> str:
+    """The section; the issue's loop targets and the own-model comparison read the
+    cells with noise in the training rows only, the table-wide cells get a table of
+    their own."""
     cells = detect + loops
+    table_wide = [c for c in loops if c["spec"].get("where", "train") == "table"]
+    loops = [c for c in loops if c not in table_wide]
     stamp = max((c.get("finished", "") for c in cells), default="") or dt.date.today().isoformat()
     loads = [float(c["load"]) for c in cells if "load" in c]
     meta = {
         "date": stamp[:10],
         "detection_cells": len(detect),
-        "loop_cells": len(loops),
+        "loop_cells": len(loops) + len(table_wide),
         "seeds": len({c["spec"]["seed"] for c in cells}),
         "seconds": round(sum(_cell_seconds(c) for c in cells)),
         "load": f"{min(loads):.1f} to {max(loads):.1f}" if loads else "",
@@ -299,6 +304,7 @@ def render_section(detect: list[Cell], loops: list[Cell], args: argparse.Namespa
         ap_table=detection_table(detect, "ap") if detect else "",
         seconds_table=seconds_table(detect) if detect else "",
         not_run=not_run(detect), loop_table=loop_table(loops) if loops else "",
+        table_wide_table=loop_table(table_wide) if table_wide else "",
         own_table=own_table(loops) if _with_own(loops) else "", own_model=OWN_MODEL,
     )  # fmt: skip
 

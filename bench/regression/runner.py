@@ -96,21 +96,23 @@ def _loop_summary(result: dict[str, Any]) -> str:
     from bench.regression.loop import OWN
 
     s = result["scores"]
+    shown = [m for m in ("clean", "noisy", "mendb", "cleanlab", "random", OWN) if m in s]
     fmt = " ".join(f"{m} {s[m]['linear']['rmse']:.4g}/{s[m]['boosting']['rmse']:.4g}"
-                   for m in ("clean", "noisy", "mendb", "cleanlab", "random", OWN))  # fmt: skip
+                   for m in shown)  # fmt: skip
+    own = f", own {result[OWN]['budget']}; own: {result[OWN]['reason']}" if OWN in result else ""
     return (
-        f"  RMSE linear/boosting: {fmt}; B {result['budget']}, own {result[OWN]['budget']};"
-        f" {result['reason']}; own: {result[OWN]['reason']}; {result['seconds']['cell']:.0f} s"
+        f"  RMSE linear/boosting: {fmt}; B {result['budget']}{own};"
+        f" {result['reason']}; {result['seconds']['cell']:.0f} s"
     )
 
 
 def run_loops(specs: list[Any]) -> int:
-    from bench.regression.loop import OWN, cleanup, run_cell
+    from bench.regression.loop import OWN, cleanup, has_own, run_cell
     from mendb.db.embedded import stop as stop_server
     from mendb.server.context import Mendb
     from mendb.server.settings import Settings
 
-    todo = [s for s in specs if not done(s.key, (OWN,))]
+    todo = [s for s in specs if not done(s.key, (OWN,) if has_own(s) else ())]
     if not todo:
         return 0
     home = OUT / "pg"
