@@ -99,3 +99,15 @@ def test_the_own_model_config_is_the_boosted_downstream_model() -> None:
     config.check()  # the estimator imports and takes its parameters
     assert config.model == OWN_MODEL and config.seed == 3
     assert config.model_params == {"max_iter": 100, "random_state": 3}
+
+
+def test_table_wide_cells_get_a_table_of_their_own_and_no_say_in_the_targets() -> None:
+    train = [_cell("swap", 0, 12, 11), _cell("swap", 1, 12, 11)]
+    wide = [_cell("swap", s, 20, None) for s in (0, 1)]
+    for cell in wide:
+        cell["spec"]["where"] = "table"
+    body = report.render_section([], train + wide, argparse.Namespace())
+    head, _, tail = body.partition("### The loop when the validation rows carry the noise too")
+    assert tail and "| diabetes | swap |" in tail
+    # The targets read the training-only cells: the table-wide loop recovered 0 %.
+    assert "loop, boosting: >= 80 % of the RMSE gap recovered | met |" in head

@@ -62,7 +62,9 @@ def test_quick_is_two_seeds_of_the_small_tables() -> None:
     args = cli.parser().parse_args(["--quick"])
     detection, loops = cli.grids(args)
     assert {s.table for s in detection} == set(cli.QUICK_TABLES)
-    assert {s.seed for s in detection} == {0, 1} and len(loops) == len(detection)
+    assert {s.seed for s in detection} == {0, 1} and len(loops) == 2 * len(detection)
+    assert {s.where for s in loops} == {"train", "table"}
+    assert len({s.key for s in loops}) == len(loops)  # a table-wide cell has its own file
     assert {s.max_rows for s in detection + loops} == {cli.QUICK_ROWS}
     only, none = cli.grids(cli.parser().parse_args(["--quick", "--only", "detection"]))
     assert only and not none
