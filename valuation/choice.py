@@ -70,11 +70,11 @@ DATA_OOB = MethodChoice(
     {"model": "logistic", "score": "probability", "n_estimators": 50, "utility": "accuracy"},
 )
 INFLUENCE = MethodChoice("influence_adam", {})
-KNN_REGRESSION = MethodChoice("knn_shapley", {"k": 10, "utility": "neg_mse"})
+KNN_REGRESSION = MethodChoice("knn_shapley", {"k": 10, "utility": "auto"})
 # scikit-learn is among the model modules allowed by default (`valuation.models`).
 HUBER = "sklearn.linear_model:HuberRegressor"
 DATA_OOB_REGRESSION = MethodChoice(
-    "data_oob", {"model": HUBER, "n_estimators": 100, "utility": "neg_mse"}
+    "data_oob", {"model": HUBER, "n_estimators": 100, "utility": "auto"}
 )
 
 
@@ -145,7 +145,7 @@ def _regression(n_train: int, kinds: set[str]) -> MethodChoice:
     if n_train > TS_ROWS:
         return MethodChoice(
             "ts_shapley",
-            {"utility": "neg_mse"},
+            {"utility": "auto"},
             f"{n_train:,} training rows of a regression target: transferred Shapley with a"
             " ridge proxy on sampled subsets scales to millions of rows",
         )

@@ -115,7 +115,8 @@ def _slipped_and_heavy_tailed(seed: int) -> tuple[TrainingArrays, NDArray[np.boo
 def test_a_tabular_regression_target_is_valued_by_data_oob_over_robust_bags() -> None:
     chosen = choose_method(CONSENSUS_ROWS, {"numeric", "categorical"}, np.array([]), "regression")
     assert (chosen.method, chosen.parts) == ("data_oob", ())
-    assert chosen.params["model"] == HUBER and chosen.params["utility"] == "neg_mse"
+    # "auto", so the run says why its utility is minus the MSE, not that a caller chose it.
+    assert chosen.params["model"] == HUBER and chosen.params["utility"] == "auto"
     assert "Huber" in chosen.reason and f"{CONSENSUS_ROWS:,}" in chosen.reason
     assert choose_method(CONSENSUS_ROWS + 1, {"numeric"}, np.array([]), "regression").method == (
         "knn_shapley"
@@ -128,6 +129,8 @@ def test_robust_bags_rank_wrong_targets_lowest_at_least_as_well_as_ridge_bags() 
     data, wrong = _slipped_and_heavy_tailed(seed=3)
     chosen = choose_method(len(data.train), {"numeric"}, np.array([]), Task.REGRESSION)
     default = make_valuation(chosen.method, **chosen.params, seed=0).fit(data).result
+    assert default.params["utility"] == "neg_mse"  # as resolved, so the params replay it
+    assert default.diagnostics["utility_reason"].startswith("auto: a regression target")
     ridge = make_valuation("data_oob", model="linear", n_estimators=100, seed=0).fit(data).result
     assert roc_auc_score(wrong, -default.values) >= roc_auc_score(wrong, -ridge.values)
     assert roc_auc_score(wrong, -default.values) > 0.85
