@@ -281,8 +281,9 @@ def render_section(detect: list[Cell], loops: list[Cell], args: argparse.Namespa
     cells with noise in the training rows only, the table-wide cells get a table of
     their own."""
     cells = detect + loops
-    table_wide = [c for c in loops if c["spec"].get("where", "train") == "table"]
-    loops = [c for c in loops if c not in table_wide]
+    wide = [c["spec"].get("where", "train") == "table" for c in loops]
+    table_wide = [c for c, w in zip(loops, wide, strict=True) if w]
+    loops = [c for c, w in zip(loops, wide, strict=True) if not w]
     stamp = max((c.get("finished", "") for c in cells), default="") or dt.date.today().isoformat()
     loads = [float(c["load"]) for c in cells if "load" in c]
     meta = {
