@@ -9,10 +9,16 @@ the table's state before and writes the proposals after; the benchmark's baselin
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from mendb.repair.diagnose import Thresholds, diagnose
-from mendb.repair.proposals import RepairContext, Repairer, RepairProposal, TableState
+from mendb.repair.proposals import (
+    Diagnosis,
+    RepairContext,
+    Repairer,
+    RepairProposal,
+    TableState,
+)
 from mendb.repair.verify import Verifier
 from mendb.valuation.data import TrainingArrays
 
@@ -26,7 +32,7 @@ def propose(
     k: int = 10,
     thresholds: Thresholds | None = None,
     table: TableState | None = None,
-) -> list[RepairProposal]:
+) -> ProposeOutcome:
     """Proposals for the context's suspects, verified when a `verifier` is given.
 
     `raw`: the training arrays as read (before `prepare`), which the verifier is
@@ -35,9 +41,20 @@ def propose(
     (`TableState.screen`); without it every proposal is kept as made."""
     diagnoses = diagnose(context, thresholds, k=k)
     diagnosed = replace(context, diagnoses=diagnoses)
-    proposals = [p for repairer in repairers for p in repairer.propose(diagnosed)]
-    if table is not None:
-        proposals = table.screen(proposals)
-    if verifier is None or not proposals:
-        return proposals
-    return verifier.fit(raw).verify(proposals)
+    made = [p for repairer in repairers for p in repairer.propose(diagnosed)]
+    proposals = table.screen(made) if table is not None else made
+    if verifier is not None and proposals:
+        proposals = verifier.fit(raw).verify(proposals)
+    return ProposeOutcome(len(context.suspects), diagnoses, len(made), proposals)
+
+
+@dataclass(frozen=True)
+class ProposeOutcome:
+    """What each link of the chain left: the suspects looked at, their diagnoses,
+    the repairs the repairers made, and the proposals kept (screened, verified);
+    where no proposal is left, the first link that came up empty says why."""
+
+    suspects: int
+    diagnoses: tuple[Diagnosis, ...]
+    made: int
+    proposals: list[RepairProposal]

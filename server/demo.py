@@ -85,7 +85,7 @@ def run_demo(
         accuracy_noisy = operations.model_accuracy(conn, DATASET, seed)
         operations.value_run(conn, app.settings, DATASET, "knn_shapley", {"k": k})
         proposed = operations.propose(conn, app.settings, DATASET, max_rows=len(data.train), k=k)
-        if proposed:
+        if proposed.ids:
             review(
                 conn,
                 "accepted",

@@ -252,11 +252,12 @@ def propose(
     model: str | None = None,
     model_params: dict[str, Any] | str | None = None,
     predictions: str | None = None,
-) -> list[int]:
+) -> proposing.Proposed:
     """Diagnose the lowest-valued rows, propose a repair for each by the expert of
     its kind, verify each by a counterfactual retrain, write them to the audit
     table. Rows that already have an open (proposed or accepted) repair are
-    skipped, so proposing twice does not duplicate work for the reviewer.
+    skipped, so proposing twice does not duplicate work for the reviewer. Where
+    nothing is proposed, the result says why.
 
     `model` / `model_params`: the user's estimator, which verification retrains on
     a regression dataset (checked before anything runs); `predictions`: the column

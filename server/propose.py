@@ -17,6 +17,7 @@ repairer, and verification retrains the user's model (`estimator`) where given;
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -31,8 +32,9 @@ from mendb.db.proposal_inputs import cached_models, table_state
 from mendb.db.read import DatasetRead, read_dataset
 from mendb.db.repairs import insert_proposals, values_before_repair
 from mendb.repair import pipeline
-from mendb.repair.diagnose import broken_cell_rows, doubted_label_rows
+from mendb.repair.diagnose import Thresholds, broken_cell_rows, doubted_label_rows
 from mendb.repair.embedder import encoder as load_encoder
+from mendb.repair.pipeline import ProposeOutcome
 from mendb.repair.proposals import Column, RepairContext, Repairer, TextEncoder
 from mendb.repair.repairers import default_repairers
 from mendb.repair.selection import doubt_pool, select_suspects
@@ -44,6 +46,16 @@ from mendb.valuation.preprocess import prepare
 from mendb.valuation.result import ValuationResult
 
 Progress = Callable[[float], None]
+
+
+@dataclass(frozen=True)
+class Proposed:
+    """The ids of the proposals written, and why there are none where there are
+    none: a user told "0 proposals" and nothing more cannot tell a clean table
+    from one mendb could not read."""
+
+    ids: list[int]
+    reason: str = ""
 
 
 def text_columns(dataset: Dataset) -> list[str]:
@@ -77,7 +89,7 @@ def propose(
     progress: Progress | None = None,
     estimator: ModelSpec | None = None,
     predictions: str | None = None,
-) -> list[int]:
+) -> Proposed:
     dataset = datasets.get(conn, name)
     encoder = load_encoder(model) if text_columns(dataset) else None
     if encoder is not None:
@@ -87,7 +99,7 @@ def propose(
     run_id, values = values_of(data)
     columns = _columns(conn, dataset, read)
     broken = broken_cell_rows(columns)
-    doubted = _doubted(data, values, dataset.label, max_rows, k)
+    doubted, doubt = _doubted(data, values, dataset.label, max_rows, k)
     suspects = select_suspects(values, max_rows, broken, doubted)
     regression = data.task is Task.REGRESSION
     context = RepairContext(
@@ -105,7 +117,7 @@ def propose(
     # Proposals come for suspects only, in the label or a read column.
     keys = [str(key) for key in data.train.keys[suspects]]
     table = table_state(conn, dataset, keys, [dataset.label, *(c.name for c in columns)])
-    proposals = pipeline.propose(
+    outcome = pipeline.propose(
         context,
         repairers or default_repairers(k, data.task),
         Verifier(dataset.label, encoder, model=estimator) if verify else None,
@@ -113,19 +125,70 @@ def propose(
         k=k,
         table=table,
     )
-    return insert_proposals(conn, name, run_id, proposals, actor)
+    ids = insert_proposals(conn, name, run_id, outcome.proposals, actor)
+    most_doubted = float(doubt[suspects].max()) if doubt is not None and len(suspects) else None
+    return Proposed(ids, "" if ids else why_none(
+        outcome, name, values.harmful_below, regression=regression,
+        most_doubted=most_doubted, trusted_validation=context.trusted_validation,
+    ))  # fmt: skip
+
+
+def why_none(
+    outcome: ProposeOutcome,
+    name: str,
+    harmful_below: float | None,
+    *,
+    regression: bool = False,
+    most_doubted: float | None = None,
+    trusted_validation: bool = False,
+) -> str:
+    """Why the propose chain left no proposal: the first of its links that came up
+    empty. `most_doubted`: the highest doubt among a regression table's suspects."""
+    label = "target" if regression else "label"
+    if outcome.suspects == 0:
+        harm = f"below {harmful_below:g} (harmful)" if harmful_below is not None else "harmful"
+        return (
+            f"no row of {name} is valued {harm}, and none has a broken cell or a"
+            f" contradicted {label} to repair"
+        )
+    if not outcome.diagnoses:
+        reason = (
+            f"none of the {outcome.suspects} rows looked at has a broken cell or a"
+            f" {label} doubted at {Thresholds().label:g} or more"
+        )
+        if most_doubted is None:
+            return reason
+        reason += f" (the most doubted target: {most_doubted:.2f})"
+        if trusted_validation:
+            return reason
+        # Doubt is calibrated on the validation rows; drawn from the table, they
+        # carry its errors, and a null that holds the errors hides them.
+        return (
+            f"{reason}; doubt is calibrated on validation rows drawn from {name} itself,"
+            " which carry its errors too: a small trusted validation table"
+            " (mendb register --validation-table) makes it sharper"
+        )
+    if outcome.made == 0:
+        rows = len({d.index for d in outcome.diagnoses})
+        return f"no repair was found for the {rows} diagnosed row{'s' if rows > 1 else ''}"
+    return (
+        f"the {outcome.made} repairs found would change nothing, or are for rows with an"
+        " open proposal"
+    )
 
 
 def _doubted(
     data: TrainingArrays, values: ValuationResult, label: str, max_rows: int, k: int
-) -> NDArray[np.int64]:
+) -> tuple[NDArray[np.int64], NDArray[np.float64] | None]:
     """Rows valued just above harm whose label the data contradicts: a class its
-    neighbours and a classifier vote against, or a target `repair.target` doubts."""
+    neighbours and a classifier vote against, or a target `repair.target` doubts;
+    with every training row's target doubt on a regression table."""
     pool = doubt_pool(values, max_rows)
     if data.task is not Task.REGRESSION:
-        return doubted_label_rows(data, pool, k=k)
+        return doubted_label_rows(data, pool, k=k), None
     context = RepairContext(data, values, np.zeros(0, dtype=np.int64), label)
-    return assess_targets(context, TargetSettings(k=k)).doubted(pool, 0.5)
+    assessment = assess_targets(context, TargetSettings(k=k))
+    return assessment.doubted(pool, Thresholds().label), assessment.doubt
 
 
 def _label_type(conn: psycopg.Connection[Any], dataset: Dataset) -> str:

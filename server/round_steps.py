@@ -28,6 +28,7 @@ from mendb.server.policy import (
     untrusted_values,
 )
 from mendb.server.policy_regression import judge_error_round, target_shift_guard
+from mendb.server.propose import Proposed
 from mendb.server.round_figures import (
     Moves,
     counts_after,
@@ -115,17 +116,18 @@ def begin_round(conn: psycopg.Connection[Any], loop: LoopRun, number: int) -> Ro
     if untrusted is not None:
         return _stopped(conn, loop, round_id, untrusted)
     budget = config.budget or default_budget(before.n_train)
-    ids = operations.propose(
+    proposed = operations.propose(
         conn, loop.settings, loop.name, max_rows=budget, method=choice.method, k=config.k,
         model=config.model, model_params=config.model_params,
     )
+    ids = proposed.ids
     with conn.transaction():
         accepted = _accept(conn, loop, ids)
         review_now = bool(ids) and config.policy == "review"
         status = RoundStatus.AWAITING_REVIEW if review_now else RoundStatus.RUNNING
         rounds.proposed(conn, round_id, ids, len(accepted), status)
     loop.log(f"  {len(ids)} proposals, {len(accepted)} accepted")
-    stop = _nothing_to_do(config, ids, accepted, negative, operations.harm_threshold(run))
+    stop = _nothing_to_do(config, proposed, accepted)
     if stop is not None:
         return _stopped(conn, loop, round_id, awaiting_review(conn, loop.name, stop))
     return _round(conn, loop, round_id)
@@ -145,21 +147,9 @@ def awaiting_review(conn: psycopg.Connection[Any], name: str, stop: Decision) ->
     ))
 
 
-def _nothing_to_do(
-    config: LoopConfig, ids: list[int], accepted: list[int], negative: int,
-    threshold: float | None,
-) -> Decision | None:  # fmt: skip
-    if not ids and negative == 0:
-        # Rows with a broken cell or a contradicted label are looked at whatever
-        # their value (server.propose): no harmful row alone is no reason to stop.
-        reason = (
-            f"no row is valued below {threshold:g} (harmful), and none has a broken cell"
-            " or a contradicted label to repair"
-        )
-        return halt(DecisionCode.NOTHING_TO_PROPOSE, reason)
-    if not ids:
-        reason = "no repair to propose for the low-valued rows"
-        return halt(DecisionCode.NOTHING_TO_PROPOSE, reason)
+def _nothing_to_do(config: LoopConfig, proposed: Proposed, accepted: list[int]) -> Decision | None:
+    if not proposed.ids:
+        return halt(DecisionCode.NOTHING_TO_PROPOSE, proposed.reason)
     if config.policy == "auto" and not accepted:
         reason = f"no proposal was {config.acceptance()}"
         return halt(DecisionCode.NOTHING_ACCEPTED, reason)

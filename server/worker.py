@@ -120,7 +120,10 @@ def execute(
     if kind == "propose":
         if job.method:
             params["method"] = job.method
-        metrics: dict[str, Any] = {"proposed": operations.propose(conn, settings, name, **params)}
+        proposed = operations.propose(conn, settings, name, **params)
+        metrics: dict[str, Any] = {"proposed": proposed.ids}
+        if proposed.reason:
+            metrics["reason"] = proposed.reason
     elif kind == "apply":
         metrics = applying.apply_accepted(conn, name, settings.actor).to_dict()
     elif kind == "revert":

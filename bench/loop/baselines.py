@@ -59,7 +59,7 @@ def _expert(
         data, result, rows, "label", columns=columns, source_labels=source_labels
     )
     repairers, verifier = default_repairers(config.k), Verifier("label")
-    proposals = propose(context, repairers, verifier, raw=raw, k=config.k)
+    proposals = propose(context, repairers, verifier, raw=raw, k=config.k).proposals
     return apply(raw, [p for p in proposals if config.accepts(p.confidence, p.verification)])
 
 

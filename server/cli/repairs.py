@@ -70,15 +70,18 @@ def propose(
         if predictions is not None:
             check_predictions(conn, datasets_db.get(conn, name), predictions)
         with progress_bar(f"embedding {name}", not as_json) as progress:
-            ids = operations.propose(
+            proposed = operations.propose(
                 conn, app.settings, name, max_rows, method, k,
                 verify=verify, progress=progress, **own,
             )  # fmt: skip
+    ids = proposed.ids
     emit(
-        {"proposed": ids},
+        {"proposed": ids} | ({"reason": proposed.reason} if proposed.reason else {}),
         as_json,
         lambda: click.echo(
             f"{len(ids)} proposals written to mendb.repairs; review with `mendb review {name}`"
+            if ids
+            else f"0 proposals: {proposed.reason}"
         ),
     )
 

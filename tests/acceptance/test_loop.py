@@ -106,7 +106,7 @@ def test_no_harmful_row_stops_the_loop_only_once_no_broken_cell_is_left(
     mended = conn.execute("SELECT a FROM train WHERE id = %s", [row]).fetchone()
     assert mended is not None and mended[0] == pytest.approx(a)
     assert outcome.reason == (
-        "no row is valued below 0 (harmful), and none has a broken cell or a"
+        "no row of d is valued below 0 (harmful), and none has a broken cell or a"
         " contradicted label to repair"
     )
 

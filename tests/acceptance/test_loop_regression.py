@@ -225,7 +225,7 @@ def test_a_loop_with_nothing_new_to_propose_says_what_waits_for_review(
     nothing = halt(DecisionCode.NOTHING_TO_PROPOSE, "no repair to propose")
     assert awaiting_review(conn, "diab", nothing) == nothing  # nothing waits yet
     operations.value_run(conn, app.settings, "diab", "data_oob", {"seed": 0})
-    waiting = operations.propose(conn, app.settings, "diab", max_rows=50)
+    waiting = operations.propose(conn, app.settings, "diab", max_rows=50).ids
     assert waiting
     told = awaiting_review(conn, "diab", nothing)
     assert told.code is DecisionCode.NOTHING_TO_PROPOSE and told.stop

@@ -193,7 +193,7 @@ def test_propose_flags_flipped_labels(app: Mendb, conn: psycopg.Connection[Any])
     conn.execute("UPDATE train SET label = 1 - label WHERE id = ANY(%s)", [flipped])
     with app.connection() as own:
         operations.value_run(own, app.settings, "d", "knn_shapley", {"k": 5})
-        ids = operations.propose(own, app.settings, "d", max_rows=50, k=5)
+        ids = operations.propose(own, app.settings, "d", max_rows=50, k=5).ids
     proposals = list_repairs(conn, dataset="d", ids=ids)
     hits = [p for p in proposals if int(p["row_key"]) in flipped]
     assert len(hits) / len(proposals) >= 0.75 and len(hits) >= 8
@@ -204,4 +204,5 @@ def test_propose_flags_flipped_labels(app: Mendb, conn: psycopg.Connection[Any])
     # A flip whose label is still plausible where its row lies gets a low confidence.
     assert sum(p["confidence"] > 0.5 for p in hits) >= 0.75 * len(hits)
     with app.connection() as own:  # no duplicates
-        assert operations.propose(own, app.settings, "d", max_rows=50, k=5) == []
+        again = operations.propose(own, app.settings, "d", max_rows=50, k=5)
+    assert again.ids == [] and "open proposal" in again.reason

@@ -127,7 +127,7 @@ def test_propose_diagnoses_and_verifies_each_kind(app: Mendb, conn: Any) -> None
     _register(conn, app, "a,b,c,v")
     with app.connection() as own:
         operations.value_run(own, app.settings, "d", "knn_shapley", {"k": 5})
-        ids = operations.propose(own, app.settings, "d", max_rows=200, k=5)
+        ids = operations.propose(own, app.settings, "d", max_rows=200, k=5).ids
     repairs = conn.execute(
         "SELECT row_key::int, kind, verification->>'verdict' FROM mendb.repairs WHERE id = ANY(%s)",
         [ids],
@@ -186,7 +186,7 @@ def test_harmful_numeric_cells_are_found_by_their_effect_and_repaired(
     )
     with app.connection() as own:
         operations.value_run(own, app.settings, "d", "influence_sgd", {"seed": 0})
-        ids = operations.propose(own, app.settings, "d", max_rows=40, k=5)
+        ids = operations.propose(own, app.settings, "d", max_rows=40, k=5).ids
     repairs = conn.execute(
         "SELECT row_key::int, column_name, kind, new_value FROM mendb.repairs"
         " WHERE id = ANY(%s) AND kind = 'numeric'",

@@ -52,7 +52,7 @@ def test_a_slipped_zero_in_a_target_is_proposed_back_exactly(app: Mendb, conn: A
         valued = operations.value_run(own, app.settings, "diab", "knn_shapley")
         ids = operations.propose(
             own, app.settings, "diab", max_rows=40, model="sklearn.linear_model:LinearRegression"
-        )
+        ).ids
     assert ids
     assert valued.diagnostics["target_scale"] == "y"  # a score within a decade
     rows = conn.execute(

@@ -63,9 +63,9 @@ def test_the_chain_is_diagnose_then_repairers_then_verification() -> None:
     repairers = default_repairers()
     by_hand = replace(context, diagnoses=diagnose(context))
     made = [p for r in repairers for p in r.propose(by_hand)]
-    unverified = propose(context, repairers, None, raw=raw)
+    unverified = propose(context, repairers, None, raw=raw).proposals
     assert unverified == made and all(p.verification is None for p in unverified)
-    verified = propose(context, repairers, Verifier("label"), raw=raw)
+    verified = propose(context, repairers, Verifier("label"), raw=raw).proposals
     assert verified == Verifier("label").fit(raw).verify(made)
     assert {(p.row_key, p.column) for p in verified} == {("3", "f1"), ("3", "f2"), ("5", "f0")}
 
@@ -73,21 +73,22 @@ def test_the_chain_is_diagnose_then_repairers_then_verification() -> None:
 def test_the_verifier_is_fitted_only_when_there_is_something_to_verify() -> None:
     context, raw = _broken()
     _CountingVerifier.fits = 0
-    assert propose(context, [], _CountingVerifier("label"), raw=raw) == []
+    assert propose(context, [], _CountingVerifier("label"), raw=raw).proposals == []
     assert _CountingVerifier.fits == 0
-    assert propose(context, [NeighbourNumericRepairer()], _CountingVerifier("label"), raw=raw)
+    made = propose(context, [NeighbourNumericRepairer()], _CountingVerifier("label"), raw=raw)
+    assert made.proposals
     assert _CountingVerifier.fits == 1
 
 
 def test_the_table_state_drops_open_rows_and_changes_to_nothing() -> None:
     context, raw = _broken()
-    made = propose(context, default_repairers(), None, raw=raw)
+    made = propose(context, default_repairers(), None, raw=raw).proposals
     f2 = next(p for p in made if p.column == "f2")
     table = TableState(
         open_rows=frozenset({"5"}),
         cells={"f1": {"3": None}, "f2": {"3": f2.new_value}, "f0": {"5": None}},
     )
-    kept = propose(context, default_repairers(), None, raw=raw, table=table)
+    kept = propose(context, default_repairers(), None, raw=raw, table=table).proposals
     # Row 5 has an open repair; row 3's f2 already holds what would be proposed.
     assert [(p.row_key, p.column, p.old_value) for p in kept] == [("3", "f1", None)]
 

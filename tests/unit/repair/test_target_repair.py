@@ -184,7 +184,9 @@ def test_the_class_label_repairer_refuses_a_regression_target() -> None:
 def test_verification_retrains_and_judges_by_validation_squared_error() -> None:
     raw, _ = diabetes()
     context = context_of(raw, np.array([SLIPPED, SWAPPED]))
-    made = propose(context, default_repairers(task=Task.REGRESSION), Verifier("target"), raw=raw)
+    made = propose(
+        context, default_repairers(task=Task.REGRESSION), Verifier("target"), raw=raw
+    ).proposals
     verdicts = {p.row_key: p.verification for p in made}
     slip = verdicts[str(SLIPPED)]
     assert slip["verdict"] == "improves" and slip["delta"] > slip["margin"] > 0
