@@ -85,7 +85,8 @@ def feature_columns(
     features: list[tuple[str, str | None]] | None,
 ) -> list[tuple[ColumnInfo, str | None]]:
     """The columns named in `features` with their declared kinds, or, when none are
-    named, every column but the key and the label whose type mendb can read."""
+    named, every column but the key and the label whose type mendb can read, less
+    those that number the rows (`row_number_columns`)."""
     if features:
         columns = resolve_columns(conn, ref, [name for name, _ in features])
         for column in columns:
@@ -96,14 +97,48 @@ def feature_columns(
                     column=column.name,
                 )
         return list(zip(columns, (kind for _, kind in features), strict=True))
+    usable = _usable_columns(conn, ref, key, label)
+    counters = set(row_number_columns(conn, ref, key, label))
     chosen: list[tuple[ColumnInfo, str | None]] = [
-        (column, None)
-        for column in table_columns(conn, ref).values()
-        if column.name not in (key, label) and column.kind != "other"
+        (column, None) for column in usable if column.name not in counters
     ]
     if not chosen:
         raise InvalidDataset(f"table {ref} has no usable feature columns", table=str(ref))
     return chosen
+
+
+def row_number_columns(
+    conn: psycopg.Connection[Any], ref: TableRef, key: str, label: str
+) -> list[str]:
+    """The numeric columns, besides the key and the label, that number the rows:
+    whole numbers, none missing, no two alike, running without a gap (R's rownames,
+    a pandas index written out, a serial id). A row number says where a row sits in
+    the file, not what it is: as a feature it lets a model learn the file's order,
+    so a registration that names no features leaves it out."""
+    found = []
+    for column in _usable_columns(conn, ref, key, label):
+        if column.kind != "numeric":
+            continue
+        names = {"column": column.identifier, "table": ref.identifier}
+        span = conn.execute(query("datasets_row_number_span").format(**names)).fetchone()
+        total, non_null, spans_rows = span or (0, 0, False)
+        # The count of distinct values sorts the column: only for one that spans.
+        if total < 3 or non_null < total or not spans_rows:
+            continue
+        distinct = conn.execute(query("datasets_distinct_values").format(**names)).fetchone()
+        if distinct is not None and distinct[0] == total:
+            found.append(column.name)
+    return found
+
+
+def _usable_columns(
+    conn: psycopg.Connection[Any], ref: TableRef, key: str, label: str
+) -> list[ColumnInfo]:
+    return [
+        column
+        for column in table_columns(conn, ref).values()
+        if column.name not in (key, label) and column.kind != "other"
+    ]
 
 
 def with_sources(

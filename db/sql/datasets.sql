@@ -70,3 +70,14 @@ CREATE TABLE {table} ({columns}, PRIMARY KEY ({key}));
 
 -- name: datasets_import_copy
 COPY {table} ({columns}) FROM STDIN (FORMAT BINARY);
+
+-- name: datasets_row_number_span
+-- Rows, the column's non-null values, and whether they are whole numbers running
+-- from the smallest to the largest with as many steps as there are rows.
+SELECT count(*) AS total, count({column}) AS non_null,
+       max({column})::numeric - min({column})::numeric + 1 = count(*)
+           AND bool_and({column}::numeric = trunc({column}::numeric)) AS spans_rows
+FROM {table};
+
+-- name: datasets_distinct_values
+SELECT count(DISTINCT {column}) FROM {table};

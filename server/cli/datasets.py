@@ -12,6 +12,7 @@ from mendb.db import datasets as datasets_db
 from mendb.db.catalog import TableRef
 from mendb.db.datasets import RESERVED_SCHEMAS, SplitSpec, parse_feature_spec
 from mendb.db.errors import InvalidArgument, InvalidDataset
+from mendb.db.features import row_number_columns
 from mendb.db.files import export_results, import_file
 from mendb.server.cli._common import cli, command, emit, open_app
 from mendb.valuation.task import Task
@@ -59,12 +60,19 @@ def register(
     sources = datasets_db.parse_derived(derived)
     with open_app() as app, app.connection() as conn:
         dataset = datasets_db.register(conn, name, table, key, label, parsed, split, sources, task)
+        counters = [] if parsed else row_number_columns(conn, dataset.table, key, label)
 
     def render() -> None:
         click.echo(
             f"registered {name}: {dataset.table}, key {key}, label {label} ({dataset.task}),"
             " features " + ", ".join(f"{f.name} ({f.kind})" for f in dataset.features)
         )
+        if counters:
+            click.echo(
+                f"left out {', '.join(counters)}: a different whole number on every row,"
+                " without a gap, which numbers the rows rather than describes them; name"
+                " it in --features to keep it"
+            )
         if validation_table is None:
             click.echo(
                 "note: validation rows are drawn from this table and carry its label errors;"
@@ -72,7 +80,7 @@ def register(
                 " of the loop stronger"
             )
 
-    emit(dataset.to_dict(), as_json, render)
+    emit(dataset.to_dict() | {"left_out": counters}, as_json, render)
 
 
 @command(cli)

@@ -234,3 +234,18 @@ def test_value_without_a_method_picks_one_and_says_why(
     assert run["method"] != "consensus" or len(parts) >= 2
     found = {r["method"] for r in mendb("scores", "demo", "--limit", "500")}
     assert {run["method"], *parts} <= found
+
+
+def test_register_says_which_row_number_it_left_out(mendb: Any, tmp_path: Path) -> None:
+    """An R data set written to CSV carries its row names as a column."""
+    source = tmp_path / "boston.csv"
+    lines = ["rownames,rooms,price"] + [
+        f"{i + 1},{4 + i % 5},{10 + i * 0.37:.2f}" for i in range(60)
+    ]
+    source.write_text("\n".join(lines) + "\n")
+    mendb("import", str(source), "--table", "public.boston")
+    registered = mendb("register", "b", "--table", "boston", "--key", "row_id", "--label", "price")
+    assert registered["left_out"] == ["rownames"]
+    assert [f["name"] for f in registered["features"]] == ["rooms"]
+    text = CliRunner().invoke(cli, ["datasets"])
+    assert text.exit_code == 0 and "rownames" not in text.output

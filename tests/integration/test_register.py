@@ -17,6 +17,7 @@ from mendb.db.errors import (
     UnknownColumn,
     UnknownRelation,
 )
+from mendb.db.features import row_number_columns
 from mendb.server.context import Mendb
 from tests.factories import make_table
 
@@ -127,3 +128,22 @@ def test_duplicate_name_and_bad_split(app: Mendb, conn: psycopg.Connection[Any])
 def test_unknown_dataset_is_named(conn: psycopg.Connection[Any]) -> None:
     with pytest.raises(MendbError, match="'ghost'"):
         datasets.get(conn, "ghost")
+
+
+def test_a_row_number_is_left_out_of_the_default_features(
+    app: Mendb, conn: psycopg.Connection[Any]
+) -> None:
+    """A column that numbers the rows (R's rownames, a serial id) is no feature
+    unless named; one with a gap, a repeat or a fraction is kept."""
+    conn.execute(
+        "CREATE TABLE t AS SELECT i AS id, 507 - i AS rownames, 100.0 + i AS serial,"
+        " CASE WHEN i = 7 THEN 600 ELSE i END AS gap, i / 2 AS repeat, i + 0.5 AS half,"
+        " (i % 3)::text AS label FROM generate_series(1, 506) AS i"
+    )
+    dataset = datasets.register(conn, "d", "t", "id", "label")
+    assert [f.name for f in dataset.features] == ["gap", "repeat", "half"]
+    assert row_number_columns(conn, dataset.table, "id", "label") == ["rownames", "serial"]
+    named = datasets.register(
+        conn, "e", "t", "id", "label", datasets.parse_feature_spec("rownames,gap")
+    )
+    assert [f.name for f in named.features] == ["rownames", "gap"]
