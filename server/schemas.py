@@ -66,6 +66,13 @@ class DatasetPublic(BaseModel):
     task: Literal["classification", "regression"]
 
 
+class DatasetRegistered(DatasetPublic):
+    left_out: list[str] = Field(
+        default_factory=list,
+        description="Columns that number the rows, left out of the default features.",
+    )
+
+
 def _document_loop_settings(schema: dict[str, Any]) -> None:
     """Let the OpenAPI schema of `params` show the loop's settings, generated from
     their one declaration (server/loop_config.py); `params` itself stays an object,

@@ -6,17 +6,19 @@ from fastapi import APIRouter, status
 
 from mendb.db import datasets
 from mendb.db.datasets import SplitSpec
+from mendb.db.features import row_number_columns
 from mendb.server.deps import Admin, ConnDep, Reader
-from mendb.server.schemas import DatasetCreate, DatasetPublic
+from mendb.server.schemas import DatasetCreate, DatasetPublic, DatasetRegistered
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-def register_dataset(body: DatasetCreate, conn: ConnDep, _token: Admin) -> DatasetPublic:
+def register_dataset(body: DatasetCreate, conn: ConnDep, _token: Admin) -> DatasetRegistered:
     """Register a table as a dataset; every check runs before anything is written.
     Without `task` it comes from the label: an ambiguous one is refused (422),
-    asking for it."""
+    asking for it. Without `features`, every other column but one that numbers the
+    rows (named in `left_out`)."""
     split = SplitSpec(
         body.validation_fraction, body.test_fraction, body.seed, body.validation_table
     )
@@ -26,7 +28,8 @@ def register_dataset(body: DatasetCreate, conn: ConnDep, _token: Admin) -> Datas
     dataset = datasets.register(
         conn, body.name, body.table, body.key, body.label, features, split, task=body.task
     )
-    return DatasetPublic(**dataset.to_dict())
+    left_out = [] if features else row_number_columns(conn, dataset.table, body.key, body.label)
+    return DatasetRegistered(**dataset.to_dict(), left_out=left_out)
 
 
 @router.get("")

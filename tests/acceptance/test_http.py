@@ -271,3 +271,18 @@ def test_the_loop_over_http_and_sql_with_a_real_worker(
     loop = client.get("/datasets/demo/loop", headers=reader).json()
     assert loop["id"] == loop_id and loop["rounds"][0]["status"] == "done"
     assert loop["rounds"][0]["applied"] > 0 and loop["rounds"][0]["test_after"] is not None
+
+
+def test_registering_names_the_row_number_it_left_out(
+    client: TestClient, conn: psycopg.Connection[Any], auth: dict[str, Headers]
+) -> None:
+    make_table(conn, n=40)
+    conn.execute("ALTER TABLE train ADD COLUMN rownames bigint")
+    conn.execute("UPDATE train SET rownames = id + 1")
+    body = {key: value for key, value in REGISTER.items() if key != "features"}
+    registered = client.post("/datasets", json=body, headers=auth["admin"]).json()
+    assert registered["left_out"] == ["rownames"]
+    assert "rownames" not in {f["name"] for f in registered["features"]}
+    named = {**REGISTER, "name": "named", "features": [{"name": "rownames"}]}
+    kept = client.post("/datasets", json=named, headers=auth["admin"]).json()
+    assert kept["left_out"] == [] and [f["name"] for f in kept["features"]] == ["rownames"]
