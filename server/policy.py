@@ -38,6 +38,7 @@ class DecisionCode(StrEnum):
     LABEL_SHIFT = "label_shift"
     # A regression round's judges and guard (server.policy_regression).
     MSE_NOT_BETTER = "mse_not_better"
+    RMSE_ROSE = "rmse_rose"
     MAE_ROSE = "mae_rose"
     TARGET_SHIFT = "target_shift"
     NO_VALIDATION_ROWS = "no_validation_rows"

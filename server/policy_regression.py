@@ -6,8 +6,11 @@ validation MSE falls beyond its paired margin (z standard errors of the per-row
 squared-error differences) and the MAE does not rise beyond its own. The MSE is
 the primary judge (the RMSE a user reads is its root, and a paired test on the
 root has no per-row form); the MAE refuses a round that buys its MSE on a few
-extreme rows while the bulk of rows get worse. The sealed test never enters a
-decision.
+extreme rows while the bulk of rows get worse. Where the model learned the target
+on another scale (a price's log, `valuation.judge_regression`), the MSE judged is
+the one on that scale, and the MSE on y must not rise beyond its margin either: a
+round the user would read as a worse RMSE is not kept. The sealed test never enters
+a decision.
 
 The target has no class shares to guard. What the label-shift guard catches for
 classes (relabels that drag the label distribution away from the reference) is
@@ -53,10 +56,11 @@ def judge_error_round(
     min_gain: float = 0.0,
     test: tuple[ErrorMeasurement, ErrorMeasurement] | None = None,
 ) -> Decision:
-    """Keep the round only if validation MSE falls by more than `z` paired standard
-    errors and by at least `min_gain` of its value before (a share: the target's
-    units differ from table to table), and MAE does not rise by more than `z` of
-    its paired standard errors.
+    """Keep the round only if validation MSE (on the scale the model learned the
+    target on) falls by more than `z` paired standard errors and by at least
+    `min_gain` of its value before (a share: the target's units differ from table to
+    table), and neither the MAE nor, where that scale is not y, the MSE on y rises by
+    more than `z` of its paired standard errors.
 
     `test` is accepted and ignored: the sealed test split is reported, never judged
     on, and taking it here lets a test prove that it changes nothing."""
@@ -65,16 +69,24 @@ def judge_error_round(
         raise ValueError(f"z and min_gain must not be negative, got {z} and {min_gain}")
     if not np.array_equal(before.targets, after.targets):
         raise ValueError("before and after must be measured on the same rows")
+    if before.scale != after.scale:
+        raise ValueError("before and after must be learned on the same scale")
     if len(before) == 0:
         return halt(DecisionCode.NO_VALIDATION_ROWS, "no validation rows to judge the round on")
-    mse = paired_change(before.row_squared_error(), after.row_squared_error())
+    on_y = paired_change(before.row_squared_error(), after.row_squared_error())
+    learned = before.scale.reference is not None
+    mse = (
+        paired_change(before.row_learned_squared_error(), after.row_learned_squared_error())
+        if learned
+        else on_y
+    )
     mae = paired_change(before.row_absolute_error(), after.row_absolute_error())
     start = before.scores()
-    mse_after = max(start.mse + mse.mean, 0.0)
-    rmse_after = math.sqrt(mse_after)
+    mse_before = float(before.row_learned_squared_error().mean())
+    rmse_after = math.sqrt(max(start.mse + on_y.mean, 0.0))
     figures = {
-        "mse_before": start.mse,
-        "mse_after": mse_after,
+        "mse_before": mse_before,
+        "mse_after": max(mse_before + mse.mean, 0.0),
         "mse_change": mse.mean,
         "mse_se": mse.se,
         "rmse_before": start.rmse,
@@ -87,7 +99,10 @@ def judge_error_round(
         "z": z,
         "min_gain": min_gain,
     }
-    rmse_text = f"validation RMSE {start.rmse:.4g} -> {rmse_after:.4g} (MSE {_signed(mse)})"
+    rmse_text = f"validation RMSE {start.rmse:.4g} -> {rmse_after:.4g} (MSE {_signed(on_y)})"
+    if learned:
+        figures |= {"mse_y_change": on_y.mean, "mse_y_se": on_y.se}
+        rmse_text += f", MSE on {before.scale.describe()} {_signed(mse)}"
     mae_text = f"validation MAE {start.mae:.4g} -> {start.mae + mae.mean:.4g} ({_signed(mae)})"
     gain = -mse.mean
     if not gain > _margin(z, mse):
@@ -96,11 +111,16 @@ def judge_error_round(
             f"{rmse_text}, not better by more than {z:g} standard errors",
             figures,
         )
+    if learned and not on_y.mean <= _margin(z, on_y):
+        return _refuse(
+            DecisionCode.RMSE_ROSE, f"{rmse_text}, a rise on y beyond {z:g} standard errors",
+            figures,
+        )  # fmt: skip
     if not mae.mean <= _margin(z, mae):
         return _refuse(
             DecisionCode.MAE_ROSE, f"{mae_text}, a rise beyond {z:g} standard errors", figures
         )
-    if not gain >= min_gain * start.mse:
+    if not gain >= min_gain * mse_before:
         return _refuse(
             DecisionCode.GAIN_BELOW_MIN,
             f"{rmse_text}, a fall below the minimum {min_gain:g} of the MSE",

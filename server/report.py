@@ -32,6 +32,7 @@ from mendb.server.context import Mendb
 from mendb.valuation.data import Split, Task, TrainingArrays
 from mendb.valuation.evaluate import accuracy
 from mendb.valuation.judge_regression import measure_errors
+from mendb.valuation.target_scale import value_scale
 
 REMOVAL_STEPS = np.linspace(0.0, 0.5, 11)
 
@@ -99,12 +100,13 @@ def removal_curve(
     """Test accuracy (a numeric target: test RMSE) after removing the lowest- (or
     highest-) valued share of rows."""
     order = np.argsort(values if lowest_first else -values, kind="stable")
+    scale = value_scale(data)  # the ridge learns the target as the loop's judge does
     scores = []
     for share in REMOVAL_STEPS:
         keep = np.sort(order[int(share * len(order) + 0.5) :])
         train = Split(data.train.x[keep], data.train.y[keep], data.train.keys[keep])
         if data.task is Task.REGRESSION:
-            scores.append(measure_errors(train, data.test, seed).scores().rmse)
+            scores.append(measure_errors(train, data.test, seed, scale=scale).scores().rmse)
         else:
             scores.append(accuracy(train, data.test, seed))
     return scores

@@ -31,6 +31,7 @@ from mendb.valuation.data import Task, TrainingArrays
 from mendb.valuation.judge import Measurement, fit_model
 from mendb.valuation.judge_regression import ErrorMeasurement, fit_regressor
 from mendb.valuation.models import ModelSpec
+from mendb.valuation.target_scale import value_scale
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,7 @@ def measure(
     dataset, data, _ = operations.load(conn, name)
     kinds = frozenset(f.kind for f in dataset.features)
     if data.task is Task.REGRESSION:
-        regressor = fit_regressor(data.train, seed, model_spec)
+        regressor = fit_regressor(data.train, seed, model_spec, value_scale(data))
         return RoundState(
             valid=ErrorMeasurement.of(regressor, data.valid),
             test=ErrorMeasurement.of(regressor, data.test),

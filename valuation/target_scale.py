@@ -9,8 +9,9 @@ up (asinh(y / m) is close to log(2 y / m) once y is a few times m), linear near
 zero, so a value that slipped below zero still has a place. Any other target is
 measured as it is.
 
-Valuation (`server.operations`) and the target evidence (`repair.target`) both
-read it from here; the loop's judges and every value written back stay on y.
+Valuation (`server.operations`), the target evidence (`repair.target`) and the
+ridge the loop judges with (`valuation.judge_regression`) read it from here; the
+judges' errors and every value written back stay on y.
 """
 
 from __future__ import annotations

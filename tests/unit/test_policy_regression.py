@@ -44,6 +44,34 @@ def test_a_round_that_changes_nothing_is_not_better() -> None:
     assert judge_error_round(same, same).code is DecisionCode.MSE_NOT_BETTER
 
 
+def test_a_price_is_judged_on_the_scale_it_was_learned_on_and_must_not_cost_y() -> None:
+    """Prices over two decades, learned on asinh(y / m): the MSE judge pairs the
+    errors on that scale, where a mend of the cheap rows shows; a round that also
+    raises the MSE on y beyond its margin is not kept."""
+    from mendb.valuation.target_scale import TargetScale
+
+    rng = np.random.default_rng(3)
+    prices = np.exp(rng.uniform(np.log(300.0), np.log(30000.0), 2000))
+    scale = TargetScale(float(np.percentile(prices, 5)))
+
+    def on_scale(log_noise: np.ndarray) -> ErrorMeasurement:
+        return ErrorMeasurement(prices * np.exp(log_noise), prices, scale)
+
+    noise = rng.normal(scale=0.3, size=2000)
+    cheap = prices < np.median(prices)
+    mended = np.where(cheap, noise / 3, noise)  # the cheap half's errors shrink
+    kept = judge_error_round(on_scale(noise), on_scale(mended))
+    assert kept.code is DecisionCode.KEPT and "MSE on asinh(y / " in kept.reason
+    assert kept.figures["mse_y_change"] < kept.figures["mse_y_se"] * 1.645
+    # The cheap rows mended outright while the dear rows' errors grow a third: less
+    # on the scale learned, much more on y.
+    worse_on_y = judge_error_round(on_scale(noise), on_scale(np.where(cheap, 0.0, noise * 1.3)))
+    assert worse_on_y.figures["mse_change"] < 0 < worse_on_y.figures["mse_y_change"]
+    assert worse_on_y.code is DecisionCode.RMSE_ROSE and not worse_on_y.keep
+    with pytest.raises(ValueError, match="same scale"):
+        judge_error_round(on_scale(noise), ErrorMeasurement(prices, prices))
+
+
 def test_an_mse_bought_on_a_few_rows_while_the_mae_rises_is_reverted() -> None:
     """Most rows a little worse, a few far-out rows much better: the MSE falls, the
     MAE rises beyond its margin."""

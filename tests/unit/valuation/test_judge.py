@@ -201,6 +201,29 @@ def test_regression_errors_match_sklearn() -> None:
     assert np.allclose(measured.row_absolute_error(), np.abs(expected - valid.y))
 
 
+def test_the_ridge_learns_a_target_that_spans_decades_on_its_value_scale() -> None:
+    """A price is multiplicative: the ridge fits asinh(y / m) and predicts y; the
+    user's regressor still learns y itself."""
+    from sklearn.linear_model import Ridge
+    from sklearn.neighbors import KNeighborsRegressor
+
+    from mendb.valuation.judge_regression import RIDGE_ALPHA, measure_errors
+    from mendb.valuation.models import ModelSpec
+    from mendb.valuation.target_scale import TargetScale
+
+    train, valid = regression_split(80, 0), regression_split(30, 1)
+    train = Split(train.x, np.exp(train.y), train.keys)
+    valid = Split(valid.x, np.exp(valid.y), valid.keys)
+    scale = TargetScale(0.5)
+    measured = measure_errors(train, valid, scale=scale)
+    fitted = Ridge(alpha=RIDGE_ALPHA).fit(train.x, np.arcsinh(train.y / 0.5))
+    assert np.allclose(measured.predictions, np.sinh(fitted.predict(valid.x)) * 0.5)
+    assert np.allclose(measured.targets, valid.y)  # errors are measured on y
+    spec = ModelSpec("sklearn.neighbors:KNeighborsRegressor", {"n_neighbors": 3})
+    expected = KNeighborsRegressor(n_neighbors=3).fit(train.x, train.y).predict(valid.x)
+    assert np.allclose(measure_errors(train, valid, model=spec, scale=scale).predictions, expected)
+
+
 def test_the_users_regressor_is_fitted_for_judging() -> None:
     from sklearn.neighbors import KNeighborsRegressor
 
