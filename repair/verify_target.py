@@ -1,10 +1,11 @@
 """Counterfactual verification for a regression dataset: retrain with the proposal
 applied, judged by the validation rows' squared error.
 
-The model is the user's (`ModelSpec(...).build()`, a fresh estimator per fit)
-where given, else ridge regression (alpha = 1) on the prepared features, mendb's
-regression proxy. Regression fits are cheap next to the classifier's, so every
-proposal is retrained exactly, none to first order.
+The model is the one the loop judges with (`valuation.judge_regression`): the
+user's (a fresh estimator per fit) where given, else mendb's regression proxy, a
+ridge on the prepared features that learns the target on the scale it is valued on.
+Regression fits are cheap next to the classifier's, so every proposal is retrained
+exactly, none to first order.
 
 A retrain moves every validation prediction a little, so a verdict must stand out
 of the validation rows' own noise: the mean change of their squared error has to
@@ -20,12 +21,13 @@ from typing import Any, Self
 import numpy as np
 from numpy.typing import NDArray
 from sklearn.exceptions import NotFittedError
-from sklearn.linear_model import Ridge
 
 from mendb.repair.proposals import DiagnosisKind, RepairProposal
 from mendb.valuation.data import TrainingArrays
+from mendb.valuation.judge_regression import measure_errors
 from mendb.valuation.models import ModelSpec
 from mendb.valuation.preprocess import prepare
+from mendb.valuation.target_scale import TargetScale, value_scale
 
 STANDARD_ERRORS = 2.0
 PROXY = "sklearn.linear_model:Ridge"
@@ -44,7 +46,10 @@ class TargetVerifier:
     def fit(self, raw: TrainingArrays) -> Self:
         self.raw_ = raw
         self._row = {str(k): i for i, k in enumerate(raw.train.keys)}
-        self._errors = self._validation_errors(prepare(raw))
+        prepared = prepare(raw)
+        # Fixed here: a proposal must not move the scale its own verdict is read on.
+        self._scale = value_scale(prepared) if self.model is None else TargetScale()
+        self._errors = self._validation_errors(prepared)
         self._before = float(self._errors.mean()) if len(self._errors) else 0.0
         return self
 
@@ -66,7 +71,7 @@ class TargetVerifier:
             "verdict": verdict,
             "delta": float(f"{delta:.6g}"),
             "margin": float(f"{margin:.6g}"),
-            "utility": "validation mean squared error (retrained)",
+            "utility": f"validation mean squared error on {self._scale.describe()} (retrained)",
             "before": float(f"{self._before:.6g}"),
             "model": self.model.path if self.model is not None else PROXY,
         }
@@ -95,10 +100,9 @@ class TargetVerifier:
         return replace(self.raw_, train=replace(train, x=x))
 
     def _validation_errors(self, data: TrainingArrays) -> NDArray[np.float64]:
-        """Each validation row's squared error, of a model fitted on `data`'s rows."""
+        """Each validation row's squared error, of a model fitted on `data`'s rows, on
+        the scale it learned the target on, as the loop's judge pairs them."""
         if len(data.valid) == 0:
             return np.zeros(0)
-        model = self.model.build() if self.model is not None else Ridge(alpha=1.0)
-        model.fit(data.train.x, np.asarray(data.train.y, dtype=np.float64))
-        predicted = np.asarray(model.predict(data.valid.x), dtype=np.float64)
-        return (predicted - np.asarray(data.valid.y, dtype=np.float64)) ** 2
+        measured = measure_errors(data.train, data.valid, model=self.model, scale=self._scale)
+        return measured.row_learned_squared_error()

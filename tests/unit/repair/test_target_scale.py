@@ -91,3 +91,37 @@ def test_a_slipped_zero_is_restored_exactly_on_the_asinh_scale() -> None:
     assert float(fix.new_value) == pytest.approx(float(fix.old_value) / 10, rel=1e-11)
     assert fix.evidence["decimal_shift"] == "x10^-1" and fix.evidence["within_spread"]
     assert fix.evidence["reference"] is not None
+
+
+def test_verification_compares_the_errors_the_loops_judge_pairs() -> None:
+    """A slipped zero of a cheap row, put right: the verifier retrains the judge's
+    ridge, learning asinh(y / p5), and reads the validation errors on that scale;
+    the user's regressor learns y and is read on y."""
+    from mendb.repair.proposals import RepairProposal
+    from mendb.repair.verify_target import TargetVerifier
+    from mendb.valuation.judge_regression import measure_errors
+    from mendb.valuation.models import ModelSpec
+    from mendb.valuation.target_scale import value_scale
+
+    context, _, zero = _prices(3)
+    raw = context.data
+    old = float(raw.train.y[zero])
+    fix = RepairProposal(str(zero), "price", str(old), str(old / 10), "label", "test", 0.99)
+    (verified,) = TargetVerifier("price").fit(raw).verify([fix])
+    scale = value_scale(raw)
+    assert verified.verification is not None and scale.reference is not None
+    assert verified.verification["utility"].startswith(
+        f"validation mean squared error on {scale.describe()}"
+    )
+    mended_y = raw.train.y.copy()
+    mended_y[zero] = old / 10
+    mended = replace(raw, train=replace(raw.train, y=mended_y))
+    errors = [
+        measure_errors(d.train, d.valid, scale=scale).row_learned_squared_error().mean()
+        for d in (prepare(raw), prepare(mended))
+    ]
+    assert verified.verification["delta"] == pytest.approx(errors[0] - errors[1], rel=1e-5)
+    own = ModelSpec("sklearn.linear_model:LinearRegression", {})
+    (on_y,) = TargetVerifier("price", model=own).fit(raw).verify([fix])
+    assert on_y.verification is not None
+    assert on_y.verification["utility"] == "validation mean squared error on y (retrained)"
