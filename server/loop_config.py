@@ -137,6 +137,8 @@ class LoopConfig:
         if self.verified_only:
             least = min(self.min_confidence, self.min_verified_confidence)
             return f"verified and at least {least:g} confident"
+        if self.min_verified_confidence >= self.min_confidence:  # verification adds none
+            return f"at least {self.min_confidence:g} confident"
         return (
             f"at least {self.min_confidence:g} confident, or"
             f" {self.min_verified_confidence:g} and verified"

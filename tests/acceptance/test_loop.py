@@ -154,7 +154,7 @@ def test_auto_policy_rejects_what_it_passes_over_and_stops_when_nothing_is_accep
     config = LoopConfig(budget=30, min_confidence=1.0, min_verified_confidence=1.0, k=5)
     outcome = run_loop(app, "d", config, lambda _: None)
     assert outcome.status == "done" and len(outcome.rounds) == 1
-    assert outcome.reason == "no proposal was at least 1 confident, or 1 and verified"
+    assert outcome.reason == "no proposal was at least 1 confident"
     assert outcome.rounds[0]["proposals"] > 0 and outcome.rounds[0]["accepted"] == 0
     assert outcome.rounds[0]["decision"] == "stopped"
     statuses = conn.execute(
@@ -226,6 +226,8 @@ def test_auto_policy_lets_the_counterfactual_retrain_break_near_ties() -> None:
     strict = replace(config, verified_only=True)
     assert strict.accepts(0.4, improves) and not strict.accepts(0.9, hurts)
     assert strict.acceptance() == "verified and at least 0.35 confident"
+    assert config.acceptance() == "at least 0.5 confident, or 0.35 and verified"
+    assert LoopConfig().acceptance() == "at least 0.9 confident"  # the same bar twice
     with pytest.raises(MendbError, match="min-verified-confidence must be between 0 and 1"):
         LoopConfig(min_verified_confidence=1.5).check()
 
