@@ -21,6 +21,7 @@ A regression target must be a numeric column (`NonNumericTarget` otherwise).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -129,6 +130,16 @@ def row_number_columns(
         if distinct is not None and distinct[0] == total:
             found.append(column.name)
     return found
+
+
+def left_out_columns(
+    conn: psycopg.Connection[Any], ref: TableRef, key: str, label: str,
+    features: Sequence[Feature],
+) -> list[str]:  # fmt: skip
+    """The readable columns a registration that named no features left out: those
+    `row_number_columns` found. Read from the catalog, so no column is scanned twice."""
+    taken = {f.name for f in features}
+    return [c.name for c in _usable_columns(conn, ref, key, label) if c.name not in taken]
 
 
 def _usable_columns(

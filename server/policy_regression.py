@@ -75,14 +75,11 @@ def judge_error_round(
         return halt(DecisionCode.NO_VALIDATION_ROWS, "no validation rows to judge the round on")
     on_y = paired_change(before.row_squared_error(), after.row_squared_error())
     learned = before.scale.reference is not None
-    mse = (
-        paired_change(before.row_learned_squared_error(), after.row_learned_squared_error())
-        if learned
-        else on_y
-    )
+    judged_before = before.row_learned_squared_error()  # on y where it learned y
+    mse = paired_change(judged_before, after.row_learned_squared_error())
     mae = paired_change(before.row_absolute_error(), after.row_absolute_error())
     start = before.scores()
-    mse_before = float(before.row_learned_squared_error().mean())
+    mse_before = float(judged_before.mean())
     rmse_after = math.sqrt(max(start.mse + on_y.mean, 0.0))
     figures = {
         "mse_before": mse_before,

@@ -12,7 +12,7 @@ from mendb.db import datasets as datasets_db
 from mendb.db.catalog import TableRef
 from mendb.db.datasets import RESERVED_SCHEMAS, SplitSpec, parse_feature_spec
 from mendb.db.errors import InvalidArgument, InvalidDataset
-from mendb.db.features import row_number_columns
+from mendb.db.features import left_out_columns
 from mendb.db.files import export_results, import_file
 from mendb.server.cli._common import cli, command, emit, open_app
 from mendb.valuation.task import Task
@@ -60,7 +60,9 @@ def register(
     sources = datasets_db.parse_derived(derived)
     with open_app() as app, app.connection() as conn:
         dataset = datasets_db.register(conn, name, table, key, label, parsed, split, sources, task)
-        counters = [] if parsed else row_number_columns(conn, dataset.table, key, label)
+        counters = (
+            [] if parsed else left_out_columns(conn, dataset.table, key, label, dataset.features)
+        )
 
     def render() -> None:
         click.echo(

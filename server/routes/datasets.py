@@ -6,7 +6,7 @@ from fastapi import APIRouter, status
 
 from mendb.db import datasets
 from mendb.db.datasets import SplitSpec
-from mendb.db.features import row_number_columns
+from mendb.db.features import left_out_columns
 from mendb.server.deps import Admin, ConnDep, Reader
 from mendb.server.schemas import DatasetCreate, DatasetPublic, DatasetRegistered
 
@@ -28,7 +28,11 @@ def register_dataset(body: DatasetCreate, conn: ConnDep, _token: Admin) -> Datas
     dataset = datasets.register(
         conn, body.name, body.table, body.key, body.label, features, split, task=body.task
     )
-    left_out = [] if features else row_number_columns(conn, dataset.table, body.key, body.label)
+    left_out = (
+        []
+        if features
+        else left_out_columns(conn, dataset.table, body.key, body.label, dataset.features)
+    )
     return DatasetRegistered(**dataset.to_dict(), left_out=left_out)
 
 
